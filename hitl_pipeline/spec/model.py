@@ -1,0 +1,204 @@
+"""The validated, typed review spec. Nothing past the loader sees raw dicts.
+
+Built by :func:`hitl_pipeline.spec.load_spec` after schema and semantic validation, so the
+constructors here trust their input. Every class is frozen and hashable.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+Target = Literal["trace", "observation", "session"]
+QuestionType = Literal["categorical", "numeric", "boolean", "text", "correction"]
+Scalar = str | int | float | bool
+
+#: Langfuse score config data type for each question type (correction has no config).
+LANGFUSE_DATA_TYPE: dict[str, str] = {
+    "categorical": "CATEGORICAL",
+    "numeric": "NUMERIC",
+    "boolean": "BOOLEAN",
+    "text": "TEXT",
+    "correction": "CORRECTION",
+}
+
+_RELATIVE = re.compile(r"^-(\d+)([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def resolve_time(point: str, now: datetime) -> datetime:
+    """Turn a spec time point (``now``, ``-7d``, an ISO date or date-time) into an aware UTC datetime."""
+    if point == "now":
+        return now
+    m = _RELATIVE.match(point)
+    if m:
+        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    text = point.replace(" ", "T")
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ScoreThreshold:
+    """A condition on a score the item already has, e.g. ``llm_judge_helpfulness < 0.5``."""
+
+    name: str
+    op: Literal["<", "<=", ">", ">=", "=", "!="]
+    value: Scalar
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Conditions an item must meet. Tuples mean "any of"; ``tags`` means "all of"."""
+
+    trace_name: tuple[str, ...] = ()
+    user_id: tuple[str, ...] = ()
+    session_id: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    exclude_tags: tuple[str, ...] = ()
+    environment: tuple[str, ...] = ()
+    release: tuple[str, ...] = ()
+    version: tuple[str, ...] = ()
+    time_from: str = "-30d"
+    time_to: str = "now"
+    metadata: tuple[tuple[str, tuple[Scalar, ...]], ...] = ()
+    observation_type: tuple[str, ...] = ()
+    observation_name: tuple[str, ...] = ()
+    scores: tuple[ScoreThreshold, ...] = ()
+
+    def window(self, now: datetime) -> tuple[datetime, datetime]:
+        """The time window ``[from, to)`` as aware UTC datetimes."""
+        return resolve_time(self.time_from, now), resolve_time(self.time_to, now)
+
+
+@dataclass(frozen=True)
+class Sample:
+    size: int | None = None
+    strategy: Literal["random", "latest", "stratified"] = "random"
+    by: str | None = None
+    seed: int = 0
+
+    #: Upper bound on the queue when ``size`` is not given.
+    DEFAULT_LIMIT = 1000
+
+    @property
+    def limit(self) -> int:
+        return self.size if self.size is not None else self.DEFAULT_LIMIT
+
+
+@dataclass(frozen=True)
+class Display:
+    parts: tuple[str, ...] = ("input", "output", "metadata", "tree")
+    metadata_keys: tuple[str, ...] = ()
+    scores: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Category:
+    label: str
+    value: float
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``when`` on a question: ask it only if an earlier answer matches."""
+
+    question: str
+    op: Literal["equals", "not_equals", "in"]
+    values: tuple[Scalar, ...]
+
+    def matches(self, answer: Any) -> bool:
+        if answer is None:
+            return False
+        hit = any(_same(answer, v) for v in self.values)
+        return not hit if self.op == "not_equals" else hit
+
+
+def _same(answer: Any, value: Scalar) -> bool:
+    if isinstance(value, bool) or isinstance(answer, bool):
+        return bool(answer) == bool(value) and isinstance(answer, bool | int) and isinstance(value, bool | int)
+    if isinstance(value, int | float) and isinstance(answer, int | float):
+        return float(answer) == float(value)
+    return str(answer) == str(value)
+
+
+@dataclass(frozen=True)
+class Question:
+    score: str
+    type: QuestionType
+    label: str
+    config_id: str | None = None
+    categories: tuple[Category, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    description: str | None = None
+    required: bool = True
+    help: str | None = None
+    when: Condition | None = None
+    compare_with: str | None = None
+
+    @property
+    def data_type(self) -> str:
+        """Langfuse data type: CATEGORICAL, NUMERIC, BOOLEAN, TEXT or CORRECTION."""
+        return LANGFUSE_DATA_TYPE[self.type]
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(c.label for c in self.categories)
+
+
+@dataclass(frozen=True)
+class Review:
+    reviewers_per_item: int = 1
+    blind: bool = True
+    allow_skip: bool = True
+    lease_minutes: float = 30
+    reviewers: tuple[str, ...] = ()
+    adjudicators: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Consensus:
+    enabled: bool = False
+    numeric: Literal["mean", "median"] = "median"
+    max_disagreement: float = 0.34
+
+
+@dataclass(frozen=True)
+class LangfuseOptions:
+    annotation_queue: bool = False
+    environment: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewSpec:
+    """A validated review spec. ``spec_hash`` identifies this exact content (sha256 of canonical JSON)."""
+
+    campaign: str
+    title: str
+    target: Target
+    questions: tuple[Question, ...]
+    guidelines: str = ""
+    filters: Filters = field(default_factory=Filters)
+    sample: Sample = field(default_factory=Sample)
+    display: Display = field(default_factory=Display)
+    comment: Literal["off", "optional", "required"] = "optional"
+    review: Review = field(default_factory=Review)
+    consensus: Consensus = field(default_factory=Consensus)
+    langfuse: LangfuseOptions = field(default_factory=LangfuseOptions)
+    version: int = 1
+    path: str = "<string>"
+    spec_hash: str = ""
+
+    def question(self, score: str) -> Question:
+        for q in self.questions:
+            if q.score == score:
+                return q
+        raise KeyError(score)
