@@ -1,0 +1,98 @@
+"""Langfuse's own score validation rules, applied before anything is sent or stored.
+
+The server checks a score against its config only *after* answering 200, and silently drops a
+score that fails (reference §3, §8). So we run the same checks first: whatever passes here is
+stored by the server; whatever fails never leaves the machine.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+
+from hitl_pipeline.sources.base import ScoreConfig, ScoreWrite
+
+#: TEXT (and CORRECTION) values must be 1–500 characters (server TEXT_SCORE_MAX_LENGTH).
+TEXT_MAX_LENGTH = 500
+#: Score config names: 1–35 characters of letters, digits, ``_ .()-`` and space.
+CONFIG_NAME_MAX_LENGTH = 35
+_NAME_EXTRA = set("_ .()-")
+
+
+def config_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid Langfuse score config name, or None if it is."""
+    if not 1 <= len(name) <= CONFIG_NAME_MAX_LENGTH:
+        return f"must be 1–{CONFIG_NAME_MAX_LENGTH} characters long (it has {len(name)})"
+    for ch in name:
+        cat = unicodedata.category(ch)
+        if not (cat.startswith("L") or cat.startswith("N") or ch in _NAME_EXTRA):
+            return f"may only contain letters, digits, spaces and _ . ( ) - (found {ch!r})"
+    return None
+
+
+def check_score(score: ScoreWrite, config: ScoreConfig | None) -> list[str]:
+    """Every reason the server would refuse or drop ``score``; an empty list means it is valid.
+
+    ``config`` must be the config named by ``score.config_id`` (None when there is no config id,
+    or when the id is unknown — which is itself an error if an id was given).
+    """
+    problems: list[str] = []
+    targets = [t for t in (score.trace_id, score.session_id) if t]
+    if len(targets) != 1:
+        problems.append("a score needs exactly one of trace id or session id")
+    if score.observation_id and not score.trace_id:
+        problems.append("an observation score needs its trace id")
+    if not score.name:
+        problems.append("the score name is empty")
+
+    if score.data_type == "CORRECTION":
+        if score.config_id:
+            problems.append("a CORRECTION score cannot have a config")
+        if score.session_id:
+            problems.append("a CORRECTION score cannot target a session")
+        problems.extend(_text_problems(score.value, "correction"))
+        return problems
+
+    if score.source == "ANNOTATION" and not score.config_id:
+        problems.append("an ANNOTATION score needs a config id")
+    if score.config_id:
+        if config is None or config.id != score.config_id:
+            problems.append(f"score config {score.config_id!r} does not exist")
+            return problems
+        if config.is_archived:
+            problems.append(f"score config {config.name!r} is archived; restore it in Langfuse first")
+        if score.name != config.name:
+            problems.append(f"score name {score.name!r} differs from its config's name {config.name!r}")
+        if score.data_type != config.data_type:
+            problems.append(f"data type mismatch: the config says {config.data_type}, the score is {score.data_type}")
+            return problems
+
+    value = score.value
+    if score.data_type == "NUMERIC":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            problems.append(f"a numeric score needs a finite number, got {value!r}")
+        elif config is not None:
+            if config.max_value is not None and value > config.max_value:
+                problems.append(f"{value:g} is above the maximum {config.max_value:g}")
+            if config.min_value is not None and value < config.min_value:
+                problems.append(f"{value:g} is below the minimum {config.min_value:g}")
+    elif score.data_type == "BOOLEAN":
+        if isinstance(value, bool) or value not in (0, 1) or isinstance(value, str):
+            problems.append(f"a boolean score must be the number 0 or 1, got {value!r}")
+    elif score.data_type == "CATEGORICAL":
+        if not isinstance(value, str):
+            problems.append(f"a categorical score is sent as its label (a string), got {value!r}")
+        elif config is not None and value not in {label for label, _ in config.categories}:
+            labels = ", ".join(label for label, _ in config.categories)
+            problems.append(f"{value!r} is not one of the categories: {labels}")
+    elif score.data_type == "TEXT":
+        problems.extend(_text_problems(value, "text"))
+    return problems
+
+
+def _text_problems(value: object, kind: str) -> list[str]:
+    if not isinstance(value, str):
+        return [f"a {kind} score needs a string, got {value!r}"]
+    if not 1 <= len(value) <= TEXT_MAX_LENGTH:
+        return [f"a {kind} answer must be 1–{TEXT_MAX_LENGTH} characters (it has {len(value)})"]
+    return []
