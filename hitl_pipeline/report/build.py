@@ -1,0 +1,553 @@
+"""Build a campaign report from answer records: distributions, agreement, reviewers, disputes.
+
+Input is a flat list of :class:`AnswerRecord` (one per reviewer × item × question), made from
+the *stored* scores by :func:`records_from_scores` (local store or Langfuse) — so the report
+shows what actually landed, not only what the local campaign state believes it sent.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from hitl_pipeline.campaign.consensus import CONSENSUS_TYPES, decide, disagreement
+from hitl_pipeline.report.agreement import (
+    Level,
+    PairKappa,
+    cohen_kappa,
+    fleiss_counts,
+    fleiss_kappa,
+    krippendorff_alpha,
+    pairwise_cohen,
+    pearson,
+    reliability_matrix,
+    spearman,
+)
+from hitl_pipeline.sources.base import Score
+from hitl_pipeline.spec.model import Question, ReviewSpec
+
+#: Gaps between two submissions of one reviewer longer than this are breaks, not review time.
+MAX_ESTIMATED_SECONDS = 30 * 60
+#: How many disputed items the report lists.
+TOP_DISPUTED = 15
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """One reviewer's answer to one question on one item.
+
+    ``value``: categorical = label, boolean = True/False, numeric = float, text/correction = str.
+    ``seconds`` is the time the reviewer spent on the item when known (campaign state);
+    otherwise the report estimates it from submission times.
+    """
+
+    item_key: str
+    reviewer: str
+    question: str
+    value: Any
+    trace_id: str | None = None
+    observation_id: str | None = None
+    session_id: str | None = None
+    submitted_at: datetime | None = None
+    seconds: float | None = None
+    spec_version: str | None = None
+
+
+@dataclass(frozen=True)
+class AutomatedComparison:
+    """Human consensus vs an existing automated score (``compare_with``) on the same items."""
+
+    score: str
+    items: int
+    pearson: float | None = None
+    spearman: float | None = None
+    agreement: float | None = None  # share of items where the labels match (categorical / boolean)
+    kappa: float | None = None
+    pairs: tuple[tuple[str, float | str, float | str], ...] = ()  # (item key, human, automated)
+
+
+@dataclass(frozen=True)
+class ReviewerAgreement:
+    """How one reviewer agrees with the others on one question."""
+
+    reviewer: str
+    answers: int
+    agreement: float | None  # share of (this reviewer, other reviewer, item) pairs with equal answers
+    mean_abs_diff: float | None = None  # numeric questions: mean |this − other|
+
+
+@dataclass(frozen=True)
+class QuestionReport:
+    score: str
+    type: str
+    label: str
+    answers: int
+    items: int
+    multi_rated_items: int
+    distribution: tuple[tuple[str, int], ...]
+    numeric: dict[str, float] | None = None  # mean, median, min, max
+    alpha: dict[str, float | None] = field(default_factory=dict)  # level → α
+    fleiss_kappa: float | None = None
+    pairwise_kappa: tuple[PairKappa, ...] = ()
+    reviewers: tuple[ReviewerAgreement, ...] = ()
+    observed_agreement: float | None = None  # share of agreeing pairs (categorical / boolean)
+    automated: AutomatedComparison | None = None
+
+
+@dataclass(frozen=True)
+class ReviewerSummary:
+    reviewer: str
+    items: int
+    answers: int
+    median_seconds: float | None
+    agreement: float | None  # mean over categorical/boolean questions of their agreement rate
+
+
+@dataclass(frozen=True)
+class DisputedItem:
+    item_key: str
+    url: str | None
+    disagreement: float
+    question: str
+    answers: tuple[tuple[str, str], ...]  # (reviewer, answer as text)
+
+
+@dataclass(frozen=True)
+class Report:
+    campaign: str
+    title: str
+    target: str
+    spec_hash: str
+    spec_version: str | None
+    generated_at: datetime
+    items: int
+    answers: int
+    reviewers: tuple[ReviewerSummary, ...]
+    questions: tuple[QuestionReport, ...]
+    disputed: tuple[DisputedItem, ...]
+    time_estimated: bool  # True when review times come from gaps between submissions
+
+
+def _score_value(score: Score, question: Question) -> Any:
+    if question.type == "boolean":
+        if isinstance(score.value, str):
+            return score.value.strip().lower() in ("true", "1", "yes")
+        return bool(score.value)
+    if question.type == "numeric":
+        return float(score.value) if score.value is not None else None
+    if question.type == "categorical":
+        if score.string_value is not None:
+            return score.string_value
+        if isinstance(score.value, str):
+            return score.value
+        # A categorical score read back with only its numeric value: map it through the categories.
+        for c in question.categories:
+            if score.value is not None and float(c.value) == float(score.value):
+                return c.label
+        return score.value
+    return score.string_value if score.string_value is not None else score.value
+
+
+def item_key_of(target: str, trace_id: str | None, observation_id: str | None, session_id: str | None) -> str | None:
+    """The campaign item key a score on this subject belongs to, for a spec's target (or None)."""
+    if target == "trace":
+        return f"trace:{trace_id}" if trace_id and not observation_id and not session_id else None
+    if target == "observation":
+        return f"observation:{observation_id}" if observation_id else None
+    return f"session:{session_id}" if session_id else None
+
+
+def records_from_scores(
+    spec: ReviewSpec, scores: Iterable[Score], *, spec_version: str | int | None = None
+) -> list[AnswerRecord]:
+    """Answer records from stored scores of this campaign (metadata ``hitl_campaign``).
+
+    Consensus scores (``hitl_consensus``) and scores of questions no longer in the spec are left
+    out. With ``spec_version``, only scores of that campaign version (``hitl_spec_version``) are
+    used; without it, only the newest version present — versions are never mixed.
+    """
+    by_name = {q.score: q for q in spec.questions}
+    picked: list[tuple[Score, str]] = []
+    for s in scores:
+        md = s.metadata or {}
+        if md.get("hitl_campaign") != spec.campaign or md.get("hitl_consensus"):
+            continue
+        if s.name not in by_name or not md.get("hitl_reviewer"):
+            continue
+        picked.append((s, str(md.get("hitl_spec_version", ""))))
+    if spec_version is None and picked:
+        spec_version = max((v for _, v in picked), key=_version_key)
+    wanted = None if spec_version is None else str(spec_version)
+    out: list[AnswerRecord] = []
+    for s, version in picked:
+        if wanted is not None and version != wanted:
+            continue
+        key = item_key_of(spec.target, s.trace_id, s.observation_id, s.session_id)
+        if key is None:
+            continue
+        q = by_name[s.name]
+        md = s.metadata
+        seconds = md.get("hitl_seconds")
+        out.append(
+            AnswerRecord(
+                item_key=key,
+                reviewer=str(md["hitl_reviewer"]),
+                question=s.name,
+                value=_score_value(s, q),
+                trace_id=s.trace_id,
+                observation_id=s.observation_id,
+                session_id=s.session_id,
+                submitted_at=s.timestamp,
+                seconds=float(seconds) if isinstance(seconds, int | float) else None,
+                spec_version=version or None,
+            )
+        )
+    return out
+
+
+def _version_key(v: str) -> tuple[int, str]:
+    return (int(v), v) if v.isdigit() else (-1, v)
+
+
+def automated_from_scores(spec: ReviewSpec, scores: Iterable[Score]) -> dict[str, dict[str, float | str]]:
+    """``compare_with`` score name → item key → its value, from existing (non-hitl) scores.
+
+    When an item has several scores of that name, the newest wins.
+    """
+    wanted = {q.compare_with for q in spec.questions if q.compare_with}
+    newest: dict[tuple[str, str], Score] = {}
+    for s in scores:
+        if s.name not in wanted or (s.metadata or {}).get("hitl_campaign"):
+            continue
+        key = item_key_of(spec.target, s.trace_id, s.observation_id, s.session_id)
+        if key is None:
+            continue
+        old = newest.get((s.name, key))
+        if old is None or s.timestamp > old.timestamp:
+            newest[(s.name, key)] = s
+    out: dict[str, dict[str, float | str]] = defaultdict(dict)
+    for (name, key), s in newest.items():
+        value = s.string_value if s.data_type == "CATEGORICAL" and s.string_value else s.value
+        if value is not None:
+            out[name][key] = value
+    return dict(out)
+
+
+def langfuse_linker(host: str, project_id: str) -> Callable[[AnswerRecord], str | None]:
+    """Link builder for Langfuse: ``{host}/project/{projectId}/traces/{traceId}`` (sessions: ``/sessions/{id}``)."""
+    base = f"{host.rstrip('/')}/project/{quote(project_id, safe='')}"
+
+    def link(r: AnswerRecord) -> str | None:
+        if r.session_id and not r.trace_id:
+            return f"{base}/sessions/{quote(r.session_id, safe='')}"
+        if r.trace_id and r.observation_id:
+            return f"{base}/traces/{quote(r.trace_id, safe='')}?observation={quote(r.observation_id, safe='')}"
+        if r.trace_id:
+            return f"{base}/traces/{quote(r.trace_id, safe='')}"
+        return None
+
+    return link
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _levels(q: Question) -> list[Level]:
+    if q.type == "numeric":
+        return ["interval", "ordinal"]
+    if q.type == "categorical":
+        values = [c.value for c in q.categories]
+        # Ordinal only means something when the categories carry distinct ordered values.
+        return ["nominal", "ordinal"] if len(set(values)) == len(values) > 2 else ["nominal"]
+    return ["nominal"]
+
+
+def _distribution(q: Question, values: list[Any]) -> tuple[tuple[str, int], ...]:
+    counts = Counter(_as_text(v) for v in values)
+    if q.type == "categorical":
+        order = list(q.labels) + sorted(set(counts) - set(q.labels))
+        return tuple((label, counts.get(label, 0)) for label in order)
+    if q.type == "boolean":
+        return (("true", counts.get("true", 0)), ("false", counts.get("false", 0)))
+    if q.type == "numeric":
+        return tuple(sorted(counts.items(), key=lambda kv: float(kv[0])))
+    return ()
+
+
+def _reviewer_agreement(q: Question, units: Mapping[str, Mapping[str, Any]]) -> tuple[ReviewerAgreement, ...]:
+    same: Counter[str] = Counter()
+    pairs: Counter[str] = Counter()
+    diffs: defaultdict[str, list[float]] = defaultdict(list)
+    answers: Counter[str] = Counter()
+    for by_reviewer in units.values():
+        for r, v in by_reviewer.items():
+            answers[r] += 1
+            for other, w in by_reviewer.items():
+                if other == r:
+                    continue
+                pairs[r] += 1
+                same[r] += int(_as_text(v) == _as_text(w))
+                if q.type == "numeric":
+                    diffs[r].append(abs(float(v) - float(w)))
+    return tuple(
+        ReviewerAgreement(
+            reviewer=r,
+            answers=answers[r],
+            agreement=same[r] / pairs[r] if pairs[r] else None,
+            mean_abs_diff=statistics.fmean(diffs[r]) if diffs[r] else None,
+        )
+        for r in sorted(answers)
+    )
+
+
+def _compare(
+    q: Question, consensus: Mapping[str, Any], automated: Mapping[str, float | str]
+) -> AutomatedComparison | None:
+    assert q.compare_with is not None
+    keys = sorted(k for k in consensus if k in automated and consensus[k] is not None)
+    pairs = tuple((k, consensus[k], automated[k]) for k in keys)
+    if not pairs:
+        return AutomatedComparison(score=q.compare_with, items=0)
+    human_num = [_numeric(q, h) for _, h, _ in pairs]
+    auto_num = [_to_float(a) for _, _, a in pairs]
+    pr = sp = None
+    if all(h is not None for h in human_num) and all(a is not None for a in auto_num):
+        hx = [float(h) for h in human_num if h is not None]
+        ax = [float(a) for a in auto_num if a is not None]
+        pr, sp = pearson(hx, ax), spearman(hx, ax)
+    agreement = kappa = None
+    if q.type in ("categorical", "boolean"):
+        h_txt = [_as_text(h) for _, h, _ in pairs]
+        a_txt = [_auto_as_text(q, a) for _, _, a in pairs]
+        agreement = sum(x == y for x, y in zip(h_txt, a_txt, strict=True)) / len(pairs)
+        kappa = cohen_kappa(h_txt, a_txt)
+    return AutomatedComparison(
+        score=q.compare_with,
+        items=len(pairs),
+        pearson=pr,
+        spearman=sp,
+        agreement=agreement,
+        kappa=kappa,
+        pairs=tuple((k, _plain(h), _plain(a)) for k, h, a in pairs),
+    )
+
+
+def _plain(v: Any) -> float | str:
+    if isinstance(v, bool):
+        return float(v)
+    return v if isinstance(v, int | float | str) else str(v)
+
+
+def _to_float(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return float(v)
+    if isinstance(v, int | float):
+        return float(v)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _numeric(q: Question, v: Any) -> float | None:
+    if q.type == "categorical":
+        for c in q.categories:
+            if c.label == v:
+                return c.value
+        return None
+    return _to_float(v)
+
+
+def _auto_as_text(q: Question, v: float | str) -> str:
+    if q.type == "boolean" and isinstance(v, int | float):
+        return "true" if v >= 0.5 else "false"
+    if q.type == "categorical" and isinstance(v, int | float):
+        for c in q.categories:
+            if c.value == float(v):
+                return c.label
+    return _as_text(v)
+
+
+def _review_seconds(records: Sequence[AnswerRecord]) -> tuple[dict[tuple[str, str], float], bool]:
+    """Seconds per (reviewer, item): recorded ones, else gaps between a reviewer's submissions."""
+    recorded: dict[tuple[str, str], float] = {}
+    submitted: dict[tuple[str, str], datetime] = {}
+    for r in records:
+        if r.seconds is not None:
+            recorded[(r.reviewer, r.item_key)] = r.seconds
+        if r.submitted_at is not None:
+            k = (r.reviewer, r.item_key)
+            submitted[k] = min(submitted.get(k, r.submitted_at), r.submitted_at)
+    if recorded:
+        return recorded, False
+    estimated: dict[tuple[str, str], float] = {}
+    by_reviewer: defaultdict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for (reviewer, key), at in submitted.items():
+        by_reviewer[reviewer].append((at, key))
+    for reviewer, subs in by_reviewer.items():
+        subs.sort()
+        for (prev, _), (cur, key) in zip(subs, subs[1:], strict=False):
+            gap = (cur - prev).total_seconds()
+            if 0 < gap <= MAX_ESTIMATED_SECONDS:
+                estimated[(reviewer, key)] = gap
+    return estimated, True
+
+
+def build_report(
+    spec: ReviewSpec,
+    records: Sequence[AnswerRecord],
+    *,
+    automated: Mapping[str, Mapping[str, float | str]] | None = None,
+    link: Callable[[AnswerRecord], str | None] | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """Compute the campaign report.
+
+    Args:
+        spec: the campaign's spec (questions, their types, categories and ranges).
+        records: every answer, e.g. from :func:`records_from_scores`.
+        automated: ``compare_with`` score name → item key → value (see :func:`automated_from_scores`).
+        link: item → URL (e.g. :func:`langfuse_linker`), for the disputed items.
+        now: the report time (default: now, UTC).
+    """
+    automated = automated or {}
+    versions = {r.spec_version for r in records if r.spec_version}
+    # unit tables per question: item key → reviewer → value (latest record wins)
+    units: dict[str, dict[str, dict[str, Any]]] = {q.score: {} for q in spec.questions}
+    first_record: dict[str, AnswerRecord] = {}
+    for r in sorted(records, key=lambda r: r.submitted_at or datetime.min.replace(tzinfo=UTC)):
+        if r.question in units and r.value is not None:
+            units[r.question].setdefault(r.item_key, {})[r.reviewer] = r.value
+            first_record.setdefault(r.item_key, r)
+
+    question_reports: list[QuestionReport] = []
+    disputes: list[DisputedItem] = []
+    for q in spec.questions:
+        table = units[q.score]
+        values = [v for by in table.values() for v in by.values()]
+        multi = {k: v for k, v in table.items() if len(v) >= 2}
+        alpha: dict[str, float | None] = {}
+        fk: float | None = None
+        pk: tuple[PairKappa, ...] = ()
+        observed: float | None = None
+        numeric_summary: dict[str, float] | None = None
+        comparison: AutomatedComparison | None = None
+        reviewers: tuple[ReviewerAgreement, ...] = ()
+        if q.type in CONSENSUS_TYPES:
+            coded = {
+                k: {r: float(v) if q.type == "numeric" else _as_text(v) for r, v in by.items()}
+                for k, by in table.items()
+            }
+            _, _, matrix = reliability_matrix(coded)
+            for level in _levels(q):
+                order = None
+                if level == "ordinal" and q.type == "categorical":
+                    order = [c.label for c in sorted(q.categories, key=lambda c: c.value)]
+                alpha[level] = krippendorff_alpha(matrix, level, order=order) if matrix else None
+            if q.type != "numeric":
+                counts = fleiss_counts(multi) if multi else None
+                fk = fleiss_kappa(counts) if counts else None
+                pk = tuple(pairwise_cohen(coded))
+                agree = total = 0
+                for by in multi.values():
+                    vals = list(by.values())
+                    for i in range(len(vals)):
+                        for j in range(i + 1, len(vals)):
+                            total += 1
+                            agree += int(_as_text(vals[i]) == _as_text(vals[j]))
+                observed = agree / total if total else None
+            else:
+                nums = [float(v) for v in values]
+                if nums:
+                    numeric_summary = {
+                        "mean": statistics.fmean(nums),
+                        "median": statistics.median(nums),
+                        "min": min(nums),
+                        "max": max(nums),
+                    }
+            reviewers = _reviewer_agreement(q, table)
+            for key, by in multi.items():
+                d = disagreement(q, list(by.values()))
+                if d > 0:
+                    rec = first_record.get(key)
+                    disputes.append(
+                        DisputedItem(
+                            item_key=key,
+                            url=link(rec) if (link and rec) else None,
+                            disagreement=d,
+                            question=q.score,
+                            answers=tuple((r, _as_text(v)) for r, v in sorted(by.items())),
+                        )
+                    )
+            if q.compare_with:
+                consensus = {
+                    key: decide(q, list(by.values()), numeric=spec.consensus.numeric, max_disagreement=1.0).value
+                    for key, by in table.items()
+                }
+                comparison = _compare(q, consensus, automated.get(q.compare_with, {}))
+        question_reports.append(
+            QuestionReport(
+                score=q.score,
+                type=q.type,
+                label=q.label,
+                answers=len(values),
+                items=len(table),
+                multi_rated_items=len(multi),
+                distribution=_distribution(q, values),
+                numeric=numeric_summary,
+                alpha=alpha,
+                fleiss_kappa=fk,
+                pairwise_kappa=pk,
+                reviewers=reviewers,
+                observed_agreement=observed,
+                automated=comparison,
+            )
+        )
+
+    seconds, estimated = _review_seconds(records)
+    reviewer_names = sorted({r.reviewer for r in records})
+    summaries: list[ReviewerSummary] = []
+    for name in reviewer_names:
+        items = {r.item_key for r in records if r.reviewer == name}
+        times = [s for (rv, _), s in seconds.items() if rv == name]
+        rates = [
+            ra.agreement
+            for qr in question_reports
+            if qr.type in ("categorical", "boolean")
+            for ra in qr.reviewers
+            if ra.reviewer == name and ra.agreement is not None
+        ]
+        summaries.append(
+            ReviewerSummary(
+                reviewer=name,
+                items=len(items),
+                answers=sum(1 for r in records if r.reviewer == name),
+                median_seconds=statistics.median(times) if times else None,
+                agreement=statistics.fmean(rates) if rates else None,
+            )
+        )
+    disputes.sort(key=lambda d: (-d.disagreement, d.item_key, d.question))
+    return Report(
+        campaign=spec.campaign,
+        title=spec.title,
+        target=spec.target,
+        spec_hash=spec.spec_hash,
+        spec_version=",".join(sorted(versions)) or None,
+        generated_at=now or datetime.now(UTC),
+        items=len({r.item_key for r in records}),
+        answers=len(records),
+        reviewers=tuple(summaries),
+        questions=tuple(question_reports),
+        disputed=tuple(disputes[:TOP_DISPUTED]),
+        time_estimated=estimated,
+    )
