@@ -96,7 +96,9 @@ def krippendorff_alpha(
         matrix = np.asarray([[math.nan if v is None else float(ranks[v]) for v in row] for row in data])
         domain = list(range(len(ranks)))
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 means "undefined": returned as None
-        result = float(krippendorff.alpha(reliability_data=matrix, level_of_measurement=level, value_domain=domain))
+        result = float(
+            krippendorff.alpha(reliability_data=matrix, level_of_measurement=level, value_domain=domain)
+        )
     return None if math.isnan(result) else result
 
 

@@ -153,7 +153,9 @@ def _score_value(score: Score, question: Question) -> Any:
     return score.string_value if score.string_value is not None else score.value
 
 
-def item_key_of(target: str, trace_id: str | None, observation_id: str | None, session_id: str | None) -> str | None:
+def item_key_of(
+    target: str, trace_id: str | None, observation_id: str | None, session_id: str | None
+) -> str | None:
     """The campaign item key a score on this subject belongs to, for a spec's target (or None)."""
     if target == "trace":
         return f"trace:{trace_id}" if trace_id and not observation_id and not session_id else None
@@ -246,7 +248,9 @@ def langfuse_linker(host: str, project_id: str) -> Callable[[AnswerRecord], str 
         if r.session_id and not r.trace_id:
             return f"{base}/sessions/{quote(r.session_id, safe='')}"
         if r.trace_id and r.observation_id:
-            return f"{base}/traces/{quote(r.trace_id, safe='')}?observation={quote(r.observation_id, safe='')}"
+            return (
+                f"{base}/traces/{quote(r.trace_id, safe='')}?observation={quote(r.observation_id, safe='')}"
+            )
         if r.trace_id:
             return f"{base}/traces/{quote(r.trace_id, safe='')}"
         return None
@@ -491,7 +495,9 @@ def build_report(
                     )
             if q.compare_with:
                 consensus = {
-                    key: decide(q, list(by.values()), numeric=spec.consensus.numeric, max_disagreement=1.0).value
+                    key: decide(
+                        q, list(by.values()), numeric=spec.consensus.numeric, max_disagreement=1.0
+                    ).value
                     for key, by in table.items()
                 }
                 comparison = _compare(q, consensus, automated.get(q.compare_with, {}))

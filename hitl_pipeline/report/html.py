@@ -65,29 +65,35 @@ def bar_chart(rows: tuple[tuple[str, int], ...] | list[tuple[str, int]], *, widt
 
 
 def _question_html(q: QuestionReport) -> str:
-    out = [f"<h3>{_e(q.label)} <span class=\"muted\">(<code>{_e(q.score)}</code>, {_e(q.type)})</span></h3>"]
+    out = [f'<h3>{_e(q.label)} <span class="muted">(<code>{_e(q.score)}</code>, {_e(q.type)})</span></h3>']
     out.append(
         f'<p class="muted">{q.answers} answers on {q.items} items, {q.multi_rated_items} items with two or more.</p>'
     )
-    left = [bar_chart(q.distribution)] if q.distribution else ['<p class="muted">Free text: no distribution.</p>']
+    left = (
+        [bar_chart(q.distribution)]
+        if q.distribution
+        else ['<p class="muted">Free text: no distribution.</p>']
+    )
     if q.numeric:
-        left.append(
-            "<p>" + ", ".join(f"{k} <b>{v:g}</b>" for k, v in q.numeric.items()) + "</p>"
-        )
+        left.append("<p>" + ", ".join(f"{k} <b>{v:g}</b>" for k, v in q.numeric.items()) + "</p>")
     right: list[str] = []
     if q.alpha or q.fleiss_kappa is not None or q.observed_agreement is not None:
         right.append("<table><tr><th>Statistic</th><th>Value</th></tr>")
         for level, value in q.alpha.items():
-            right.append(f'<tr><td>Krippendorff\'s α ({_e(level)})</td><td class="num">{_fmt(value)}</td></tr>')
+            right.append(
+                f'<tr><td>Krippendorff\'s α ({_e(level)})</td><td class="num">{_fmt(value)}</td></tr>'
+            )
         if q.type in ("categorical", "boolean"):
             right.append(f'<tr><td>Fleiss\' κ</td><td class="num">{_fmt(q.fleiss_kappa)}</td></tr>')
-            right.append(f'<tr><td>Observed agreement</td><td class="num">{_fmt(q.observed_agreement)}</td></tr>')
+            right.append(
+                f'<tr><td>Observed agreement</td><td class="num">{_fmt(q.observed_agreement)}</td></tr>'
+            )
         right.append("</table>")
     if q.pairwise_kappa:
         right.append("<table><tr><th>Reviewers</th><th>Cohen's κ</th><th>Shared items</th></tr>")
         for p in q.pairwise_kappa:
             right.append(
-                f"<tr><td>{_e(p.rater_a)} – {_e(p.rater_b)}</td><td class=\"num\">{_fmt(p.kappa)}</td>"
+                f'<tr><td>{_e(p.rater_a)} – {_e(p.rater_b)}</td><td class="num">{_fmt(p.kappa)}</td>'
                 f'<td class="num">{p.units}</td></tr>'
             )
         right.append("</table>")
@@ -105,7 +111,11 @@ def _question_html(q: QuestionReport) -> str:
         right.append(
             f"<p><b>Human consensus vs <code>{_e(a.score)}</code></b> on {a.items} items: "
             f"Pearson r {_fmt(a.pearson)}, Spearman ρ {_fmt(a.spearman)}"
-            + (f", label agreement {_fmt(a.agreement)}, Cohen's κ {_fmt(a.kappa)}" if a.agreement is not None else "")
+            + (
+                f", label agreement {_fmt(a.agreement)}, Cohen's κ {_fmt(a.kappa)}"
+                if a.agreement is not None
+                else ""
+            )
             + "</p>"
         )
     out.append(f'<div class="q"><div>{"".join(left)}</div><div>{"".join(right)}</div></div>')
@@ -141,8 +151,10 @@ def render_html(report: Report) -> str:
         )
     body.append("</table>")
     if r.time_estimated:
-        body.append('<p class="muted">Times are estimated from the gaps between a reviewer\'s submissions '
-                    "(gaps over 30 minutes are breaks and are left out).</p>")
+        body.append(
+            '<p class="muted">Times are estimated from the gaps between a reviewer\'s submissions '
+            "(gaps over 30 minutes are breaks and are left out).</p>"
+        )
     body.append("<h2>Questions</h2>")
     body.extend(_question_html(q) for q in r.questions)
     body.append("<h2>Most disputed items</h2>")
@@ -154,14 +166,16 @@ def render_html(report: Report) -> str:
             item = _e(d.item_key)
             if d.url and d.url.startswith(("http://", "https://")):
                 item = f'<a href="{_e(d.url)}" rel="noreferrer noopener">{item}</a>'
-            answers = "<br>".join(f"<b>{_e(rv)}</b>: <span class=\"answer\">{_e(v)}</span>" for rv, v in d.answers)
+            answers = "<br>".join(
+                f'<b>{_e(rv)}</b>: <span class="answer">{_e(v)}</span>' for rv, v in d.answers
+            )
             body.append(
                 f"<tr><td>{item}</td><td><code>{_e(d.question)}</code></td>"
                 f'<td class="num">{d.disagreement:.2f}</td><td>{answers}</td></tr>'
             )
         body.append("</table>")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(r.title)} — hitl report</title><style>{_CSS}</style></head><body>"
@@ -207,7 +221,9 @@ def summary_lines(report: Report) -> list[str]:
         auto = ""
         if q.automated and q.automated.items:
             auto = f"; vs {q.automated.score}: r {_fmt(q.automated.pearson)} on {q.automated.items} items"
-        lines.append(f"  {q.score}: {q.answers} answers on {q.multi_rated_items} multi-rated items, {alphas}{extra}{auto}")
+        lines.append(
+            f"  {q.score}: {q.answers} answers on {q.multi_rated_items} multi-rated items, {alphas}{extra}{auto}"
+        )
     if r.disputed:
         lines.append(f"  most disputed: {r.disputed[0].item_key} ({r.disputed[0].question})")
     return lines

@@ -35,7 +35,12 @@ SPEC = ReviewSpec(
         ),
         Question(score="factually_correct", type="boolean", label="Factually correct?"),
         Question(
-            score="helpfulness", type="numeric", label="Helpfulness", min=1, max=5, compare_with="llm_judge_helpfulness"
+            score="helpfulness",
+            type="numeric",
+            label="Helpfulness",
+            min=1,
+            max=5,
+            compare_with="llm_judge_helpfulness",
         ),
         Question(score="reviewer_notes", type="text", label="Notes", required=False),
     ),
@@ -48,7 +53,11 @@ SPEC = ReviewSpec(
 ANSWERS = {
     "t1": {"ann": ("excellent", True, 5.0), "bob": ("excellent", True, 4.0), "cy": ("excellent", True, 5.0)},
     "t2": {"ann": ("poor", False, 1.0), "bob": ("acceptable", False, 2.0), "cy": ("poor", False, 1.0)},
-    "t3": {"ann": ("acceptable", True, 3.0), "bob": ("acceptable", True, 3.0), "cy": ("excellent", False, 4.0)},
+    "t3": {
+        "ann": ("acceptable", True, 3.0),
+        "bob": ("acceptable", True, 3.0),
+        "cy": ("excellent", False, 4.0),
+    },
     "t4": {"ann": ("poor", False, 2.0), "bob": ("poor", True, 1.0), "cy": ("poor", False, 2.0)},
     "t5": {"ann": ("excellent", True, 4.0), "bob": ("acceptable", True, 4.0), "cy": ("poor", True, 2.0)},
 }
@@ -61,31 +70,106 @@ def _scores() -> list[Score]:
     for i, (item, by) in enumerate(sorted(ANSWERS.items())):
         for j, (reviewer, (quality, correct, helpful)) in enumerate(sorted(by.items())):
             at = T0 + timedelta(minutes=2 * i, seconds=10 * j)
-            md = {"hitl_campaign": "support-qa", "hitl_reviewer": reviewer, "hitl_spec_version": "1",
-                  "hitl_spec_hash": "abc"}
+            md = {
+                "hitl_campaign": "support-qa",
+                "hitl_reviewer": reviewer,
+                "hitl_spec_version": "1",
+                "hitl_spec_hash": "abc",
+            }
             for name, value, dt, sv in (
                 ("support_quality", quality, "CATEGORICAL", quality),
                 ("factually_correct", 1.0 if correct else 0.0, "BOOLEAN", "True" if correct else "False"),
                 ("helpfulness", helpful, "NUMERIC", None),
             ):
                 n += 1
-                out.append(Score(id=f"s{n}", name=name, value=value, data_type=dt, timestamp=at,  # type: ignore[arg-type]
-                                 trace_id=item, string_value=sv, metadata=md, source="ANNOTATION"))
-        out.append(Score(id=f"j{i}", name="llm_judge_helpfulness", value=JUDGE[item], data_type="NUMERIC",
-                         timestamp=T0, trace_id=item, source="EVAL"))
+                out.append(
+                    Score(
+                        id=f"s{n}",
+                        name=name,
+                        value=value,
+                        data_type=dt,  # type: ignore[arg-type]
+                        timestamp=at,
+                        trace_id=item,
+                        string_value=sv,
+                        metadata=md,
+                        source="ANNOTATION",
+                    )
+                )
+        out.append(
+            Score(
+                id=f"j{i}",
+                name="llm_judge_helpfulness",
+                value=JUDGE[item],
+                data_type="NUMERIC",
+                timestamp=T0,
+                trace_id=item,
+                source="EVAL",
+            )
+        )
     hostile = "<script>alert(1)</script><img src=http://evil.example/x>"
     md = {"hitl_campaign": "support-qa", "hitl_reviewer": "ann", "hitl_spec_version": "1"}
-    out.append(Score(id="txt", name="reviewer_notes", value=hostile, string_value=hostile, data_type="TEXT",
-                     timestamp=T0, trace_id="t1", metadata=md))
+    out.append(
+        Score(
+            id="txt",
+            name="reviewer_notes",
+            value=hostile,
+            string_value=hostile,
+            data_type="TEXT",
+            timestamp=T0,
+            trace_id="t1",
+            metadata=md,
+        )
+    )
     # Noise that must be ignored: another campaign, a consensus score, an old version, an observation score.
-    out.append(Score(id="x1", name="support_quality", value="poor", string_value="poor", data_type="CATEGORICAL",
-                     timestamp=T0, trace_id="t1", metadata={**md, "hitl_campaign": "other"}))
-    out.append(Score(id="x2", name="support_quality", value="poor", string_value="poor", data_type="CATEGORICAL",
-                     timestamp=T0, trace_id="t1", metadata={**md, "hitl_consensus": True, "hitl_reviewer": "hitl:consensus"}))
-    out.append(Score(id="x3", name="support_quality", value="poor", string_value="poor", data_type="CATEGORICAL",
-                     timestamp=T0, trace_id="t9", metadata={**md, "hitl_spec_version": "0"}))
-    out.append(Score(id="x4", name="support_quality", value="poor", string_value="poor", data_type="CATEGORICAL",
-                     timestamp=T0, trace_id="t1", observation_id="o1", metadata=md))
+    out.append(
+        Score(
+            id="x1",
+            name="support_quality",
+            value="poor",
+            string_value="poor",
+            data_type="CATEGORICAL",
+            timestamp=T0,
+            trace_id="t1",
+            metadata={**md, "hitl_campaign": "other"},
+        )
+    )
+    out.append(
+        Score(
+            id="x2",
+            name="support_quality",
+            value="poor",
+            string_value="poor",
+            data_type="CATEGORICAL",
+            timestamp=T0,
+            trace_id="t1",
+            metadata={**md, "hitl_consensus": True, "hitl_reviewer": "hitl:consensus"},
+        )
+    )
+    out.append(
+        Score(
+            id="x3",
+            name="support_quality",
+            value="poor",
+            string_value="poor",
+            data_type="CATEGORICAL",
+            timestamp=T0,
+            trace_id="t9",
+            metadata={**md, "hitl_spec_version": "0"},
+        )
+    )
+    out.append(
+        Score(
+            id="x4",
+            name="support_quality",
+            value="poor",
+            string_value="poor",
+            data_type="CATEGORICAL",
+            timestamp=T0,
+            trace_id="t1",
+            observation_id="o1",
+            metadata=md,
+        )
+    )
     return out
 
 
@@ -141,7 +225,9 @@ def test_numeric_and_automated_comparison() -> None:
     assert set(q.alpha) == {"interval", "ordinal"}
     matrix = [[ANSWERS[t][r][2] for t in sorted(ANSWERS)] for r in ("ann", "bob", "cy")]
     assert q.alpha["interval"] == pytest.approx(krippendorff_alpha(matrix, "interval"))
-    assert q.numeric is not None and q.numeric["median"] == statistics.median(v for row in matrix for v in row)
+    assert q.numeric is not None and q.numeric["median"] == statistics.median(
+        v for row in matrix for v in row
+    )
     assert q.automated is not None and q.automated.items == 5
     means = [statistics.fmean(ANSWERS[t][r][2] for r in ANSWERS[t]) for t in sorted(ANSWERS)]
     assert q.automated.pearson == pytest.approx(pearson(means, [JUDGE[t] for t in sorted(ANSWERS)]))
@@ -168,16 +254,28 @@ def test_html_is_self_contained_and_escaped() -> None:
     assert "Support QA &lt;b&gt;review&lt;/b&gt;" in page  # …but titles are escaped
     assert "http://evil" not in page
     assert "Content-Security-Policy" in page and "<svg" in page
-    for needle in ("src=\"http", "href=\"//", "@import", "url("):
+    for needle in ('src="http', 'href="//', "@import", "url("):
         assert needle not in page
 
 
 def test_hostile_answers_in_disputes_are_escaped() -> None:
-    spec = ReviewSpec(campaign="c", title="t", target="trace",
-                      questions=(Question(score="q", type="categorical", label="q",
-                                          categories=(Category("<b>x</b>", 0), Category("\"y'", 1))),))
-    recs = [AnswerRecord("trace:<i>1", "<script>a</script>", "q", "<b>x</b>"),
-            AnswerRecord("trace:<i>1", "z", "q", "\"y'")]
+    spec = ReviewSpec(
+        campaign="c",
+        title="t",
+        target="trace",
+        questions=(
+            Question(
+                score="q",
+                type="categorical",
+                label="q",
+                categories=(Category("<b>x</b>", 0), Category("\"y'", 1)),
+            ),
+        ),
+    )
+    recs = [
+        AnswerRecord("trace:<i>1", "<script>a</script>", "q", "<b>x</b>"),
+        AnswerRecord("trace:<i>1", "z", "q", "\"y'"),
+    ]
     page = render_html(build_report(spec, recs, now=T0))
     assert "<script>a" not in page and "<b>x</b>" not in page and "<i>1" not in page
     assert "&lt;script&gt;a&lt;/script&gt;" in page

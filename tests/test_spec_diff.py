@@ -1,0 +1,175 @@
+"""Every class of spec change is classified as harmless or meaning-changing."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+import pytest
+
+from hitl_pipeline.errors import CampaignError
+from hitl_pipeline.spec.diff import CLASSIFIED_FIELDS, diff_specs, require_compatible
+from hitl_pipeline.spec.model import (
+    Category,
+    Condition,
+    Consensus,
+    Display,
+    Filters,
+    LangfuseOptions,
+    Question,
+    Review,
+    ReviewSpec,
+    Sample,
+)
+
+QUALITY = Question(
+    score="support_quality",
+    type="categorical",
+    label="Quality",
+    categories=(Category("excellent", 2), Category("acceptable", 1), Category("poor", 0)),
+)
+HELPFUL = Question(score="helpfulness", type="numeric", label="Helpful", min=1, max=5, step=1)
+RESOLVED = Question(
+    score="issue_resolved",
+    type="boolean",
+    label="Resolved?",
+    when=Condition("support_quality", "not_equals", ("poor",)),
+)
+BASE = ReviewSpec(
+    campaign="support-qa",
+    title="Support QA",
+    target="trace",
+    questions=(QUALITY, HELPFUL, RESOLVED),
+    guidelines="Be fair.",
+    filters=Filters(trace_name=("support-chat",), time_from="2026-10-01", time_to="2026-11-01"),
+    sample=Sample(size=50, strategy="random", seed=1),
+    review=Review(reviewers_per_item=2, reviewers=("ann", "bob")),
+)
+
+
+def _with_question(q: Question, index: int = 0) -> ReviewSpec:
+    qs = list(BASE.questions)
+    qs[index] = q
+    return replace(BASE, questions=tuple(qs))
+
+
+HARMLESS = {
+    "title": replace(BASE, title="Support QA, round 2"),
+    "guidelines": replace(BASE, guidelines="Be fair and kind."),
+    "label": _with_question(replace(QUALITY, label="Overall quality")),
+    "help": _with_question(replace(QUALITY, help="Think about tone.")),
+    "description": _with_question(replace(QUALITY, description="desc")),
+    "category order": _with_question(replace(QUALITY, categories=tuple(reversed(QUALITY.categories)))),
+    "step": _with_question(replace(HELPFUL, step=0.5), 1),
+    "required": _with_question(replace(HELPFUL, required=False), 1),
+    "compare_with": _with_question(replace(HELPFUL, compare_with="llm_judge_helpfulness"), 1),
+    "question order": replace(BASE, questions=(HELPFUL, QUALITY, RESOLVED)),
+    "optional question added": replace(
+        BASE,
+        questions=(*BASE.questions, Question(score="reviewer_notes", type="text", label="n", required=False)),
+    ),
+    "larger sample": replace(BASE, sample=replace(BASE.sample, size=80)),
+    "no sample limit": replace(BASE, sample=replace(BASE.sample, size=None)),
+    "display": replace(BASE, display=Display(parts=("output", "input"))),
+    "reviewers added": replace(BASE, review=replace(BASE.review, reviewers=("ann", "bob", "cy"))),
+    "adjudicators": replace(BASE, review=replace(BASE.review, adjudicators=("lead",))),
+    "lease": replace(BASE, review=replace(BASE.review, lease_minutes=60)),
+    "reviewers per item": replace(BASE, review=replace(BASE.review, reviewers_per_item=3)),
+    "allow skip": replace(BASE, review=replace(BASE.review, allow_skip=False)),
+    "comment off": replace(BASE, comment="off"),
+    "consensus on": replace(BASE, consensus=Consensus(enabled=True)),
+    "threshold": replace(BASE, consensus=Consensus(max_disagreement=0.5)),
+    "annotation queue": replace(BASE, langfuse=LangfuseOptions(annotation_queue=True)),
+    "path and hash only": replace(BASE, path="other.yaml", spec_hash="x"),
+}
+
+MEANING = {
+    "question removed": (replace(BASE, questions=(QUALITY, RESOLVED)), "questions[helpfulness]"),
+    "question renamed": (_with_question(replace(HELPFUL, score="helpful"), 1), "renamed to 'helpful'"),
+    "required question added": (
+        replace(BASE, questions=(*BASE.questions, Question(score="tone", type="boolean", label="t"))),
+        "questions[tone]",
+    ),
+    "type changed": (
+        _with_question(
+            replace(
+                HELPFUL, type="categorical", categories=QUALITY.categories, min=None, max=None, step=None
+            ),
+            1,
+        ),
+        "type changed",
+    ),
+    "category added": (
+        _with_question(replace(QUALITY, categories=(*QUALITY.categories, Category("awful", -1)))),
+        "category 'awful' added",
+    ),
+    "category relabelled": (
+        _with_question(replace(QUALITY, categories=(Category("great", 2), *QUALITY.categories[1:]))),
+        "category 'excellent' removed",
+    ),
+    "category value": (
+        _with_question(replace(QUALITY, categories=(Category("excellent", 3), *QUALITY.categories[1:]))),
+        "value of 'excellent' changed from 2 to 3",
+    ),
+    "numeric max": (_with_question(replace(HELPFUL, max=10), 1), "numeric max changed"),
+    "numeric min": (_with_question(replace(HELPFUL, min=0), 1), "numeric min changed"),
+    "config id": (_with_question(replace(QUALITY, config_id="cfg-other")), "score config changed"),
+    "when": (_with_question(replace(RESOLVED, when=None), 2), "condition changed"),
+    "target": (replace(BASE, target="observation"), "target changed"),
+    "filters": (replace(BASE, filters=replace(BASE.filters, tags=("vip",))), "source.filters.tags"),
+    "time window": (
+        replace(BASE, filters=replace(BASE.filters, time_to="2026-12-01")),
+        "source.filters.time_to",
+    ),
+    "smaller sample": (replace(BASE, sample=replace(BASE.sample, size=20)), "source.sample.size"),
+    "seed": (replace(BASE, sample=replace(BASE.sample, seed=2)), "source.sample.seed"),
+    "comment required": (replace(BASE, comment="required"), "comment"),
+    "not blind": (replace(BASE, review=replace(BASE.review, blind=False)), "no longer blind"),
+    "numeric consensus": (replace(BASE, consensus=Consensus(numeric="mean")), "consensus.numeric"),
+    "campaign id": (replace(BASE, campaign="support-qa-2"), "campaign id changed"),
+}
+
+
+def test_identical_specs() -> None:
+    d = diff_specs(BASE, replace(BASE))
+    assert d.identical and not d.changes_meaning and d.lines() == []
+
+
+@pytest.mark.parametrize("name", sorted(HARMLESS))
+def test_harmless_changes(name: str) -> None:
+    d = diff_specs(BASE, HARMLESS[name])
+    assert not d.changes_meaning, d.lines()
+    if name != "path and hash only":
+        assert d.harmless, f"{name} was not detected"
+        assert all(line.startswith("[harmless]") for line in d.lines())
+
+
+@pytest.mark.parametrize("name", sorted(MEANING))
+def test_meaning_changes(name: str) -> None:
+    new, needle = MEANING[name]
+    d = diff_specs(BASE, new)
+    assert d.changes_meaning, f"{name} not flagged: {d.lines()}"
+    assert any(needle in line for line in d.lines()), d.lines()
+
+
+def test_mixed_changes_are_all_listed_meaning_first() -> None:
+    new = replace(_with_question(replace(HELPFUL, max=10, label="How helpful?"), 1), title="New title")
+    lines = diff_specs(BASE, new).lines()
+    assert lines[0].startswith("[changes meaning] questions[helpfulness].max")
+    assert {line.split("] ")[1].split(":")[0] for line in lines} == {
+        "questions[helpfulness].max",
+        "questions[helpfulness].label",
+        "title",
+    }
+
+
+def test_every_spec_field_is_classified() -> None:
+    assert {f.name for f in fields(ReviewSpec)} - {"path", "spec_hash"} == CLASSIFIED_FIELDS
+
+
+def test_require_compatible_refuses_with_the_list_and_the_fix() -> None:
+    assert require_compatible(BASE, HARMLESS["guidelines"], current_version=1).harmless
+    with pytest.raises(CampaignError) as err:
+        require_compatible(BASE, MEANING["numeric max"][0], current_version=3)
+    text = str(err.value)
+    assert "questions[helpfulness].max: numeric max changed from 5 to 10" in text
+    assert "--new-version" in text and "version 4" in text
