@@ -173,3 +173,50 @@ def test_require_compatible_refuses_with_the_list_and_the_fix() -> None:
     text = str(err.value)
     assert "questions[helpfulness].max: numeric max changed from 5 to 10" in text
     assert "--new-version" in text and "version 4" in text
+
+
+SPEC_YAML = """
+version: 1
+campaign: plan-test
+title: Plan test
+target: trace
+guidelines: Be fair.
+source:
+  filters: {trace_name: support-chat, from: "2026-10-01", to: "2026-11-01"}
+  sample: {size: 20, seed: 1}
+questions:
+  - score: helpfulness
+    type: numeric
+    min: 1
+    max: 5
+"""
+
+
+def _stored(text: str) -> str:
+    import json
+
+    import yaml
+
+    return json.dumps(yaml.safe_load(text), sort_keys=True, separators=(",", ":"))
+
+
+def test_plan_spec_change_same_continue_refuse_new_version() -> None:
+    from hitl_pipeline.spec import load_spec_text
+    from hitl_pipeline.spec.diff import plan_spec_change
+
+    stored = _stored(SPEC_YAML)
+    same = plan_spec_change(stored, 1, load_spec_text(SPEC_YAML, "specs/p.yaml"))
+    assert (same.action, same.version) == ("same", 1)
+
+    harmless = load_spec_text(SPEC_YAML.replace("Be fair.", "Be fair and kind.").replace("size: 20", "size: 40"))
+    plan = plan_spec_change(stored, 1, harmless)
+    assert (plan.action, plan.version) == ("continue", 1)
+    assert {c.path for c in plan.diff.harmless} == {"guidelines", "source.sample.size"}
+
+    meaning = load_spec_text(SPEC_YAML.replace("max: 5", "max: 7"), "specs/p.yaml")
+    with pytest.raises(CampaignError, match=r"questions\[helpfulness\]\.max") as err:
+        plan_spec_change(stored, 2, meaning)
+    assert "specs/p.yaml" in str(err.value) and "version 3" in str(err.value)
+
+    bumped = plan_spec_change(stored, 2, meaning, new_version=True)
+    assert (bumped.action, bumped.version) == ("new_version", 3) and bumped.diff.changes_meaning

@@ -13,7 +13,7 @@ checks that no field is left out, so a new spec field cannot slip through unclas
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 from hitl_pipeline.errors import CampaignError
@@ -263,3 +263,44 @@ def require_compatible(old: ReviewSpec, new: ReviewSpec, *, current_version: int
         )
         raise CampaignError(msg)
     return diff
+
+
+@dataclass(frozen=True)
+class SpecChangePlan:
+    """What to do when a campaign is re-run with a (possibly) changed spec.
+
+    ``action``: ``same`` (nothing changed), ``continue`` (harmless changes: keep the campaign
+    version, record the new spec hash and JSON) or ``new_version`` (start ``version`` with its own
+    queue and scores, kept apart by the version in score ids and ``hitl_spec_version``).
+    """
+
+    action: Literal["same", "continue", "new_version"]
+    version: int
+    diff: SpecDiff
+
+
+def plan_spec_change(
+    stored_spec_json: str, stored_version: int, new: ReviewSpec, *, new_version: bool = False
+) -> SpecChangePlan:
+    """Decide how a campaign continues under ``new``, given the spec it recorded.
+
+    Args:
+        stored_spec_json: the canonical spec JSON the campaign state recorded (JSON is YAML, so it
+            loads with the ordinary spec loader).
+        stored_version: the campaign version the state runs under.
+        new: the spec being run now.
+        new_version: the user asked for a new campaign version (``--new-version``).
+
+    Raises:
+        CampaignError: the change alters the meaning of answers and ``new_version`` is not set.
+    """
+    from hitl_pipeline.spec import load_spec_text  # local: the loader package imports the model
+
+    old = load_spec_text(stored_spec_json, f"<campaign {new.campaign} version {stored_version}>")
+    old = replace(old, path=new.path)
+    if new_version:
+        return SpecChangePlan("new_version", stored_version + 1, diff_specs(old, new))
+    if new.spec_hash and old.spec_hash == new.spec_hash:
+        return SpecChangePlan("same", stored_version, SpecDiff(()))
+    diff = require_compatible(old, new, current_version=stored_version)
+    return SpecChangePlan("same" if diff.identical else "continue", stored_version, diff)
