@@ -1,0 +1,319 @@
+"""YAML text → plain data plus the position of every node, with located problems.
+
+PyYAML's defaults get in the way of a spec format in three ways, all fixed here:
+
+* it turns ``2026-10-01`` into a ``datetime.date`` (the spec wants the string, the schema says
+  ``type: string``), so :class:`SpecLoader` drops the timestamp resolver;
+* it reads ``off``/``on``/``yes``/``no`` as booleans (YAML 1.1), which would turn ``comment: off``
+  into ``False``; only ``true``/``false`` are booleans here, as in YAML 1.2 and JSON;
+* it silently keeps the last of two equal keys; here every duplicate is a located issue.
+
+Positions are 1-based ``(line, column)`` pairs keyed by the JSON path of the node (a tuple of
+mapping keys and list indexes, the same shape as ``jsonschema``'s ``error.absolute_path``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from hitl_pipeline.errors import SpecError, SpecIssue
+
+JsonPath = tuple[str | int, ...]
+Position = tuple[int, int]
+
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+class SpecLoader(yaml.SafeLoader):
+    """A ``SafeLoader`` without timestamps and with YAML 1.2 booleans (``true``/``false`` only)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_TIMESTAMP_TAG, _BOOL_TAG)]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+SpecLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+@dataclass
+class LoadedYaml:
+    """The result of :func:`load_yaml`.
+
+    ``data`` is plain JSON-like data (dict, list, str, int, float, bool, None); ``values`` maps a
+    JSON path to where its value starts, ``keys`` maps the path of a mapping entry to where its
+    key starts; ``issues`` are located problems found while loading (duplicate keys, …).
+    """
+
+    file: str
+    data: Any
+    values: dict[JsonPath, Position] = field(default_factory=dict)
+    keys: dict[JsonPath, Position] = field(default_factory=dict)
+    issues: list[SpecIssue] = field(default_factory=list)
+
+    def position(self, path: JsonPath, *, key: bool = False) -> Position:
+        """Where ``path`` is in the file: its key (if asked and known) or its value, else the nearest
+        ancestor that has a position, else ``(1, 1)``."""
+        if key and path in self.keys:
+            return self.keys[path]
+        probe = path
+        while True:
+            if probe in self.values:
+                return self.values[probe]
+            if not probe:
+                return (1, 1)
+            probe = probe[:-1]
+
+    def issue(self, path: JsonPath, message: str, *, key: bool = False) -> SpecIssue:
+        """A located issue at ``path`` (see :meth:`position`)."""
+        line, column = self.position(path, key=key)
+        return SpecIssue(self.file, line, column, format_path(path), message)
+
+
+_IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+
+
+def format_path(path: JsonPath) -> str:
+    """``("questions", 1, "max")`` → ``questions[1].max``; odd keys are quoted: ``metadata["a b"]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _IDENT.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += f'["{part}"]'
+    return out
+
+
+def load_yaml(text: str, file: str = "<string>") -> LoadedYaml:
+    """Parse one YAML document into data and node positions.
+
+    Raises:
+        SpecError: the text is not YAML (with the offending line and numbered context), is empty,
+            or its top level is not a mapping.
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        loader = SpecLoader(text)  # the reader checks for forbidden characters right here
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        raise SpecError([_syntax_issue(exc, text, file)]) from None
+    except yaml.YAMLError as exc:  # ReaderError (control characters) has a position but no mark
+        raise SpecError([_reader_issue(exc, text, file)]) from None
+    if node is None or _is_null(node):
+        raise SpecError(
+            [SpecIssue(file, 1, 1, "", "the spec is empty; start from `hitl init` or specs/support_qa.yaml")]
+        )
+    if not isinstance(node, MappingNode):
+        kind = "a list" if isinstance(node, SequenceNode) else f"a single value ({node.value!r})"
+        line, col = node.start_mark.line + 1, node.start_mark.column + 1
+        raise SpecError(
+            [
+                SpecIssue(
+                    file,
+                    line,
+                    col,
+                    "",
+                    f"the spec must be a mapping of keys (version:, campaign:, title:, …), found {kind}",
+                )
+            ]
+        )
+    result = LoadedYaml(file=file, data=None)
+    builder = _Builder(loader, result)
+    result.data = builder.build(node, ())
+    return result
+
+
+def _is_null(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+class _Builder:
+    """Walks composed nodes, recording positions, building plain data, collecting issues."""
+
+    def __init__(self, loader: SpecLoader, result: LoadedYaml) -> None:
+        self.loader = loader
+        self.result = result
+        self.active: set[int] = set()  # nodes on the current path (aliases can make cycles)
+
+    def build(self, node: Node, path: JsonPath) -> Any:
+        self.result.values.setdefault(path, _pos(node))
+        if id(node) in self.active:
+            self.result.issues.append(
+                self.result.issue(path, "an alias refers to itself (recursive YAML anchor)")
+            )
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                return self._mapping(node, path)
+            if isinstance(node, SequenceNode):
+                return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+            return self._scalar(node, path)
+        finally:
+            self.active.discard(id(node))
+
+    def _scalar(self, node: Node, path: JsonPath) -> Any:
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            self.result.issues.append(self.result.issue(path, f"cannot read this value: {problem}"))
+            return None
+        if isinstance(value, bytes | bytearray):
+            # !!binary: keep it a string so nothing downstream meets bytes; the schema decides.
+            return value.decode("utf-8", "replace")
+        if not isinstance(value, str | int | float | bool | type(None)):
+            # An explicit tag such as !!timestamp: the spec format only has JSON types.
+            return str(value)
+        return value
+
+    def _mapping(self, node: MappingNode, path: JsonPath) -> dict[str, Any]:
+        pairs: list[tuple[Node, Node]] = []
+        merged: list[tuple[Node, Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged.extend(self._merge_pairs(value_node, path))
+            else:
+                pairs.append((key_node, value_node))
+        out: dict[str, Any] = {}
+        seen: dict[str, Position] = {}
+        own_keys: set[str] = set()
+        # Merged keys (<<: *anchor) come first so explicit keys override them, as in YAML.
+        for origin, group in (("merge", merged), ("own", pairs)):
+            for key_node, value_node in group:
+                key = self._key(key_node, path)
+                if key is None:
+                    continue
+                child = (*path, key)
+                if origin == "own":
+                    if key in own_keys:
+                        line, col = seen[key]
+                        here_line, here_col = _pos(key_node)
+                        self.result.issues.append(
+                            SpecIssue(
+                                self.result.file,
+                                here_line,
+                                here_col,
+                                format_path(child),
+                                f"duplicate key '{key}' (first defined at line {line}, column {col}); "
+                                "YAML keeps only the last one, so remove or rename one of them",
+                            )
+                        )
+                    own_keys.add(key)
+                    seen.setdefault(key, _pos(key_node))
+                if key in out:
+                    # The data keeps the last value, so positions must describe the last one too.
+                    self._forget(child)
+                self.result.keys[child] = _pos(key_node)
+                out[key] = self.build(value_node, child)
+        return out
+
+    def _forget(self, prefix: JsonPath) -> None:
+        n = len(prefix)
+        for table in (self.result.values, self.result.keys):
+            for p in [p for p in table if p[:n] == prefix]:
+                del table[p]
+
+    def _merge_pairs(self, value_node: Node, path: JsonPath) -> list[tuple[Node, Node]]:
+        sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+        pairs: list[tuple[Node, Node]] = []
+        for source in sources:
+            if isinstance(source, MappingNode):
+                pairs.extend((k, v) for k, v in source.value if k.tag != _MERGE_TAG)
+            else:
+                self.result.issues.append(
+                    self.result.issue(path, "'<<' (merge key) needs a mapping or a list of mappings")
+                )
+        return pairs
+
+    def _key(self, key_node: Node, path: JsonPath) -> str | None:
+        if isinstance(key_node, ScalarNode):
+            # The key exactly as written: `1:` and `"1":` are the same key, as in JSON.
+            return str(key_node.value)
+        line, col = _pos(key_node)
+        self.result.issues.append(
+            SpecIssue(
+                self.result.file,
+                line,
+                col,
+                format_path(path),
+                "a key must be a plain name, not a list or mapping",
+            )
+        )
+        return None
+
+
+def _pos(node: Node) -> Position:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _context(text: str, line: int, column: int, around: int = 2) -> str:
+    """Numbered lines around ``line`` (1-based) with a caret under ``column``."""
+    lines = text.splitlines()
+    if not lines:
+        return ""
+    first = max(1, line - around)
+    last = min(len(lines), line)
+    width = len(str(last))
+    out = []
+    for n in range(first, last + 1):
+        out.append(f"  {n:>{width}} | {lines[n - 1]}")
+        if n == line:
+            out.append(f"  {'':>{width}} | {' ' * max(0, column - 1)}^")
+    if line > len(lines):
+        out.append(f"  {line:>{width}} | (end of file)")
+    return "\n".join(out)
+
+
+def _syntax_issue(exc: yaml.MarkedYAMLError, text: str, file: str) -> SpecIssue:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = exc.problem or "invalid YAML"
+    if problem == "but found another document":
+        # The composer's wording assumes you know its grammar; say what to do instead.
+        problem = "a spec file holds a single YAML document, but a second one starts here (remove the `---`)"
+        exc.context = None
+    if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
+        problem = f"{problem} ({exc.context} at line {exc.context_mark.line + 1})"
+    elif exc.context:
+        problem = f"{problem} ({exc.context})"
+    if "\t" in (text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""):
+        problem += "; YAML indentation must use spaces, not tabs"
+    context = _context(text, line, column)
+    message = f"YAML syntax error: {problem}" + (f"\n{context}" if context else "")
+    return SpecIssue(file, line, column, "", message)
+
+
+def _reader_issue(exc: yaml.YAMLError, text: str, file: str) -> SpecIssue:
+    position = getattr(exc, "position", 0) or 0
+    before = text[:position]
+    line = before.count("\n") + 1
+    column = position - (before.rfind("\n") + 1) + 1
+    char = getattr(exc, "character", None)
+    what = f"control character U+{char:04X}" if isinstance(char, int) else "character"
+    return SpecIssue(
+        file,
+        line,
+        column,
+        "",
+        f"the file contains a {what} that YAML does not allow; remove it\n{_context(text, line, column)}",
+    )
+
+
+__all__ = ["JsonPath", "LoadedYaml", "Position", "SpecLoader", "format_path", "load_yaml"]

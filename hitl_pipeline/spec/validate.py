@@ -1,0 +1,724 @@
+"""Validation of loaded spec data: the JSON Schema first, then the rules a schema cannot express.
+
+Every problem becomes a located :class:`~hitl_pipeline.errors.SpecIssue`
+(``file:line:col: path: message``); all of them are reported at once, in file order, so a user
+fixes a spec in one pass. Messages speak YAML, not JSON Schema: ``unknown key 'sampel' (did you
+mean 'sample'?)`` rather than ``Additional properties are not allowed``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, TypeGuard
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from hitl_pipeline.errors import SpecIssue
+from hitl_pipeline.scoring.rules import config_name_problem
+from hitl_pipeline.spec.loader import JsonPath, LoadedYaml, format_path
+from hitl_pipeline.spec.model import resolve_time
+
+#: Observation types Langfuse knows (``observation_type`` filter values).
+OBSERVATION_TYPES = (
+    "SPAN",
+    "GENERATION",
+    "EVENT",
+    "TOOL",
+    "AGENT",
+    "CHAIN",
+    "RETRIEVER",
+    "EVALUATOR",
+    "EMBEDDING",
+    "GUARDRAIL",
+)
+
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "null",
+}
+
+# Patterns of the schema explained in words (keyed by the pattern text itself, so a change of
+# pattern in the schema falls back to the generic message instead of a wrong explanation).
+_PATTERN_HELP = {
+    "^[a-z0-9][a-z0-9_.-]{0,63}$": (
+        "is not a valid campaign id: use lower-case letters, digits, _ . - "
+        "(starting with a letter or digit, at most 64 characters), e.g. support-qa-2026-10"
+    ),
+    "^[A-Za-z0-9_.-]+$": "may only contain letters, digits, _ . -",
+}
+_TIME_HELP = (
+    "is not a time: use an ISO date (2026-10-01) or date-time (2026-10-01T09:30:00Z), "
+    "now, or a relative time such as -30m, -12h, -7d, -2w"
+)
+_BY_HELP = (
+    "cannot be stratified by: use metadata.<key>, name, user_id, session_id, environment, "
+    "release, version, observation_type or observation_name"
+)
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    from hitl_pipeline.spec import schema
+
+    return Draft202012Validator(schema())
+
+
+def check(loaded: LoadedYaml) -> list[SpecIssue]:
+    """Every problem of the loaded spec (loader issues, schema, semantics), sorted by position."""
+    issues = list(loaded.issues)
+    schema_issues = [i for err in _validator().iter_errors(loaded.data) for i in _convert(err, loaded)]
+    issues.extend(schema_issues)
+    taken = {i.path for i in schema_issues}
+    # A path the schema already complained about is not judged again: one clear message per spot.
+    issues.extend(i for i in semantic_issues(loaded) if i.path not in taken)
+    unique = {(i.line, i.column, i.path, i.message): i for i in issues}
+    return [unique[k] for k in sorted(unique)]  # by line, column, path, message
+
+
+# --------------------------------------------------------------------------------------------
+# JSON Schema errors → located, friendly issues
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it in YAML, shortened."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:37] + "…"
+        return f"'{text}'"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return repr(value)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"a boolean ({_show(value)})"
+    if isinstance(value, int | float):
+        return f"a number ({_show(value)})"
+    if isinstance(value, str):
+        return f"a string ({_show(value)})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "nothing (an empty value)"
+
+
+def _or(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _suggest(word: str, options: Iterable[str]) -> str | None:
+    choices = list(options)
+    hits = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not hits:
+        lowered = {c.lower(): c for c in choices}
+        if word.lower() in lowered:
+            return lowered[word.lower()]
+    return hits[0] if hits else None
+
+
+def _expected_types(schema: dict[str, Any]) -> list[str]:
+    t = schema.get("type")
+    if isinstance(t, str):
+        return [_TYPE_WORDS.get(t, t)]
+    if isinstance(t, list):
+        return [_TYPE_WORDS.get(str(x), str(x)) for x in t]
+    return []
+
+
+def _convert(err: ValidationError, loaded: LoadedYaml) -> list[SpecIssue]:
+    path: JsonPath = tuple(err.absolute_path)
+    inst = err.instance
+    kind = err.validator
+    value = err.validator_value
+
+    if kind == "additionalProperties" and isinstance(inst, dict):
+        allowed = sorted(err.schema.get("properties", {}))
+        out = []
+        for key in inst:
+            if key in allowed:
+                continue
+            hint = _suggest(key, allowed)
+            elsewhere = None if hint else _elsewhere(key, path)
+            if hint:
+                extra = f" (did you mean '{hint}'?)"
+            elif elsewhere:
+                extra = f" ('{elsewhere[1]}' belongs under {elsewhere[0]})"
+            else:
+                extra = f" (allowed here: {', '.join(allowed)})"
+            out.append(loaded.issue((*path, key), f"unknown key '{key}'{extra}", key=True))
+        return out
+    if kind == "required" and isinstance(inst, dict):
+        out = []
+        for key in value:
+            if key in inst:
+                continue
+            prop = err.schema.get("properties", {}).get(key, {})
+            hint = f" (one of {', '.join(map(str, prop['enum']))})" if "enum" in prop else ""
+            out.append(loaded.issue(path, f"missing required key '{key}'{hint}"))
+        return out
+    if kind == "propertyNames":
+        return []  # reported by the inner "pattern" error, which carries the key
+    if kind in ("oneOf", "anyOf"):
+        return _convert_alternatives(err, loaded)
+    if kind == "not":
+        return [_convert_not(err, loaded)]
+    return [_simple(err, path, loaded)]
+
+
+@cache
+def _all_keys() -> tuple[tuple[str, str], ...]:
+    """(parent path, key) for every property the schema defines, e.g. ("source", "sample")."""
+    from hitl_pipeline.spec import schema
+
+    root = schema()
+    defs = root.get("$defs", {})
+    found: list[tuple[str, str]] = []
+
+    def walk(node: Any, parent: str, depth: int) -> None:
+        if not isinstance(node, dict) or depth > 8:
+            return
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            walk(defs.get(ref.split("/")[-1]), parent, depth + 1)
+        for key, sub in node.get("properties", {}).items():
+            found.append((parent, key))
+            walk(sub, f"{parent}.{key}" if parent else key, depth + 1)
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], f"{parent}[]", depth + 1)
+
+    walk(root, "", 0)
+    return tuple(found)
+
+
+def _elsewhere(key: str, path: JsonPath) -> tuple[str, str] | None:
+    """Where an unknown key (or a close spelling of it) is allowed elsewhere in a spec."""
+    here = "".join("[]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(path))
+    options = {k for parent, k in _all_keys() if parent != here}
+    hint = _suggest(key, options)
+    if hint is None:
+        return None
+    parents = sorted({parent for parent, k in _all_keys() if k == hint and parent != here}, key=len)
+    if not parents or not parents[0]:
+        return ("the top level", hint) if parents else None
+    return (parents[0], hint)
+
+
+def _simple(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIssue:
+    inst = err.instance
+    kind = err.validator
+    value = err.validator_value
+    last = path[-1] if path else None
+    if kind == "type":
+        expected = _expected_types(err.schema)
+        return loaded.issue(path, f"expected {_or(expected)}, found {_kind(inst)}")
+    if kind == "enum":
+        options = ", ".join(_show(v).strip("'") for v in value)
+        hint = _suggest(inst, [str(v) for v in value]) if isinstance(inst, str) else None
+        extra = f" (did you mean '{hint}'?)" if hint else ""
+        return loaded.issue(path, f"{_show(inst)} is not one of {options}{extra}")
+    if kind == "const":
+        return loaded.issue(path, f"must be {_show(value)}, found {_show(inst)}")
+    if kind == "pattern":
+        if "propertyNames" in err.absolute_schema_path:
+            # A bad key (e.g. in filters.metadata): point at the key itself.
+            help_text = _PATTERN_HELP.get(value, f"does not match {value}")
+            return loaded.issue((*path, inst), f"key {_show(inst)} {help_text}", key=True)
+        if last in ("from", "to"):
+            return loaded.issue(path, f"{_show(inst)} {_TIME_HELP}")
+        if last == "by":
+            return loaded.issue(path, f"{_show(inst)} {_BY_HELP}")
+        help_text = _PATTERN_HELP.get(value, f"does not match the pattern {value}")
+        return loaded.issue(path, f"{_show(inst)} {help_text}")
+    if kind in ("minLength", "maxLength"):
+        if len(path) == 3 and path[0] == "questions" and last == "score" and isinstance(inst, str):
+            problem = config_name_problem(inst) or "is not a valid score name"
+            return loaded.issue(path, f"score name {_show(inst)} {problem} (Langfuse score config name rule)")
+        if kind == "minLength" and value == 1:
+            return loaded.issue(path, "must not be empty")
+        if kind == "minLength":
+            return loaded.issue(path, f"must be at least {value} characters long")
+        return loaded.issue(path, f"is {len(inst)} characters long, at most {value} are allowed")
+    if kind == "minItems":
+        if path == ("questions",):
+            return loaded.issue(path, "at least one question is needed")
+        if last == "categories":
+            return loaded.issue(
+                path, f"a categorical question needs at least {value} categories, found {len(inst)}"
+            )
+        return loaded.issue(
+            path, f"needs at least {value} item{'s' if value != 1 else ''}, found {len(inst)}"
+        )
+    if kind == "uniqueItems":
+        seen: list[Any] = []
+        dup = None
+        for item in inst:
+            if item in seen:
+                dup = item
+                break
+            seen.append(item)
+        return loaded.issue(path, f"lists {_show(dup)} more than once")
+    if kind == "minimum":
+        return loaded.issue(path, f"{_show(inst)} is less than the minimum {_show(value)}")
+    if kind == "maximum":
+        return loaded.issue(path, f"{_show(inst)} is greater than the maximum {_show(value)}")
+    if kind == "exclusiveMinimum":
+        return loaded.issue(path, f"must be greater than {_show(value)}, found {_show(inst)}")
+    if kind == "exclusiveMaximum":
+        return loaded.issue(path, f"must be less than {_show(value)}, found {_show(inst)}")
+    if kind in ("minProperties", "maxProperties") and last == "when":
+        if kind == "minProperties":
+            return loaded.issue(path, "needs a condition next to 'question': one of equals, not_equals or in")
+        return loaded.issue(path, "give exactly one of equals, not_equals or in (next to 'question')")
+    if kind == "minProperties":
+        return loaded.issue(path, f"needs at least {value} key{'s' if value != 1 else ''}")
+    if kind == "maxProperties":
+        return loaded.issue(path, f"allows at most {value} key{'s' if value != 1 else ''}")
+    return loaded.issue(path, err.message)
+
+
+def _convert_alternatives(err: ValidationError, loaded: LoadedYaml) -> list[SpecIssue]:
+    path: JsonPath = tuple(err.absolute_path)
+    inst = err.instance
+    branches = err.validator_value
+    # The categorical rule of the schema: categories or a config_id.
+    if branches == [{"required": ["categories"]}, {"required": ["config_id"]}]:
+        return [
+            loaded.issue(
+                path,
+                "a categorical question needs 'categories' (its labels) "
+                "or the 'config_id' of an existing Langfuse score config",
+            )
+        ]
+    if err.validator == "oneOf" and not err.context:
+        return [loaded.issue(path, "matches more than one of the allowed forms; make it unambiguous")]
+    # Group the errors of each alternative; an alternative whose only error is "wrong type" at
+    # this very spot is a different shape of value, not the one the user was going for.
+    by_branch: dict[int, list[ValidationError]] = {}
+    for sub in err.context or []:
+        by_branch.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+    shaped = {
+        i: errs
+        for i, errs in by_branch.items()
+        if not any(e.validator == "type" and not e.relative_path for e in errs)
+    }
+    if not shaped:
+        expected: list[str] = []
+        for i in sorted(by_branch):
+            words = _branch_words(branches[i])
+            expected.extend(w for w in words if w not in expected)
+        return [loaded.issue(path, f"expected {_or(expected)}, found {_kind(inst)}")]
+    # The alternative that got furthest (fewest problems), then the first in schema order.
+    best = min(shaped, key=lambda i: (len(shaped[i]), i))
+    out: list[SpecIssue] = []
+    for sub in shaped[best]:
+        out.extend(_convert(sub, loaded))
+    return out
+
+
+def _branch_words(branch: dict[str, Any]) -> list[str]:
+    words = _expected_types(branch)
+    if "array" in str(branch.get("type")) and isinstance(branch.get("items"), dict):
+        item_words = _expected_types(branch["items"])
+        if item_words:
+            noun = {"a string": "strings", "a number": "numbers", "true or false": "booleans"}
+            plural = [noun.get(w, w) for w in item_words]
+            return [w if w != "a list" else f"a list of {_or(plural)}" for w in words]
+    return words or ["another form"]
+
+
+def _convert_not(err: ValidationError, loaded: LoadedYaml) -> SpecIssue:
+    path: JsonPath = tuple(err.absolute_path)
+    inst = err.instance
+    forbidden = err.validator_value
+    qtype = inst.get("type") if isinstance(inst, dict) else None
+    if isinstance(forbidden, dict) and list(forbidden) == ["required"] and len(forbidden["required"]) == 1:
+        key = forbidden["required"][0]
+        where = (*path, key)
+        if key == "categories":
+            return loaded.issue(
+                where, f"'categories' is only for categorical questions (this one is {qtype})", key=True
+            )
+        if key in ("min", "max", "step"):
+            return loaded.issue(
+                where, f"'{key}' is only for numeric questions (this one is {qtype})", key=True
+            )
+        if key == "config_id":
+            return loaded.issue(
+                where,
+                "a correction question cannot have a 'config_id': Langfuse CORRECTION scores have no config",
+                key=True,
+            )
+        return loaded.issue(where, f"'{key}' is not allowed here", key=True)
+    return loaded.issue(path, err.message)
+
+
+# --------------------------------------------------------------------------------------------
+# Semantic checks: what the schema cannot say. Every check reads the data defensively (the data
+# may also have schema errors) and skips what it cannot judge.
+
+
+def _get(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def semantic_issues(loaded: LoadedYaml) -> Iterator[SpecIssue]:
+    """Checks beyond the schema: cross-field rules, Langfuse's limits, references between questions."""
+    data = loaded.data
+    if not isinstance(data, dict):
+        return
+    yield from _finite_numbers(data, (), loaded)
+    target = data.get("target")
+    yield from _question_issues(data.get("questions"), target, loaded)
+    yield from _filter_issues(_get(data, "source", "filters"), target, loaded)
+    yield from _sample_issues(_get(data, "source", "sample"), target, loaded)
+    yield from _display_issues(data.get("display"), loaded)
+    yield from _review_issues(data, loaded)
+
+
+def _finite_numbers(value: Any, path: JsonPath, loaded: LoadedYaml) -> Iterator[SpecIssue]:
+    if isinstance(value, float) and not math.isfinite(value):
+        yield loaded.issue(path, f"must be a finite number, found {value}")
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield from _finite_numbers(child, (*path, key), loaded)
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            yield from _finite_numbers(child, (*path, i), loaded)
+
+
+def _category_pairs(categories: Any) -> list[tuple[int, Any, Any]]:
+    """(index, label, value) of each well-formed category; values default to the position."""
+    out = []
+    for i, cat in enumerate(categories if isinstance(categories, list) else []):
+        if isinstance(cat, str):
+            out.append((i, cat, i))
+        elif isinstance(cat, dict) and isinstance(cat.get("label"), str) and _is_number(cat.get("value")):
+            out.append((i, cat["label"], cat["value"]))
+    return out
+
+
+def _question_issues(questions: Any, target: Any, loaded: LoadedYaml) -> Iterator[SpecIssue]:
+    if not isinstance(questions, list):
+        return
+    first_index: dict[str, int] = {}
+    for i, q in enumerate(questions):
+        if not isinstance(q, dict):
+            continue
+        base: JsonPath = ("questions", i)
+        score = q.get("score")
+        qtype = q.get("type")
+        if isinstance(score, str):
+            problem = config_name_problem(score)
+            if problem:
+                yield loaded.issue(
+                    (*base, "score"), f"score name {_show(score)} {problem} (Langfuse score config name rule)"
+                )
+            if score in first_index:
+                yield loaded.issue(
+                    (*base, "score"),
+                    f"duplicate score name {_show(score)} (also used by questions[{first_index[score]}]); "
+                    "each question writes its own score",
+                )
+            else:
+                first_index[score] = i
+        if qtype == "categorical":
+            yield from _category_issues(q.get("categories"), (*base, "categories"), loaded)
+        if qtype == "numeric":
+            lo, hi, step = q.get("min"), q.get("max"), q.get("step")
+            if _is_number(lo) and _is_number(hi):
+                if lo >= hi:
+                    yield loaded.issue((*base, "max"), f"{_show(hi)} must be greater than min {_show(lo)}")
+                elif _is_number(step) and step > hi - lo:
+                    yield loaded.issue(
+                        (*base, "step"), f"{_show(step)} is larger than the range {_show(lo)}…{_show(hi)}"
+                    )
+        if qtype == "correction" and target == "session":
+            yield loaded.issue(
+                (*base, "type"),
+                "a correction cannot be asked on sessions (Langfuse CORRECTION scores target a trace or "
+                "observation output); use a text question instead",
+            )
+        when = q.get("when")
+        if isinstance(when, dict):
+            yield from _when_issues(when, (*base, "when"), i, questions, first_index, loaded)
+
+
+def _category_issues(categories: Any, path: JsonPath, loaded: LoadedYaml) -> Iterator[SpecIssue]:
+    labels: dict[str, int] = {}
+    values: dict[float, int] = {}
+    for i, label, value in _category_pairs(categories):
+        if label in labels:
+            yield loaded.issue(
+                (*path, i), f"category {_show(label)} is listed twice (also categories[{labels[label]}])"
+            )
+        else:
+            labels[label] = i
+        if float(value) in values:
+            yield loaded.issue(
+                (*path, i),
+                f"category value {_show(value)} is used twice (also categories[{values[float(value)]}]); "
+                "give each category its own value",
+            )
+        else:
+            values[float(value)] = i
+
+
+def _when_issues(
+    when: dict[str, Any],
+    path: JsonPath,
+    index: int,
+    questions: list[Any],
+    earlier: dict[str, int],
+    loaded: LoadedYaml,
+) -> Iterator[SpecIssue]:
+    ref = when.get("question")
+    if not isinstance(ref, str):
+        return
+    own = questions[index].get("score") if isinstance(questions[index], dict) else None
+    if ref == own:
+        yield loaded.issue((*path, "question"), f"a question cannot depend on itself ({_show(ref)})")
+        return
+    if ref not in earlier or earlier[ref] >= index:
+        later = [
+            j for j, q in enumerate(questions) if j > index and isinstance(q, dict) and q.get("score") == ref
+        ]
+        if later:
+            yield loaded.issue(
+                (*path, "question"),
+                f"{_show(ref)} is asked after this question (questions[{later[0]}]); "
+                "`when` can only refer to an earlier question",
+            )
+        else:
+            names = [s for s, j in earlier.items() if j < index]
+            hint = _suggest(ref, names)
+            extra = (
+                f" (did you mean '{hint}'?)"
+                if hint
+                else (f" (earlier questions: {', '.join(names)})" if names else "")
+            )
+            yield loaded.issue((*path, "question"), f"no earlier question has score {_show(ref)}{extra}")
+        return
+    source = questions[earlier[ref]]
+    stype = source.get("type")
+    for op in ("equals", "not_equals", "in"):
+        if op not in when:
+            continue
+        vals = when[op]
+        items = list(enumerate(vals)) if op == "in" and isinstance(vals, list) else [(None, vals)]
+        for j, val in items:
+            where = (*path, op) if j is None else (*path, op, j)
+            problem = _answer_problem(val, source, stype)
+            if problem:
+                yield loaded.issue(where, problem)
+
+
+def _answer_problem(val: Any, source: dict[str, Any], stype: Any) -> str | None:
+    """Why ``val`` can never be an answer to ``source`` (None when it can, or cannot be judged)."""
+    name = source.get("score")
+    if stype == "categorical":
+        labels = [label for _, label, _ in _category_pairs(source.get("categories"))]
+        if not isinstance(val, str):
+            return f"{_show(val)} is not a category label of {_show(name)}; compare with a label such as {_show(labels[0]) if labels else 'a label'}"
+        if labels and val not in labels:
+            hint = _suggest(val, labels)
+            extra = f" (did you mean '{hint}'?)" if hint else ""
+            return f"{_show(val)} is not a category of {_show(name)}: {', '.join(labels)}{extra}"
+    elif stype == "boolean":
+        if not isinstance(val, bool):
+            return f"{_show(name)} is a boolean question: compare with true or false, not {_show(val)}"
+    elif stype == "numeric":
+        if not _is_number(val):
+            return f"{_show(name)} is a numeric question: compare with a number, not {_show(val)}"
+        lo, hi = source.get("min"), source.get("max")
+        if _is_number(lo) and _is_number(hi) and lo >= hi:
+            return None  # the range itself is reported
+        if (_is_number(lo) and val < lo) or (_is_number(hi) and val > hi):
+            return f"{_show(val)} is outside the range of {_show(name)} ({_show(lo)}…{_show(hi)}), so it never matches"
+    elif stype in ("text", "correction"):
+        if not isinstance(val, str):
+            return f"{_show(name)} is a {stype} question: its answers are strings, not {_show(val)}"
+    return None
+
+
+def _filter_issues(filters: Any, target: Any, loaded: LoadedYaml) -> Iterator[SpecIssue]:
+    if not isinstance(filters, dict):
+        return
+    base: JsonPath = ("source", "filters")
+    for key in ("observation_type", "observation_name"):
+        if key in filters and target != "observation":
+            yield loaded.issue(
+                (*base, key),
+                f"'{key}' only applies to target: observation (this spec's target is {_show(target)}); "
+                "remove it or change the target",
+                key=True,
+            )
+    if target == "observation":
+        for i, otype in enumerate(_as_list(filters.get("observation_type"))):
+            if isinstance(otype, str) and otype not in OBSERVATION_TYPES:
+                where = (
+                    (*base, "observation_type")
+                    if not isinstance(filters["observation_type"], list)
+                    else (*base, "observation_type", i)
+                )
+                hint = _suggest(otype, OBSERVATION_TYPES)
+                extra = f" (did you mean '{hint}'?)" if hint else ""
+                yield loaded.issue(
+                    where, f"{_show(otype)} is not an observation type: {', '.join(OBSERVATION_TYPES)}{extra}"
+                )
+    tags = filters.get("tags")
+    excluded = filters.get("exclude_tags")
+    if isinstance(tags, list) and isinstance(excluded, list):
+        for j, tag in enumerate(excluded):
+            if isinstance(tag, str) and tag in tags:
+                yield loaded.issue(
+                    (*base, "exclude_tags", j),
+                    f"tag {_show(tag)} is both required (tags) and excluded (exclude_tags), so nothing can match",
+                )
+    yield from _window_issues(filters, base, loaded)
+    scores = filters.get("scores")
+    for i, cond in enumerate(scores if isinstance(scores, list) else []):
+        if not isinstance(cond, dict):
+            continue
+        op, value = cond.get("op"), cond.get("value")
+        if op in ("<", "<=", ">", ">=") and (isinstance(value, bool) or isinstance(value, str)):
+            yield loaded.issue(
+                (*base, "scores", i, "op"),
+                f"'{op}' compares numbers, but the value is {_kind(value)}; use = or != for labels and booleans",
+            )
+
+
+_ABSOLUTE_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _window_issues(filters: dict[str, Any], base: JsonPath, loaded: LoadedYaml) -> Iterator[SpecIssue]:
+    points: dict[str, datetime] = {}
+    relative: dict[str, bool] = {}
+    for key in ("from", "to"):
+        raw = filters.get(key)
+        if not isinstance(raw, str):
+            continue
+        try:
+            points[key] = resolve_time(raw, _ABSOLUTE_EPOCH)
+        except ValueError:
+            # The pattern accepted it, but it is no calendar date (2026-02-30, hour 25…).
+            yield loaded.issue((*base, key), f"{_show(raw)} is not a valid date or date-time")
+            continue
+        relative[key] = raw == "now" or raw.startswith("-")
+    if len(points) == 2 and relative["from"] == relative["to"] and points["from"] >= points["to"]:
+        yield loaded.issue(
+            (*base, "to"),
+            f"the window is empty: 'from' ({filters['from']}) must be before 'to' ({filters['to']})",
+        )
+
+
+def _sample_issues(sample: Any, target: Any, loaded: LoadedYaml) -> Iterator[SpecIssue]:
+    if not isinstance(sample, dict):
+        return
+    base: JsonPath = ("source", "sample")
+    strategy = sample.get("strategy", "random")
+    by = sample.get("by")
+    if strategy == "stratified" and "by" not in sample:
+        yield loaded.issue(
+            (*base, "strategy"),
+            "strategy 'stratified' needs 'by' (the field to stratify by, e.g. metadata.topic)",
+        )
+    if "by" in sample and strategy != "stratified":
+        yield loaded.issue(
+            (*base, "by"),
+            f"'by' is only used with strategy: stratified (this sample is {_show(strategy)})",
+            key=True,
+        )
+    if by in ("observation_type", "observation_name") and target != "observation":
+        yield loaded.issue((*base, "by"), f"{_show(by)} only exists for target: observation")
+
+
+def _display_issues(display: Any, loaded: LoadedYaml) -> Iterator[SpecIssue]:
+    if not isinstance(display, dict):
+        return
+    parts = display.get("parts", ["input", "output", "metadata", "tree"])
+    if not isinstance(parts, list):
+        return
+    if display.get("scores") and "scores" not in parts:
+        yield loaded.issue(
+            ("display", "scores"),
+            "these scores are never shown because 'scores' is not in display.parts; add it there",
+            key=True,
+        )
+    if display.get("metadata_keys") and "metadata" not in parts:
+        yield loaded.issue(
+            ("display", "metadata_keys"),
+            "these keys are never shown because 'metadata' is not in display.parts; add it there",
+            key=True,
+        )
+
+
+def _review_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIssue]:
+    review = data.get("review")
+    consensus = data.get("consensus")
+    per_item = _get(review, "reviewers_per_item")
+    reviewers = _get(review, "reviewers")
+    if (
+        isinstance(per_item, int)
+        and not isinstance(per_item, bool)
+        and isinstance(reviewers, list)
+        and reviewers
+    ):
+        if per_item > len(reviewers):
+            yield loaded.issue(
+                ("review", "reviewers_per_item"),
+                f"{per_item} reviewers per item, but only {len(reviewers)} reviewer"
+                f"{'s are' if len(reviewers) != 1 else ' is'} listed in review.reviewers",
+            )
+    enabled = _get(consensus, "enabled") is True
+    adjudicators = _get(review, "adjudicators")
+    if isinstance(adjudicators, list) and adjudicators and not enabled:
+        yield loaded.issue(
+            ("review", "adjudicators"),
+            "adjudicators resolve disagreements between reviewers; enable them with consensus: {enabled: true}",
+            key=True,
+        )
+    if enabled and isinstance(per_item, int) and per_item < 2:
+        yield loaded.issue(
+            ("consensus", "enabled"),
+            "consensus needs at least 2 reviews per item; set review.reviewers_per_item to 2 or more",
+        )
+    elif enabled and per_item is None:
+        yield loaded.issue(
+            ("consensus", "enabled"),
+            "consensus needs at least 2 reviews per item, but review.reviewers_per_item defaults to 1; "
+            "set it to 2 or more",
+        )
+
+
+__all__ = ["OBSERVATION_TYPES", "check", "format_path", "semantic_issues"]
