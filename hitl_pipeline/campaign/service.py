@@ -1,0 +1,350 @@
+"""The campaign service the review form talks to: leases, answers, skips, Back, progress.
+
+Everything on a reviewer's request path is local: the next items are fetched from the source
+*ahead* of the reviewer by a small thread pool (and cached), and answers go to the SQLite outbox,
+which a background worker drains. So a slow backend never slows the form down.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hitl_pipeline.campaign.state import CampaignState, OutboxEntry, parse_ts
+from hitl_pipeline.campaign.types import Assignment, OtherAnswer, Progress
+from hitl_pipeline.errors import CampaignError, HitlError, SourceError
+from hitl_pipeline.scoring.build import build_scores, score_to_json
+from hitl_pipeline.scoring.outbox import OutboxWorker
+from hitl_pipeline.scoring.validate import output_text, validate_answers
+from hitl_pipeline.sources.base import Item, ItemRef, ScoreConfig, Source
+from hitl_pipeline.spec.model import ReviewSpec
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CampaignService:
+    """Implements :class:`hitl_pipeline.campaign.types.ReviewService` on a :class:`CampaignState`.
+
+    Args:
+        spec: the campaign's spec.
+        state: its durable state (queue already stored).
+        source: where items are read from (and scores written to, by the outbox worker).
+        configs: question score name → resolved score config.
+        clock: the time source (inject one in tests to expire leases).
+        git_commit: the spec's git commit, recorded on every score.
+        prefetch_depth: how many upcoming items to fetch ahead of each reviewer.
+        prefetch_workers: threads fetching items.
+        cache_size: items kept in memory.
+        worker: the outbox worker to notify after each submission (started by :meth:`start`).
+    """
+
+    def __init__(
+        self,
+        spec: ReviewSpec,
+        state: CampaignState,
+        source: Source,
+        configs: Mapping[str, ScoreConfig],
+        *,
+        clock: Clock = _utcnow,
+        git_commit: str | None = None,
+        prefetch_depth: int = 4,
+        prefetch_workers: int = 2,
+        cache_size: int = 256,
+        worker: OutboxWorker | None = None,
+    ) -> None:
+        self.spec = spec
+        self.state = state
+        self.source = source
+        self.configs = dict(configs)
+        self.clock = clock
+        self.git_commit = git_commit
+        self.prefetch_depth = prefetch_depth
+        self.cache_size = cache_size
+        self.worker = worker
+        self._pool = ThreadPoolExecutor(max_workers=max(1, prefetch_workers), thread_name_prefix="hitl-prefetch")
+        self._cache: OrderedDict[str, Future[Item]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._opened: dict[tuple[str, str], datetime] = {}
+        self._score_names = list(spec.display.scores) or None
+        self._needs_output = any(q.type == "correction" for q in spec.questions)
+        self._closed = False
+        #: The campaign's spec version (part of every score id), from the state.
+        self.spec_version = state.meta().spec_version
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def n(self) -> int:
+        """Distinct reviewers each item needs."""
+        return self.spec.review.reviewers_per_item
+
+    def start(self) -> CampaignService:
+        """Start the outbox worker (if any) and prefetch the head of the queue."""
+        if self.worker is not None:
+            self.worker.start()
+        self.prefetch(self.state.peek_next("", self.n, self.clock(), self.prefetch_depth))
+        return self
+
+    def close(self) -> None:
+        """Stop the prefetch pool and the outbox worker (the outbox stays durable for the next run)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.worker is not None:
+            self.worker.stop()
+
+    def __enter__(self) -> CampaignService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- items ----------------------------------------------------------------------------------
+
+    def _fetch(self, ref: ItemRef) -> Item:
+        return self.source.get_item(ref, score_names=self._score_names)
+
+    def prefetch(self, keys: list[str]) -> None:
+        """Start fetching these items in the background (no-op for cached ones)."""
+        for key in keys:
+            with self._cache_lock:
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+                    continue
+            row = self.state.item(key)
+            if row is None or self._closed:
+                continue
+            with self._cache_lock:
+                if key in self._cache:
+                    continue
+                try:
+                    self._cache[key] = self._pool.submit(self._fetch, row.ref)
+                except RuntimeError:  # pool shut down
+                    return
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+
+    def item(self, key: str) -> Item:
+        """The item in full: from the prefetch cache, else fetched now."""
+        with self._cache_lock:
+            future = self._cache.get(key)
+            if future is not None:
+                self._cache.move_to_end(key)
+        if future is None:
+            row = self._row(key)
+            future = Future()
+            try:
+                future.set_result(self._fetch(row.ref))
+            except HitlError as e:
+                future.set_exception(e)
+            with self._cache_lock:
+                self._cache[key] = future
+        try:
+            return future.result()
+        except HitlError:
+            with self._cache_lock:  # do not cache a failure: the next request retries
+                if self._cache.get(key) is future:
+                    del self._cache[key]
+            raise
+        except Exception as e:
+            with self._cache_lock:
+                if self._cache.get(key) is future:
+                    del self._cache[key]
+            message = f"could not load {key} from the {self.source.name} source: {e}"
+            raise SourceError(message) from e
+
+    def _prefetch_for(self, reviewer: str) -> None:
+        try:
+            self.prefetch(self.state.peek_next(reviewer, self.n, self.clock(), self.prefetch_depth + 1))
+        except Exception:  # prefetching is an optimisation: never fail a request because of it
+            log.exception("prefetch failed")
+
+    # -- checks ---------------------------------------------------------------------------------
+
+    def _check_reviewer(self, reviewer: str) -> None:
+        if not reviewer or not reviewer.strip():
+            raise CampaignError("a reviewer name is required; sign in first")
+        allowed = self.spec.review.reviewers
+        if allowed and reviewer not in allowed and reviewer not in self.spec.review.adjudicators:
+            message = (
+                f"reviewer {reviewer!r} is not on this campaign's reviewer list "
+                f"(review.reviewers in {self.spec.path}); ask the campaign owner to add them"
+            )
+            raise CampaignError(message)
+
+    def _row(self, key: str) -> Any:
+        row = self.state.item(key)
+        if row is None:
+            raise CampaignError(f"item {key!r} is not in campaign {self.spec.campaign!r}")
+        return row
+
+    def _others(self, key: str, reviewer: str) -> tuple[OtherAnswer, ...]:
+        if self.spec.review.blind and reviewer not in self.spec.review.adjudicators:
+            return ()
+        return tuple(
+            OtherAnswer(reviewer=r.reviewer, answers=r.answers, comment=r.comment)
+            for r in self.state.reviews(item_key=key)
+            if r.reviewer != reviewer
+        )
+
+    # -- ReviewService --------------------------------------------------------------------------
+
+    def open_next(self, reviewer: str) -> Assignment | None:
+        """The reviewer's open item, or lease the next one; None when nothing is left for them."""
+        self._check_reviewer(reviewer)
+        now = self.clock()
+        expires = now + timedelta(minutes=self.spec.review.lease_minutes)
+        got = self.state.lease_next(reviewer, self.n, now, expires)
+        if got is None:
+            return None
+        key, lease_expires = got
+        row = self._row(key)
+        self.prefetch([key])
+        self._prefetch_for(reviewer)
+        item = self.item(key)
+        self._opened[(reviewer, key)] = now
+        return Assignment(
+            item_key=key,
+            ref=row.ref,
+            item=item,
+            lease_expires=lease_expires,
+            others=self._others(key, reviewer),
+        )
+
+    def open_item(self, reviewer: str, item_key: str) -> Assignment:
+        """Re-open an item the reviewer answered (Back), with their answers pre-filled."""
+        self._check_reviewer(reviewer)
+        row = self._row(item_key)
+        review = self.state.review(item_key, reviewer)
+        if review is None:
+            current = self.state.current_lease(reviewer, self.clock())
+            if current is not None and current[0] == item_key:
+                return Assignment(
+                    item_key=item_key,
+                    ref=row.ref,
+                    item=self.item(item_key),
+                    lease_expires=current[1],
+                    others=self._others(item_key, reviewer),
+                )
+            raise CampaignError(f"{reviewer!r} has not answered {item_key!r}; only answered items can be re-opened")
+        self._opened[(reviewer, item_key)] = self.clock()
+        return Assignment(
+            item_key=item_key,
+            ref=row.ref,
+            item=self.item(item_key),
+            answers=dict(review.answers),
+            comment=review.comment,
+            others=self._others(item_key, reviewer),
+            revisiting=True,
+        )
+
+    def previous(self, reviewer: str, before: str | None) -> Assignment | None:
+        """The reviewer's answered item just before ``before`` (their latest if None)."""
+        self._check_reviewer(reviewer)
+        key = self.state.answered_before(reviewer, before)
+        return None if key is None else self.open_item(reviewer, key)
+
+    def submit(self, reviewer: str, item_key: str, answers: dict[str, Any], comment: str | None) -> None:
+        """Validate and durably store an answer with its outbox rows, in one transaction.
+
+        Raises:
+            ScoreValidationError: an answer is missing or breaks its question / score config.
+            CampaignError: the reviewer may not answer this item (not leased to them, lease lost).
+        """
+        self._check_reviewer(reviewer)
+        row = self._row(item_key)
+        now = self.clock()
+        existing = self.state.review(item_key, reviewer)
+        lease = self.state.lease_of(item_key, reviewer)
+        if existing is None and lease is None:
+            message = f"{item_key!r} is not assigned to {reviewer!r}; open it with Next before answering"
+            raise CampaignError(message)
+        original = output_text(self.item(item_key)) if self._needs_output else None
+        normalised, text = validate_answers(self.spec, self.configs, answers, comment, original_output=original)
+        stamp = existing.created_at if existing is not None else now
+        scores = build_scores(
+            self.spec,
+            row.ref,
+            reviewer,
+            normalised,
+            text,
+            self.configs,
+            timestamp=stamp,
+            git_commit=self.git_commit,
+            spec_version=self.spec_version,
+        )
+        entries = [OutboxEntry(score_id=s.id, question=q, payload=score_to_json(s)) for q, s in scores]
+        opened = self._opened.pop((reviewer, item_key), None) or (lease[0] if lease else None)
+        duration = max(0.0, (now - opened).total_seconds()) if opened else None
+        n = self.n
+
+        def check(c: Any) -> None:
+            # Re-checked inside the write transaction: a first answer on an expired lease only counts
+            # while the item still has room (another reviewer may have taken the slot meanwhile).
+            if existing is not None or lease is None or lease[1] > now:
+                return
+            if c.execute("SELECT 1 FROM reviews WHERE item_key = ? AND reviewer = ?", (item_key, reviewer)).fetchone():
+                return
+            done = c.execute("SELECT done FROM items WHERE key = ?", (item_key,)).fetchone()[0]
+            others = c.execute(
+                "SELECT expires_at FROM leases WHERE item_key = ? AND reviewer != ?", (item_key, reviewer)
+            ).fetchall()
+            taken = sum(1 for (exp,) in others if parse_ts(exp) > now)
+            if done + taken >= n:
+                message = (
+                    f"your lease on {item_key!r} expired and the item went to other reviewers; "
+                    "your answer was not saved — press Next for a new item"
+                )
+                raise CampaignError(message)
+
+        self.state.record_submission(
+            item_key=item_key,
+            reviewer=reviewer,
+            answers=normalised,
+            comment=text,
+            now=now,
+            duration_s=duration,
+            entries=entries,
+            check=check,
+        )
+        if self.worker is not None:
+            self.worker.notify()
+        self._prefetch_for(reviewer)
+
+    def skip(self, reviewer: str, item_key: str) -> None:
+        """Release the lease; the item comes back after the others, or goes to another reviewer."""
+        self._check_reviewer(reviewer)
+        if not self.spec.review.allow_skip:
+            raise CampaignError(f"skipping is turned off for campaign {self.spec.campaign!r} (review.allow_skip)")
+        self._row(item_key)
+        if self.state.review(item_key, reviewer) is not None:
+            raise CampaignError(f"{item_key!r} is already answered by {reviewer!r}; use Back to change the answer")
+        self.state.skip(item_key, reviewer, self.clock())
+        self._opened.pop((reviewer, item_key), None)
+        self._prefetch_for(reviewer)
+
+    def progress(self, reviewer: str) -> Progress:
+        """Where the reviewer and the campaign stand."""
+        counts = self.state.counts(self.n)
+        done, remaining = self.state.reviewer_counts(reviewer, self.n)
+        return Progress(
+            reviewer=reviewer,
+            reviewer_done=done,
+            campaign_done=counts.reviews,
+            campaign_total=counts.items * self.n,
+            items_total=counts.items,
+            items_complete=counts.items_complete,
+            reviewer_remaining=remaining,
+        )

@@ -1,0 +1,164 @@
+"""Turn a validated answer into the scores written back, with deterministic ids.
+
+One score per answered question, on the item's subject (trace; observation with its trace id;
+session). Ids are ``uuid5`` over (campaign, spec version, item key, question score name, reviewer),
+so re-submitting, editing or re-running updates the same score instead of adding one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from hitl_pipeline.errors import ScoreValidationError
+from hitl_pipeline.scoring.rules import check_score
+from hitl_pipeline.sources.base import ItemRef, ScoreConfig, ScoreWrite
+from hitl_pipeline.spec.model import ReviewSpec
+
+#: Namespace of hitl score ids (fixed forever: changing it would duplicate every score).
+SCORE_NAMESPACE = uuid.UUID("6f1c2a0e-8b1f-5d7e-9a43-2c5b8e0d4f17")
+
+
+def score_id(campaign: str, spec_version: int, item_key: str, question: str, reviewer: str) -> str:
+    """The deterministic id of one reviewer's score for one question on one item."""
+    name = "\x1f".join((campaign, str(spec_version), item_key, question, reviewer))
+    return str(uuid.uuid5(SCORE_NAMESPACE, name))
+
+
+def score_value(data_type: str, value: Any) -> float | str:
+    """A normalised answer as the value Langfuse takes: label, number, 0/1, or text."""
+    if data_type == "BOOLEAN":
+        return 1.0 if value else 0.0
+    if data_type == "NUMERIC":
+        return float(value)
+    return str(value)
+
+
+def score_metadata(
+    *, campaign: str, reviewer: str, spec_hash: str, spec_version: int, git_commit: str | None
+) -> dict[str, Any]:
+    """The metadata every hitl score carries (how resume and reports find a campaign's scores)."""
+    return {
+        "hitl_campaign": campaign,
+        "hitl_reviewer": reviewer,
+        "hitl_spec_hash": spec_hash,
+        "hitl_spec_version": spec_version,
+        "hitl_git_commit": git_commit,
+    }
+
+
+def build_scores(
+    spec: ReviewSpec,
+    ref: ItemRef,
+    reviewer: str,
+    answers: Mapping[str, Any],
+    comment: str | None,
+    configs: Mapping[str, ScoreConfig],
+    *,
+    timestamp: datetime | None = None,
+    git_commit: str | None = None,
+    spec_version: int | None = None,
+) -> list[tuple[str, ScoreWrite]]:
+    """Build (question, score) for each answered question and check each with Langfuse's rules.
+
+    Args:
+        spec: the campaign spec.
+        ref: the item answered.
+        reviewer: who answered.
+        answers: normalised answers (see :func:`hitl_pipeline.scoring.validate.validate_answers`).
+        comment: the reviewer's comment, put on every score.
+        configs: question score name → resolved config (required for every non-correction question).
+        timestamp: the score time; keep it stable across edits (the first answer's time).
+        git_commit: the spec's git commit, when known.
+        spec_version: the campaign's spec version (part of the score id; default ``spec.version``).
+
+    Raises:
+        ScoreValidationError: a score breaks the server's rules (nothing is stored or sent then).
+    """
+    out: list[tuple[str, ScoreWrite]] = []
+    problems: list[str] = []
+    version = spec.version if spec_version is None else spec_version
+    metadata = score_metadata(
+        campaign=spec.campaign,
+        reviewer=reviewer,
+        spec_hash=spec.spec_hash,
+        spec_version=version,
+        git_commit=git_commit,
+    )
+    for q in spec.questions:
+        if q.score not in answers:
+            continue
+        config = None if q.type == "correction" else configs.get(q.score)
+        if q.type != "correction" and config is None:
+            problems.append(f"{q.label}: no score config resolved for {q.score!r}; run `hitl configs sync`")
+            continue
+        target: dict[str, str | None] = {}
+        if ref.kind == "session":
+            target["session_id"] = ref.id
+        elif ref.kind == "observation":
+            target["trace_id"] = ref.trace_id
+            target["observation_id"] = ref.id
+        else:
+            target["trace_id"] = ref.id
+        score = ScoreWrite(
+            id=score_id(spec.campaign, version, ref.key, q.score, reviewer),
+            name=config.name if config else q.score,
+            value=score_value(q.data_type, answers[q.score]),
+            data_type=q.data_type,  # type: ignore[arg-type]
+            comment=comment,
+            metadata=dict(metadata),
+            config_id=config.id if config else None,
+            source="ANNOTATION",
+            environment=spec.langfuse.environment,
+            timestamp=timestamp,
+            **target,
+        )
+        for problem in check_score(score, config):
+            problems.append(f"{q.label}: {problem}")
+        out.append((q.score, score))
+    if problems:
+        raise ScoreValidationError("\n".join(problems))
+    return out
+
+
+def score_to_json(score: ScoreWrite) -> dict[str, Any]:
+    """A ScoreWrite as the JSON stored in the outbox."""
+    return {
+        "id": score.id,
+        "name": score.name,
+        "value": score.value,
+        "data_type": score.data_type,
+        "trace_id": score.trace_id,
+        "observation_id": score.observation_id,
+        "session_id": score.session_id,
+        "comment": score.comment,
+        "metadata": score.metadata,
+        "config_id": score.config_id,
+        "source": score.source,
+        "queue_id": score.queue_id,
+        "environment": score.environment,
+        "timestamp": score.timestamp.isoformat() if score.timestamp else None,
+    }
+
+
+def score_from_json(data: Mapping[str, Any]) -> ScoreWrite:
+    """The inverse of :func:`score_to_json`."""
+    stamp = data.get("timestamp")
+    return ScoreWrite(
+        id=data["id"],
+        name=data["name"],
+        value=data["value"],
+        data_type=data["data_type"],
+        trace_id=data.get("trace_id"),
+        observation_id=data.get("observation_id"),
+        session_id=data.get("session_id"),
+        comment=data.get("comment"),
+        metadata=dict(data.get("metadata") or {}),
+        config_id=data.get("config_id"),
+        source=data.get("source", "ANNOTATION"),
+        queue_id=data.get("queue_id"),
+        environment=data.get("environment"),
+        timestamp=datetime.fromisoformat(stamp) if stamp else None,
+    )

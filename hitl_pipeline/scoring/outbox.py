@@ -1,0 +1,362 @@
+"""Drain a campaign's score outbox to the source, then confirm each score by reading it back.
+
+Why read back: Langfuse answers 200 to a score that breaks its config and drops it later, silently
+(reference §3, §8). A score is only *confirmed* when it is seen again with the same id, name and
+value. One still unseen ``confirm_timeout`` seconds after it was sent is flagged ``dropped``.
+
+Delivery is at-least-once on the wire and exactly-once in effect: score ids are deterministic, and
+re-sending an id with the same name replaces the score. So the drain is crash-safe without a
+two-phase protocol: after a restart, rows that were ``sent`` but not confirmed are read back first
+and re-sent if missing.
+
+Retryable failures (429, 5xx, transport) wait with exponential backoff and jitter, or the server's
+``Retry-After``; other refusals (4xx) are recorded as ``failed`` with the server's message.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hitl_pipeline.campaign.state import CampaignState, OutboxRow
+from hitl_pipeline.errors import HitlError
+from hitl_pipeline.scoring.build import score_from_json
+from hitl_pipeline.sources.base import Score, Source
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class DrainReport:
+    """What one drain did, and what is left. Counts are rows (= scores)."""
+
+    sent: int = 0
+    confirmed: int = 0
+    failed: int = 0
+    dropped: int = 0
+    retried: int = 0
+    requests: int = 0
+    read_requests: int = 0
+    pending: int = 0  # still waiting to be sent at the end
+    unconfirmed: int = 0  # sent, not yet seen, still within the confirmation window
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        """True when nothing is left to send or confirm."""
+        return self.pending == 0 and self.unconfirmed == 0
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full-range jitter: ``base·2^attempt`` capped, times a factor in [0.5, 1.5)."""
+
+    base: float = 0.5
+    cap: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        wait = min(self.cap, self.base * (2 ** min(attempt, 30))) * (0.5 + rng.random())
+        if retry_after is not None and retry_after > 0:
+            # The server's word wins, a little jitter avoids every client coming back at once.
+            wait = min(self.cap * 2, retry_after) * (1 + 0.1 * rng.random())
+        return wait
+
+
+def value_matches(score: Score, payload: dict[str, Any]) -> bool:
+    """Is the stored ``score`` the one we sent (same name and value)?"""
+    if score.name != payload["name"]:
+        return False
+    want = payload["value"]
+    if isinstance(want, str):
+        return want in (score.value, score.string_value)
+    got = score.value
+    if isinstance(got, bool):
+        got = 1.0 if got else 0.0
+    if isinstance(got, str):
+        try:
+            got = float(got)
+        except ValueError:
+            return False
+    if got is None:
+        return False
+    return math.isclose(float(got), float(want), rel_tol=1e-9, abs_tol=1e-9)
+
+
+class Drainer:
+    """One campaign's outbox against one source. :meth:`step` does one round of work."""
+
+    def __init__(
+        self,
+        state: CampaignState,
+        source: Source,
+        *,
+        batch_size: int = 100,
+        confirm_timeout: float = 60.0,
+        backoff: Backoff | None = None,
+        clock: Clock = _utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.state = state
+        self.source = source
+        self.batch_size = batch_size
+        self.confirm_timeout = confirm_timeout
+        self.backoff = backoff or Backoff()
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.report = DrainReport()
+
+    def recover(self) -> None:
+        """After a (re)start: confirm what was sent and is visible; re-queue the rest of ``sent``.
+
+        Rows flagged ``dropped`` earlier are read back too: a late arrival is still confirmed.
+        """
+        now = self.clock()
+        for status in ("sent", "dropped"):
+            rows = self.state.outbox(status=status)
+            seen = self._read_back(rows)
+            self.state.mark([(r.score_id, r.revision) for r in rows if r.score_id in seen], "confirmed", now)
+            self.report.confirmed += len(seen)
+            if status == "sent":
+                missing = [(r.score_id, r.revision) for r in rows if r.score_id not in seen]
+                self.state.mark(missing, "pending", now, next_attempt_at=now)
+
+    def send_due(self) -> int:
+        """Send one batch of due rows; returns how many rows it handled."""
+        now = self.clock()
+        rows = self.state.outbox_due(now, self.batch_size)
+        if not rows:
+            return 0
+        scores = [score_from_json(r.payload) for r in rows]
+        self.report.requests += 1
+        try:
+            results = self.source.write_scores(scores)
+        except (HitlError, OSError) as e:
+            # The whole request failed in transport: every row is retryable.
+            log.warning("writing %d scores failed: %s", len(rows), e)
+            self.report.errors.append(str(e))
+            self._retry(rows, [None] * len(rows), str(e))
+            return len(rows)
+        by_id = {r.id: r for r in results}
+        ok: list[tuple[str, int]] = []
+        retry: list[OutboxRow] = []
+        retry_after: list[float | None] = []
+        errors: dict[str, str] = {}
+        for row in rows:
+            res = by_id.get(row.score_id)
+            if res is None:
+                retry.append(row)
+                retry_after.append(None)
+                errors[row.score_id] = "no result for this score in the reply"
+            elif res.ok:
+                ok.append((row.score_id, row.revision))
+            elif res.retryable:
+                retry.append(row)
+                retry_after.append(res.retry_after)
+                errors[row.score_id] = res.error or "retryable failure"
+            else:
+                message = res.error or "refused by the server"
+                self.report.failed += self.state.mark(
+                    [(row.score_id, row.revision)], "failed", self.clock(), error=message, count_attempt=True
+                )
+                self.report.errors.append(message)
+        self.report.sent += self.state.mark(ok, "sent", self.clock(), count_attempt=True)
+        for row, after in zip(retry, retry_after, strict=True):
+            self._retry([row], [after], errors[row.score_id])
+        return len(rows)
+
+    def _retry(self, rows: Sequence[OutboxRow], after: Sequence[float | None], error: str) -> None:
+        now = self.clock()
+        for row, retry_after in zip(rows, after, strict=True):
+            wait = self.backoff.delay(row.attempts, retry_after, self.rng)
+            self.report.retried += self.state.mark(
+                [(row.score_id, row.revision)],
+                "pending",
+                now,
+                error=error,
+                next_attempt_at=now + timedelta(seconds=wait),
+                count_attempt=True,
+            )
+
+    def _read_back(self, rows: Sequence[OutboxRow]) -> set[str]:
+        """Ids among ``rows`` that the source returns with the value we sent."""
+        seen: set[str] = set()
+        for start in range(0, len(rows), 100):
+            chunk = rows[start : start + 100]
+            self.report.read_requests += 1
+            try:
+                found = self.source.read_scores([r.score_id for r in chunk])
+            except (HitlError, OSError) as e:
+                log.warning("reading back %d scores failed: %s", len(chunk), e)
+                self.report.errors.append(str(e))
+                continue
+            for row in chunk:
+                score = found.get(row.score_id)
+                if score is not None and value_matches(score, row.payload):
+                    seen.add(row.score_id)
+        return seen
+
+    def confirm(self, *, final: bool = False) -> None:
+        """Read back every ``sent`` row: seen → confirmed; unseen past the timeout → dropped.
+
+        ``final`` (the end of a drain's deadline) drops unseen rows whatever their age.
+        """
+        rows = self.state.outbox(status="sent")
+        if not rows:
+            return
+        seen = self._read_back(rows)
+        now = self.clock()
+        self.report.confirmed += self.state.mark(
+            [(r.score_id, r.revision) for r in rows if r.score_id in seen], "confirmed", now
+        )
+        late = [
+            (r.score_id, r.revision)
+            for r in rows
+            if r.score_id not in seen
+            and (final or r.sent_at is None or (now - r.sent_at).total_seconds() >= self.confirm_timeout)
+        ]
+        if late:
+            message = "sent and accepted, but not readable back: the server dropped it (check its score config)"
+            self.report.dropped += self.state.mark(late, "dropped", now, error=message)
+
+    def remaining(self) -> tuple[int, int]:
+        """(pending rows, sent rows awaiting confirmation)."""
+        counts = self.state.counts(1).outbox
+        return counts["pending"], counts["sent"]
+
+    def seconds_until_due(self) -> float | None:
+        """Seconds until the next pending row is due (0 if due now), None when nothing is pending."""
+        due = self.state.next_due_at()
+        if due is None:
+            return None
+        return max(0.0, (due - self.clock()).total_seconds())
+
+
+def drain(
+    state: CampaignState,
+    source: Source,
+    *,
+    deadline: float = 120.0,
+    confirm_timeout: float = 60.0,
+    poll_interval: float = 0.5,
+    batch_size: int = 100,
+    backoff: Backoff | None = None,
+    on_progress: Callable[[DrainReport], None] | None = None,
+    clock: Clock = _utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+) -> DrainReport:
+    """Send every pending score and confirm it by reading it back, within ``deadline`` seconds.
+
+    Args:
+        state: the campaign state whose outbox to drain.
+        source: where scores go.
+        deadline: seconds to work at most; rows still unseen at the end are flagged ``dropped``
+            if sent more than ``confirm_timeout`` ago, else left ``sent`` (a later drain confirms them).
+        confirm_timeout: how long a sent score may stay invisible before it counts as dropped.
+        poll_interval: pause between read-back rounds while waiting.
+        batch_size: scores per write request.
+        backoff: retry policy for retryable failures.
+        on_progress: called after each round with the running report.
+        clock, sleep, rng: injectable for tests.
+
+    Returns:
+        The report; ``report.done`` is True when nothing is left pending or unconfirmed.
+    """
+    drainer = Drainer(
+        state, source, batch_size=batch_size, confirm_timeout=confirm_timeout, backoff=backoff, clock=clock, rng=rng
+    )
+    end = time.monotonic() + deadline
+    drainer.recover()
+    while True:
+        while drainer.send_due():
+            if on_progress:
+                on_progress(drainer.report)
+            if time.monotonic() >= end:
+                break
+        drainer.confirm()
+        pending, sent = drainer.remaining()
+        if on_progress:
+            on_progress(drainer.report)
+        if (pending == 0 and sent == 0) or time.monotonic() >= end:
+            break
+        # Waiting for read-back: poll. Only waiting for a backoff: sleep until the first row is due.
+        wait = drainer.seconds_until_due()
+        pause = poll_interval if sent or wait is None else min(wait, poll_interval * 4)
+        sleep(max(0.0, min(pause, end - time.monotonic())))
+    drainer.report.pending, drainer.report.unconfirmed = drainer.remaining()
+    return drainer.report
+
+
+class OutboxWorker:
+    """A background thread that keeps draining the outbox while the review server runs.
+
+    Call :meth:`notify` after a submission to send it right away; :meth:`stop` to finish.
+    """
+
+    def __init__(
+        self,
+        state: CampaignState,
+        source: Source,
+        *,
+        poll_interval: float = 1.0,
+        confirm_timeout: float = 60.0,
+        batch_size: int = 100,
+        backoff: Backoff | None = None,
+        clock: Clock = _utcnow,
+    ) -> None:
+        self.drainer = Drainer(
+            state, source, batch_size=batch_size, confirm_timeout=confirm_timeout, backoff=backoff, clock=clock
+        )
+        self.poll_interval = poll_interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hitl-outbox", daemon=True)
+
+    @property
+    def report(self) -> DrainReport:
+        return self.drainer.report
+
+    def start(self) -> OutboxWorker:
+        self._thread.start()
+        return self
+
+    def notify(self) -> None:
+        """Wake the worker (a new answer is in the outbox)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the current round."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            self.drainer.recover()
+        except Exception:  # a worker must not die on one bad round; it retries next time
+            log.exception("outbox recovery failed")
+        while not self._stop.is_set():
+            try:
+                while self.drainer.send_due() and not self._stop.is_set():
+                    pass
+                self.drainer.confirm()
+                wait = self.drainer.seconds_until_due()
+            except Exception:
+                log.exception("outbox round failed; retrying in %.1fs", self.poll_interval)
+                wait = None
+            self._wake.wait(self.poll_interval if wait is None else min(wait, self.poll_interval))
+            self._wake.clear()
