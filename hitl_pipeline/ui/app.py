@@ -1,0 +1,605 @@
+"""The review form, generated from a spec: :func:`build_app` returns a ``gr.Blocks``.
+
+Design decisions (see ``/work/shared/reference/gradio-notes.md``):
+
+* Widgets are built **once**, in a loop over the spec's questions (no ``gr.render``: events created
+  inside it are invisible to ``gradio_client``). Every handler returns the same list of outputs, so
+  load / submit / skip / back all re-render the item and pre-fill the answers.
+* The **position** always comes from the durable :class:`~hitl_pipeline.campaign.types.ReviewService`
+  (``open_next`` / ``previous``); ``gr.State`` only remembers which item is on screen in this tab. A
+  reload or a server restart resumes at the right item.
+* The **identity** is ``gr.Request.username`` (password login or trusted proxy header), or the
+  configured default reviewer when serving without auth on loopback. API callers cannot choose it.
+* Every action is a named API endpoint (``/load``, ``/submit``, ``/skip``, ``/back``, ``/inspect``,
+  ``/progress``). The API enforces the form's rules: Gradio rejects out-of-choice and out-of-range
+  values at preprocess, this module checks required answers and the comment rule, and the service
+  validates each answer against its score config (``ScoreValidationError`` → ``gr.Error``).
+* **Concurrency** is set deliberately: writes (submit, skip) share one group of 4 — SQLite has a
+  single writer, more threads would only queue on its lock; reads (load, back, inspect, progress)
+  share one group of 16; the pure visibility handler is unlimited. The service is thread-safe.
+* LLM text is shown only by components that never execute it (``gr.Chatbot`` with
+  ``sanitize_html=True``/``allow_tags=True``, ``gr.JSON``, ``gr.Code``, read-only ``gr.Textbox``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import html
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import hitl_pipeline.ui  # noqa: F401  (sets the telemetry env vars before gradio is imported)
+
+import gradio as gr  # noqa: E402  isort: skip
+
+from hitl_pipeline.campaign.types import Assignment, OtherAnswer, Progress, ReviewService  # noqa: E402
+from hitl_pipeline.errors import CampaignError, HitlError, ScoreValidationError  # noqa: E402
+from hitl_pipeline.sources.base import Item  # noqa: E402
+from hitl_pipeline.spec.model import Question, ReviewSpec  # noqa: E402
+from hitl_pipeline.ui.shortcuts import FOCUS_JS  # noqa: E402
+from hitl_pipeline.ui.view import ItemView, Panel, build_view, inspect_content  # noqa: E402
+
+#: Content panels pre-built in the layout (trace: conversation or input+output; observation: context+input+output).
+PANEL_SLOTS = 3
+#: Items kept in memory for the "Inspect" picker (the one on screen per reviewer, plus recent ones).
+ITEM_CACHE_SIZE = 512
+
+WRITE_GROUP, WRITE_LIMIT = "hitl-write", 4
+READ_GROUP, READ_LIMIT = "hitl-read", 16
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def md_escape(text: str) -> str:
+    """Text that ``gr.Markdown`` shows literally (HTML-escaped, markdown specials backslashed)."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False)).replace("\n", "  \n")
+
+
+def default_reviewer_name() -> str:
+    """The OS user name: the reviewer identity when serving without auth on loopback."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (containers): still usable, and clearly named
+        return "local-reviewer"
+
+
+def question_elem_id(index: int) -> str:
+    """DOM id of question ``index`` (score names may contain spaces and parentheses)."""
+    return f"hitl-q-{index}"
+
+
+# --------------------------------------------------------------------------------------- answers
+
+
+def to_answer(q: Question, value: Any) -> Any:
+    """A widget value as the service's answer (None = unanswered): yes/no → bool, number → float."""
+    if value is None:
+        return None
+    if q.type == "boolean":
+        if isinstance(value, bool):
+            return value
+        return {"yes": True, "no": False}.get(str(value).strip().lower())
+    if q.type == "numeric":
+        if isinstance(value, str) and not value.strip():
+            return None
+        return float(value)
+    if q.type in ("text", "correction"):
+        text = str(value)
+        return text if text.strip() else None
+    return str(value) if str(value) else None
+
+
+def to_widget(q: Question, answer: Any) -> Any:
+    """A stored answer as the widget's value (the inverse of :func:`to_answer`)."""
+    if answer is None:
+        return None
+    if q.type == "boolean":
+        return "yes" if answer else "no"
+    if q.type == "numeric":
+        return float(answer)
+    return str(answer)
+
+
+def active_questions(questions: Sequence[Question], answers: dict[str, Any]) -> list[Question]:
+    """Questions asked given ``answers``: a ``when``-gated question only if its (active) condition matches."""
+    active: dict[str, Question] = {}
+    for q in questions:
+        if q.when is None or (q.when.question in active and q.when.matches(answers.get(q.when.question))):
+            active[q.score] = q
+    return list(active.values())
+
+
+def collect_answers(
+    spec: ReviewSpec, values: Sequence[Any], correction_original: dict[str, str]
+) -> tuple[dict[str, Any], list[str]]:
+    """Widget values (in question order) → (answers to send, problems). Hidden questions are dropped;
+    a correction equal to the prefilled output is not a correction and is dropped too."""
+    raw = {q.score: to_answer(q, v) for q, v in zip(spec.questions, values, strict=True)}
+    answers: dict[str, Any] = {}
+    problems: list[str] = []
+    for q in active_questions(spec.questions, raw):
+        value = raw[q.score]
+        if q.type == "correction" and value is not None:
+            if value.strip() == correction_original.get(q.score, "").strip():
+                value = None
+        if value is None:
+            if q.required and q.type != "correction":
+                problems.append(f"“{q.label}” is required: answer it before submitting.")
+            continue
+        answers[q.score] = value
+    return answers, problems
+
+
+# --------------------------------------------------------------------------------------- rendering
+
+
+def progress_text(p: Progress) -> str:
+    """``12 / 50 reviewed by you · campaign 30 / 100 reviews · 10 / 50 items complete``."""
+    mine_total = p.reviewer_done + p.reviewer_remaining
+    return (
+        f"**{p.reviewer_done} / {mine_total}** reviewed by you ({md_escape(p.reviewer)}) · "
+        f"campaign: **{p.campaign_done} / {p.campaign_total}** reviews · "
+        f"{p.items_complete} / {p.items_total} items complete"
+    )
+
+
+def _facts_text(view: ItemView) -> str:
+    return view.heading + "\n" + " · ".join(f"{k}: {v}" for k, v in view.facts)
+
+
+def _others_rows(spec: ReviewSpec, others: Sequence[OtherAnswer]) -> list[list[str]]:
+    rows = []
+    for o in others:
+        row = [o.reviewer]
+        for q in spec.questions:
+            v = o.answers.get(q.score)
+            row.append("" if v is None else str(to_widget(q, v)))
+        row.append(o.comment or "")
+        rows.append(row)
+    return rows
+
+
+@dataclass
+class _Widgets:
+    """The components every handler updates, in output order."""
+
+    state: gr.State
+    progress: gr.Markdown
+    notice: gr.Markdown
+    item_box: gr.Column
+    done_box: gr.Column
+    done_text: gr.Markdown
+    facts: gr.Textbox
+    slots: list[tuple[gr.Chatbot, gr.JSON, gr.Textbox]]
+    metadata: gr.JSON
+    scores: gr.Dataframe
+    tree: gr.Dataframe
+    tree_note: gr.Markdown
+    inspect_pick: gr.Dropdown
+    inspect_text: gr.Code
+    others: gr.Dataframe
+    questions: list[gr.components.Component]
+    comment: gr.Textbox | None
+    back: gr.Button
+    skip: gr.Button
+    submit: gr.Button
+
+    def outputs(self) -> list[Any]:
+        out: list[Any] = [
+            self.state,
+            self.progress,
+            self.notice,
+            self.item_box,
+            self.done_box,
+            self.done_text,
+            self.facts,
+        ]
+        for slot in self.slots:
+            out.extend(slot)
+        out += [
+            self.metadata,
+            self.scores,
+            self.tree,
+            self.tree_note,
+            self.inspect_pick,
+            self.inspect_text,
+            self.others,
+        ]
+        out += self.questions
+        if self.comment is not None:
+            out.append(self.comment)
+        out += [self.back, self.submit]
+        return out
+
+
+def _panel_updates(panel: Panel | None) -> list[Any]:
+    if panel is None:
+        return [gr.update(visible=False, value=None)] * 3
+    title = panel.title + ("  (folded: open it under “Inspect” for all of it)" if panel.folded else "")
+    hide = gr.update(visible=False, value=None)
+    if panel.kind == "chat":
+        return [gr.update(visible=True, value=panel.value, label=title), hide, hide]
+    if panel.kind == "json":
+        return [hide, gr.update(visible=True, value=panel.value, label=title), hide]
+    return [hide, hide, gr.update(visible=True, value=panel.value, label=title)]
+
+
+# --------------------------------------------------------------------------------------- the app
+
+
+class _ReviewApp:
+    """Handlers bound to one service and spec. Thread-safe: shared state is the service and a locked cache."""
+
+    def __init__(
+        self,
+        service: ReviewService,
+        spec: ReviewSpec,
+        reviewer: str | None,
+        may_review: Callable[[str], bool] | None,
+    ) -> None:
+        self.service = service
+        self.spec = spec
+        self.default_reviewer = reviewer
+        self.may_review = may_review
+        self._items: OrderedDict[str, Item] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # identity ----------------------------------------------------------------------------
+    def who(self, request: gr.Request | None) -> str:
+        """The reviewer behind ``request``: the login name, else the default reviewer (no-auth mode)."""
+        name = getattr(request, "username", None) if request is not None else None
+        reviewer = name or self.default_reviewer
+        if not reviewer:
+            raise gr.Error("You are not logged in: reload the page and log in.")
+        allowed = set(self.spec.review.reviewers) | set(self.spec.review.adjudicators)
+        if self.spec.review.reviewers and reviewer not in allowed:
+            raise gr.Error(
+                f"“{reviewer}” is not a reviewer of campaign “{self.spec.campaign}”: "
+                "ask the campaign owner to add you to review.reviewers in the spec."
+            )
+        if self.may_review is not None and not self.may_review(reviewer):
+            raise gr.Error(f"“{reviewer}” is no longer a reviewer account: log in again.")
+        return reviewer
+
+    # cache ---------------------------------------------------------------------------------
+    def remember(self, item_key: str, item: Item) -> None:
+        with self._lock:
+            self._items[item_key] = item
+            self._items.move_to_end(item_key)
+            while len(self._items) > ITEM_CACHE_SIZE:
+                self._items.popitem(last=False)
+
+    def recall(self, item_key: str) -> Item | None:
+        with self._lock:
+            return self._items.get(item_key)
+
+    # rendering -------------------------------------------------------------------------------
+    def render(self, w: _Widgets, reviewer: str, a: Assignment | None, notice: str = "") -> list[Any]:
+        spec = self.spec
+        progress = progress_text(self.service.progress(reviewer))
+        n_q = len(spec.questions)
+        tail_len = n_q + (1 if w.comment is not None else 0)
+        if a is None:
+            done = (
+                "## ✅ Nothing left for you in this campaign\n\n"
+                "Every item available to you is reviewed. Thank you! You can still go **Back** to change an answer."
+            )
+            out: list[Any] = [
+                {"item_key": None, "corrections": {}},
+                progress,
+                notice,
+                gr.update(visible=False),
+                gr.update(visible=True),
+                done,
+                gr.update(value=""),
+            ]
+            out += [gr.update(visible=False, value=None)] * (3 * PANEL_SLOTS)
+            out += [gr.update(visible=False)] * 4
+            out += [gr.update(choices=[], value=None), gr.update(value=""), gr.update(visible=False)]
+            out += [gr.update()] * tail_len
+            out += [gr.update(interactive=True), gr.update(interactive=False)]
+            return out
+        self.remember(a.item_key, a.item)
+        view = build_view(a.item, spec.display)
+        corrections = {q.score: view.correction_default for q in spec.questions if q.type == "correction"}
+        notes = []
+        if notice:
+            notes.append(notice)
+        if a.revisiting:
+            notes.append(
+                "↩ You already answered this item: change what you like and submit to update your answer."
+            )
+        if a.adjudication:
+            notes.append("⚖ Adjudication: reviewers disagreed on this item; their answers are shown below.")
+        out = [
+            {"item_key": a.item_key, "corrections": corrections, "revisiting": a.revisiting},
+            progress,
+            "  \n".join(notes),
+            gr.update(visible=True),
+            gr.update(visible=False),
+            "",
+            gr.update(value=_facts_text(view), label=f"Item · {view.kind}"),
+        ]
+        for i in range(PANEL_SLOTS):
+            out += _panel_updates(view.panels[i] if i < len(view.panels) else None)
+        out.append(gr.update(visible=view.metadata is not None, value=view.metadata))
+        score_rows = [[r.name, r.value, r.source, r.target, r.comment] for r in view.scores or ()]
+        out.append(gr.update(visible=view.scores is not None, value=score_rows))
+        tree_rows = [[r.label, r.model, r.latency, r.level, r.status] for r in view.tree or ()]
+        out.append(gr.update(visible=view.tree is not None, value=tree_rows))
+        tree_note = f"{view.tree_hidden:,} more observations not listed." if view.tree_hidden else ""
+        out.append(gr.update(visible=view.tree is not None, value=tree_note))
+        out.append(gr.update(choices=list(view.inspect), value=None))
+        out.append(gr.update(value="", language=None))
+        show_others = bool(a.others) and (a.adjudication or not spec.review.blind)
+        out.append(gr.update(visible=show_others, value=_others_rows(spec, a.others) if show_others else []))
+        prefill = {q.score: to_widget(q, a.answers.get(q.score)) for q in spec.questions}
+        for q in spec.questions:
+            if q.type == "correction" and prefill[q.score] is None:
+                prefill[q.score] = corrections[q.score]
+        visible = {q.score for q in active_questions(spec.questions, a.answers)}
+        for q in spec.questions:
+            out.append(gr.update(value=prefill[q.score], visible=q.score in visible))
+        if w.comment is not None:
+            out.append(gr.update(value=a.comment or ""))
+        out += [gr.update(interactive=True), gr.update(interactive=True)]
+        return out
+
+    def failure(self, exc: HitlError) -> gr.Error:
+        return gr.Error(str(exc))
+
+
+def build_app(
+    service: ReviewService,
+    spec: ReviewSpec | None = None,
+    *,
+    reviewer: str | None = None,
+    show_logout: bool = False,
+    may_review: Callable[[str], bool] | None = None,
+) -> gr.Blocks:
+    """The review form for ``spec`` (default: ``service.spec``), talking only to ``service``.
+
+    Args:
+        service: the campaign (thread-safe; every method is fast, no backend call on the request path).
+        spec: the validated spec; its questions, display and review settings shape the form.
+        reviewer: identity used when a request carries no login (serving without auth on loopback).
+            None means every request must be authenticated.
+        show_logout: show a "Log out" link (password auth).
+        may_review: extra check on the login name (e.g. the account still exists).
+
+    Endpoints (all take the tab's hidden state; see README "Form API"): ``/load``, ``/submit``
+    (one value per question in spec order, then the comment if the spec has one), ``/skip``,
+    ``/back``, ``/inspect`` (a part key), ``/progress``.
+    """
+    spec = spec or service.spec
+    ctl = _ReviewApp(service, spec, reviewer, may_review)
+    questions = spec.questions
+
+    with gr.Blocks(title=spec.title, analytics_enabled=False, fill_width=False) as demo:
+        state = gr.State({"item_key": None, "corrections": {}})
+        with gr.Row():
+            gr.Markdown(f"# {md_escape(spec.title)}")
+            if show_logout:
+                gr.Button("Log out", link="/logout", size="sm", scale=0, elem_id="hitl-logout")
+        if spec.guidelines.strip():
+            with gr.Accordion("Guidelines", open=False, elem_id="hitl-guidelines"):
+                gr.Markdown(spec.guidelines)  # written by the campaign owner (trusted), sanitized anyway
+        progress = gr.Markdown(elem_id="hitl-progress")
+        notice = gr.Markdown(elem_id="hitl-notice")
+        with gr.Column(visible=False, elem_id="hitl-done") as done_box:
+            done_text = gr.Markdown()
+        with gr.Column(visible=False, elem_id="hitl-item") as item_box:
+            facts = gr.Textbox(label="Item", interactive=False, lines=2, max_lines=4, elem_id="hitl-facts")
+            slots: list[tuple[gr.Chatbot, gr.JSON, gr.Textbox]] = []
+            for i in range(PANEL_SLOTS):
+                chat = gr.Chatbot(
+                    visible=False,
+                    elem_id=f"hitl-chat-{i}",
+                    sanitize_html=True,
+                    render_markdown=True,
+                    allow_tags=True,  # keep <answer>, <thinking> … visible as text
+                    group_consecutive_messages=False,
+                    height=520,
+                    buttons=["copy"],
+                    layout="bubble",
+                )
+                js = gr.JSON(visible=False, elem_id=f"hitl-json-{i}", open=True)
+                text = gr.Textbox(
+                    visible=False, interactive=False, lines=6, max_lines=30, elem_id=f"hitl-text-{i}"
+                )
+                slots.append((chat, js, text))
+            metadata = gr.JSON(label="Metadata", visible=False, elem_id="hitl-metadata")
+            scores = gr.Dataframe(
+                headers=["score", "value", "source", "on", "comment"],
+                datatype="str",
+                label="Existing scores (context)",
+                interactive=False,
+                visible=False,
+                elem_id="hitl-scores",
+            )
+            tree = gr.Dataframe(
+                headers=["observation", "model", "latency", "level", "status"],
+                datatype="str",
+                label="Observation tree (⛔ = ERROR level; open any node under “Inspect”)",
+                interactive=False,
+                visible=False,
+                max_height=360,
+                elem_id="hitl-tree",
+            )
+            tree_note = gr.Markdown(visible=False)
+            with gr.Accordion(
+                "Inspect: open any part or observation in full", open=False, elem_id="hitl-inspect"
+            ):
+                inspect_pick = gr.Dropdown(label="Part", choices=[], value=None, elem_id="hitl-inspect-pick")
+                inspect_text = gr.Code(
+                    label="Full content", interactive=False, elem_id="hitl-inspect-text", max_lines=40
+                )
+            others = gr.Dataframe(
+                headers=["reviewer", *[q.label for q in questions], "comment"],
+                datatype="str",
+                label="Other reviewers' answers",
+                interactive=False,
+                visible=False,
+                elem_id="hitl-others",
+            )
+            gr.Markdown("### Your review")
+            widgets: list[gr.components.Component] = []
+            for i, q in enumerate(questions):
+                widgets.append(_make_widget(i, q))
+            comment: gr.Textbox | None = None
+            if spec.comment != "off":
+                comment = gr.Textbox(
+                    label="Comment" + (" *" if spec.comment == "required" else " (optional)"),
+                    lines=2,
+                    elem_id="hitl-comment",
+                )
+        with gr.Row():
+            back = gr.Button("◀ Back (b)", elem_id="hitl-back")
+            skip = gr.Button("Skip (s)", elem_id="hitl-skip", visible=spec.review.allow_skip)
+            submit = gr.Button("Submit ▶ (Ctrl+Enter)", variant="primary", elem_id="hitl-submit")
+        gr.Markdown("Press **?** for keyboard shortcuts.", elem_id="hitl-hint")
+
+        w = _Widgets(
+            state, progress, notice, item_box, done_box, done_text, facts, slots, metadata, scores, tree,
+            tree_note, inspect_pick, inspect_text, others, widgets, comment, back, skip, submit,
+        )  # fmt: skip
+        outs = w.outputs()
+
+        def on_load(st: dict[str, Any], request: gr.Request) -> list[Any]:
+            reviewer_name = ctl.who(request)
+            try:
+                return ctl.render(w, reviewer_name, service.open_next(reviewer_name))
+            except HitlError as exc:
+                raise ctl.failure(exc) from exc
+
+        def on_submit(st: dict[str, Any], request: gr.Request, *values: Any) -> list[Any]:
+            reviewer_name = ctl.who(request)
+            key = (st or {}).get("item_key")
+            if not key:
+                raise gr.Error("No item is open in this tab: reload the page (or call /load) first.")
+            answer_values = values[: len(questions)]
+            comment_value = values[len(questions)] if comment is not None else None
+            answers, problems = collect_answers(spec, answer_values, (st or {}).get("corrections", {}))
+            text = (comment_value or "").strip() or None
+            if spec.comment == "required" and not text:
+                problems.append("A comment is required: explain your judgment in the comment box.")
+            if problems:
+                raise gr.Error(" ".join(problems))
+            try:
+                service.submit(reviewer_name, key, answers, text)
+                return ctl.render(w, reviewer_name, service.open_next(reviewer_name), "✔ Saved.")
+            except (ScoreValidationError, CampaignError) as exc:
+                raise ctl.failure(exc) from exc
+
+        def on_skip(st: dict[str, Any], request: gr.Request) -> list[Any]:
+            reviewer_name = ctl.who(request)
+            if not spec.review.allow_skip:
+                raise gr.Error("Skipping is turned off for this campaign (review.allow_skip: false).")
+            key = (st or {}).get("item_key")
+            if not key:
+                raise gr.Error("No item is open in this tab: reload the page (or call /load) first.")
+            try:
+                service.skip(reviewer_name, key)
+                return ctl.render(w, reviewer_name, service.open_next(reviewer_name), "Skipped.")
+            except HitlError as exc:
+                raise ctl.failure(exc) from exc
+
+        def on_back(st: dict[str, Any], request: gr.Request) -> list[Any]:
+            reviewer_name = ctl.who(request)
+            key = (st or {}).get("item_key")
+            try:
+                a = service.previous(reviewer_name, key)
+                if a is None:
+                    gr.Info("There is no earlier item you answered.")
+                    # Stay where we are: the answered item being revisited, or the open lease.
+                    if key and (st or {}).get("revisiting"):
+                        return ctl.render(w, reviewer_name, service.open_item(reviewer_name, key))
+                    return ctl.render(w, reviewer_name, service.open_next(reviewer_name))
+                return ctl.render(w, reviewer_name, a)
+            except HitlError as exc:
+                raise ctl.failure(exc) from exc
+
+        def on_inspect(st: dict[str, Any], part: str | None, request: gr.Request) -> Any:
+            ctl.who(request)
+            key = (st or {}).get("item_key")
+            if not part:
+                return gr.update(value="")
+            item = ctl.recall(key) if key else None
+            if item is None:
+                raise gr.Error("The item is no longer open in this tab: reload the page.")
+            try:
+                text, is_json = inspect_content(item, part)
+            except KeyError:
+                raise gr.Error(f"This item has no part {part!r}.") from None
+            return gr.update(value=text, language="json" if is_json else None)
+
+        def on_progress(request: gr.Request) -> str:
+            return progress_text(service.progress(ctl.who(request)))
+
+        read: dict[str, Any] = {"concurrency_id": READ_GROUP, "concurrency_limit": READ_LIMIT}
+        write: dict[str, Any] = {"concurrency_id": WRITE_GROUP, "concurrency_limit": WRITE_LIMIT}
+        tail = [*widgets, *([comment] if comment is not None else [])]
+        demo.load(on_load, [state], outs, api_name="load", **read).then(None, js=FOCUS_JS)
+        submit.click(on_submit, [state, *tail], outs, api_name="submit", **write).then(None, js=FOCUS_JS)
+        skip.click(on_skip, [state], outs, api_name="skip", **write).then(None, js=FOCUS_JS)
+        back.click(on_back, [state], outs, api_name="back", **read).then(None, js=FOCUS_JS)
+        inspect_pick.change(on_inspect, [state, inspect_pick], [inspect_text], api_name="inspect", **read)
+        progress_btn = gr.Button("refresh progress", visible=False)
+        progress_btn.click(on_progress, None, [progress], api_name="progress", **read)
+
+        gated = [(i, q) for i, q in enumerate(questions) if q.when is not None]
+        if gated:
+            controllers = {q.when.question for _, q in gated if q.when is not None}
+
+            def on_answer_change(*values: Any) -> list[Any]:
+                raw = {q.score: to_answer(q, v) for q, v in zip(questions, values, strict=True)}
+                shown = {q.score for q in active_questions(questions, raw)}
+                return [gr.update(visible=q.score in shown) for _, q in gated]
+
+            for i, q in enumerate(questions):
+                if q.score in controllers:
+                    widgets[i].change(  # type: ignore[attr-defined]
+                        on_answer_change,
+                        widgets,
+                        [widgets[j] for j, _ in gated],
+                        api_visibility="private",
+                        concurrency_limit=None,
+                        queue=False,
+                    )
+    return demo
+
+
+def _make_widget(index: int, q: Question) -> gr.components.Component:
+    label = q.label + (" *" if q.required and q.type != "correction" else "")
+    info = q.help or q.description
+    kw: dict[str, Any] = {"label": label, "info": info, "elem_id": question_elem_id(index)}
+    if q.type == "categorical":
+        return gr.Radio(choices=list(q.labels), value=None, elem_classes=["hitl-q", "hitl-categorical"], **kw)
+    if q.type == "boolean":
+        return gr.Radio(choices=["yes", "no"], value=None, elem_classes=["hitl-q", "hitl-boolean"], **kw)
+    if q.type == "numeric":
+        bounds = " · ".join(
+            x
+            for x in (
+                f"min {q.min:g}" if q.min is not None else "",
+                f"max {q.max:g}" if q.max is not None else "",
+            )
+            if x
+        )
+        kw["info"] = " — ".join(x for x in (info, bounds) if x) or None
+        return gr.Number(
+            value=None,
+            minimum=q.min,
+            maximum=q.max,
+            step=q.step or 1,
+            elem_classes=["hitl-q", "hitl-numeric"],
+            **kw,
+        )
+    if q.type == "correction":
+        kw["info"] = info or "Edit the output to what it should have been. Only a changed output is sent."
+        return gr.Textbox(lines=8, max_lines=30, elem_classes=["hitl-q", "hitl-correction"], **kw)
+    return gr.Textbox(lines=3, max_lines=12, elem_classes=["hitl-q", "hitl-text"], **kw)

@@ -1,0 +1,244 @@
+"""Serve the review form: FastAPI + Content-Security-Policy + the mounted Gradio app, run by uvicorn.
+
+:func:`serve` refuses to bind a non-loopback address without authentication, turns Gradio's
+monitoring dashboard and run history off, and returns a :class:`ServerHandle` (URL, ``close()``).
+Telemetry and version checks are off because :mod:`hitl_pipeline.ui` sets the environment before
+gradio is imported.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import hitl_pipeline.ui  # noqa: F401  (telemetry off before gradio loads)
+
+import gradio as gr  # noqa: E402  isort: skip
+import uvicorn  # noqa: E402
+from fastapi import FastAPI, Request, Response  # noqa: E402
+
+from hitl_pipeline.campaign.types import ReviewService  # noqa: E402
+from hitl_pipeline.errors import ConfigError  # noqa: E402
+from hitl_pipeline.spec.model import ReviewSpec  # noqa: E402
+from hitl_pipeline.ui.app import build_app, default_reviewer_name  # noqa: E402
+from hitl_pipeline.ui.auth import ReviewerAccounts, header_identity  # noqa: E402
+from hitl_pipeline.ui.shortcuts import CSS, HEAD  # noqa: E402
+
+#: Sent with every response. Gradio needs inline scripts/styles and ``eval`` (event ``js=``
+#: strings become functions); everything is same-origin, and nothing remote may load: LLM output
+#: with ``![](http://tracker/…)`` or ``<img src=http://…>`` must not make the reviewer's browser call out.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "frame-src 'none'",
+        "child-src 'none'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+#: Ports tried when none is given (Gradio's range).
+DEFAULT_PORTS = range(7860, 7960)
+
+Identity = Callable[[Any], str | None | Awaitable[str | None]]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _bind(host: str, port: int | None) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    candidates = [port] if port is not None else [*DEFAULT_PORTS, 0]
+    last: OSError | None = None
+    for p in candidates:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, p))
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        sock.listen(128)
+        sock.set_inheritable(True)
+        return sock
+    where = (
+        f"{host}:{port}"
+        if port is not None
+        else f"{host} (ports {DEFAULT_PORTS.start}–{DEFAULT_PORTS.stop - 1})"
+    )
+    raise ConfigError(f"cannot listen on {where}: {last}. Choose another port with --port.")
+
+
+@dataclass
+class ServerHandle:
+    """A running review server. ``close()`` stops it (idempotent); ``wait()`` blocks until Ctrl+C."""
+
+    url: str
+    host: str
+    port: int
+    app: FastAPI
+    blocks: gr.Blocks
+    _server: uvicorn.Server = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+
+    def wait(self) -> None:
+        """Block until the server stops; Ctrl+C stops it cleanly."""
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop accepting requests, finish the ones in flight (briefly) and stop the server thread."""
+        self._server.should_exit = True
+        # Open event streams (browsers, gradio_client heartbeats) are cancelled at shutdown by
+        # design; uvicorn would log each as an ERROR with a traceback, which is only noise.
+        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+        if self._thread.is_alive():
+            self._thread.join(10)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(5)
+
+
+def create_app(
+    service: ReviewService,
+    spec: ReviewSpec,
+    *,
+    auth: ReviewerAccounts | Callable[[str, str], bool] | None = None,
+    auth_header: str | None = None,
+    reviewer: str | None = None,
+) -> tuple[FastAPI, gr.Blocks]:
+    """The FastAPI app (security headers + the mounted form) without starting a server."""
+    if auth is not None and auth_header is not None:
+        raise ConfigError("use either reviewer accounts (password login) or --auth-header, not both")
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers[name] = value
+        return response
+
+    authenticated = auth is not None or auth_header is not None
+    may_review: Callable[[str], bool] | None = None
+    if isinstance(auth, ReviewerAccounts):
+        accounts = auth
+        may_review = accounts.__contains__  # a removed account loses access at its next request
+    blocks = build_app(
+        service,
+        spec,
+        reviewer=None if authenticated else (reviewer or default_reviewer_name()),
+        show_logout=auth is not None,
+        may_review=may_review,
+    )
+    identity: Identity | None = header_identity(auth_header) if auth_header else None
+    gr.mount_gradio_app(
+        app,
+        blocks,
+        path="/",
+        auth=auth,
+        auth_message=f"Log in to review: {spec.title}" if auth is not None else None,
+        auth_dependency=identity,
+        enable_monitoring=False,
+        run_history=False,
+        footer_links=["api"],
+        show_error=False,
+        head=HEAD,
+        css=CSS,
+        ssr_mode=False,
+        pwa=False,
+        mcp_server=False,
+    )
+    return app, blocks
+
+
+def serve(
+    service: ReviewService,
+    spec: ReviewSpec | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    auth: ReviewerAccounts | Callable[[str, str], bool] | None = None,
+    auth_header: str | None = None,
+    reviewer: str | None = None,
+    block: bool = True,
+) -> ServerHandle:
+    """Serve the review form for ``service`` and return its handle.
+
+    Args:
+        host: interface to bind; anything but loopback requires ``auth`` or ``auth_header``.
+        port: port to bind; None tries 7860–7959, then any free port.
+        auth: reviewer accounts (or any ``(name, password) -> bool``) for the login page.
+        auth_header: trusted reverse-proxy header carrying the reviewer name (e.g. ``X-Forwarded-User``).
+        reviewer: identity without auth (loopback only); default: the OS user name.
+        block: wait until Ctrl+C, then shut down and return the (closed) handle.
+
+    Raises:
+        ConfigError: non-loopback bind without auth, both auth kinds, or the port is taken.
+    """
+    spec = spec or service.spec
+    if not is_loopback(host) and auth is None and auth_header is None:
+        raise ConfigError(
+            f"refusing to serve on {host} without authentication: anyone on the network could write scores. "
+            "Add reviewer accounts (hitl reviewers add NAME) or use --auth-header behind a trusted proxy, "
+            "or bind to 127.0.0.1."
+        )
+    app, blocks = create_app(service, spec, auth=auth, auth_header=auth_header, reviewer=reviewer)
+    sock = _bind(host, port)
+    bound_port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="hitl-review-server", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise ConfigError(f"the review server did not start on {host}:{bound_port}")
+        time.sleep(0.02)
+    shown_host = f"[{host}]" if ":" in host else host
+    handle = ServerHandle(f"http://{shown_host}:{bound_port}/", host, bound_port, app, blocks, server, thread)
+    if block:
+        handle.wait()
+    return handle

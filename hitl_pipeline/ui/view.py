@@ -1,0 +1,747 @@
+"""What the reviewer sees of one item, as plain data (no gradio import, unit-testable).
+
+:func:`build_view` turns an :class:`~hitl_pipeline.sources.base.Item` into an :class:`ItemView`:
+chat-shaped values become a transcript for ``gr.Chatbot`` (messages format), other structures a
+size-capped copy for ``gr.JSON``, plain text a string for a read-only ``gr.Textbox``. Everything
+here is *display* data for a browser and is bounded in size: long texts are folded, long lists and
+deep structures are cut, and :func:`inspect_content` returns any part (or any observation) in full
+on demand. Trace content is hostile input (written by an LLM and by end users), so:
+
+* text is never passed through ``gr.Markdown``/``gr.HTML`` by the UI; chat content goes to a
+  ``gr.Chatbot`` with ``sanitize_html=True`` and ``allow_tags=True`` so ``<answer>``-style tags stay
+  visible, while scripts and event handlers are removed in the browser;
+* markdown images are defused into literal text (the Content-Security-Policy blocks remote images
+  anyway; this keeps the reviewer able to *see* that the output tried to load one);
+* bidirectional-override characters are made visible (``[U+202E RLO]``) so they cannot disguise text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from hitl_pipeline.sources.base import Item, Observation, Score, Trace
+from hitl_pipeline.spec.model import Display
+
+#: Characters of one chat message / text shown before folding.
+FOLD_CHARS = 4000
+#: Characters of one string inside a JSON view before it is cut.
+JSON_STRING_CHARS = 1500
+#: Items of one list / keys of one object inside a JSON view before it is cut.
+JSON_ITEMS = 100
+#: Nesting depth of a JSON view before it is cut.
+JSON_DEPTH = 12
+#: Messages in one transcript (the newest are kept).
+MAX_CHAT_MESSAGES = 200
+#: Rows of the observation tree sent to the browser.
+MAX_TREE_ROWS = 1000
+#: Characters :func:`inspect_content` returns at most (a 1 MB output fits).
+FULL_CONTENT_CHARS = 4_000_000
+
+PanelKind = Literal["chat", "json", "text"]
+
+_BIDI = {
+    "\u061c": "ALM",
+    "\u200e": "LRM",
+    "\u200f": "RLM",
+    "\u202a": "LRE",
+    "\u202b": "RLE",
+    "\u202c": "PDF",
+    "\u202d": "LRO",
+    "\u202e": "RLO",
+    "\u2066": "LRI",
+    "\u2067": "RLI",
+    "\u2068": "FSI",
+    "\u2069": "PDI",
+}
+_BIDI_RE = re.compile("[" + "".join(_BIDI) + "\x00]")
+_MD_IMAGE = re.compile(r"!\[")
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One block of content: a transcript (``chat``), a structure (``json``) or plain ``text``.
+
+    ``value`` is a list of Chatbot message dicts, a size-capped JSON value, or a string.
+    ``folded`` says something was cut; ``inspect_key`` names the full content for :func:`inspect_content`.
+    """
+
+    title: str
+    kind: PanelKind
+    value: Any
+    folded: bool = False
+    inspect_key: str | None = None
+
+
+@dataclass(frozen=True)
+class TreeRow:
+    """One observation in the tree, depth-first in start order."""
+
+    id: str
+    depth: int
+    type: str
+    name: str
+    model: str
+    latency: str
+    level: str
+    status: str
+    error: bool
+    subject: bool = False  # the observation under review (observation targets)
+
+    @property
+    def label(self) -> str:
+        """Indented one-line label, used in the tree table and the node picker."""
+        mark = "▶ " if self.subject else ""
+        warn = "⛔ " if self.error else ""
+        return f"{'   ' * self.depth}{'└ ' if self.depth else ''}{warn}{mark}{self.type} · {self.name}"
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """An existing score shown as context (e.g. an LLM judge)."""
+
+    name: str
+    value: str
+    source: str
+    target: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """Everything the form shows for one item. Strings are plain text unless noted."""
+
+    kind: str
+    key: str
+    heading: str
+    facts: tuple[tuple[str, str], ...]
+    panels: tuple[Panel, ...]
+    metadata: dict[str, Any] | None = None  # None: not shown
+    scores: tuple[ScoreRow, ...] | None = None  # None: not shown
+    tree: tuple[TreeRow, ...] | None = None  # None: not shown
+    tree_hidden: int = 0  # rows beyond MAX_TREE_ROWS
+    inspect: tuple[tuple[str, str], ...] = field(default=())  # (label, key) for the "open any part" picker
+    correction_default: str = ""  # the item's output as editable text (correction questions)
+    correction_is_json: bool = False
+
+
+# --------------------------------------------------------------------------------------- text helpers
+
+
+def safe_text(text: str) -> str:
+    """Make invisible direction overrides and NULs visible, so they cannot disguise what text says."""
+    if not _BIDI_RE.search(text):
+        return text
+    return _BIDI_RE.sub(
+        lambda m: "\\x00" if m.group() == "\x00" else f"[U+{ord(m.group()):04X} {_BIDI[m.group()]}]", text
+    )
+
+
+def fold(text: str, limit: int = FOLD_CHARS) -> tuple[str, bool]:
+    """The first ``limit`` characters of ``text`` plus a note saying how much is folded away."""
+    if len(text) <= limit:
+        return text, False
+    rest = len(text) - limit
+    return (
+        f"{text[:limit]}\n\n[… {rest:,} more characters folded: open this part under “Inspect” to read all of it]",
+        True,
+    )
+
+
+def defuse_markdown(text: str) -> str:
+    """Chat text for a markdown-rendering Chatbot: images become literal text, controls visible."""
+    return _MD_IMAGE.sub(r"!\\[", safe_text(text))
+
+
+def fenced(text: str, lang: str = "") -> str:
+    """``text`` in a markdown code fence longer than any backtick run inside it."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{lang}\n{text}\n{fence}"
+
+
+def pretty(value: Any) -> str:
+    """A value as readable text: strings as they are, anything else as indented JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def truncate_json(value: Any, *, depth: int = 0) -> tuple[Any, bool]:
+    """A copy of ``value`` small enough for the browser, and whether anything was cut."""
+    if isinstance(value, str):
+        text, cut = fold(safe_text(value), JSON_STRING_CHARS)
+        return text, cut
+    if isinstance(value, bool | int | float) or value is None:
+        return value, False
+    if depth >= JSON_DEPTH:
+        return "[… nested too deep: open under “Inspect”]", True
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        cut = False
+        for i, (k, v) in enumerate(value.items()):
+            if i >= JSON_ITEMS:
+                out["…"] = f"[{len(value) - JSON_ITEMS:,} more keys: open under “Inspect”]"
+                cut = True
+                break
+            out[safe_text(str(k))], c = truncate_json(v, depth=depth + 1)
+            cut = cut or c
+        return out, cut
+    if isinstance(value, list | tuple):
+        items: list[Any] = []
+        cut = False
+        for i, v in enumerate(value):
+            if i >= JSON_ITEMS:
+                items.append(f"[… {len(value) - JSON_ITEMS:,} more items: open under “Inspect”]")
+                cut = True
+                break
+            tv, c = truncate_json(v, depth=depth + 1)
+            items.append(tv)
+            cut = cut or c
+        return items, cut
+    return safe_text(str(value)), False
+
+
+# --------------------------------------------------------------------------------------- chat
+
+
+def _content_text(content: Any) -> tuple[str, list[dict[str, Any]]]:
+    """Text of an OpenAI/Anthropic content value, plus tool blocks (tool_use / tool_result) found in it."""
+    if content is None:
+        return "", []
+    if isinstance(content, str):
+        return content, []
+    if isinstance(content, dict):
+        content = [content]
+    if not isinstance(content, list):
+        return pretty(content), []
+    texts: list[str] = []
+    tools: list[dict[str, Any]] = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, dict):
+            kind = part.get("type")
+            if kind in ("text", "input_text", "output_text") and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            elif kind in ("tool_use", "tool_result", "function_call", "function_call_output"):
+                tools.append(part)
+            elif kind in ("image_url", "image", "input_image"):
+                src = part.get("image_url") or part.get("source") or part.get("url") or ""
+                if isinstance(src, dict):
+                    src = src.get("url") or src.get("media_type") or "inline data"
+                texts.append(f"[image: {str(src)[:200]} (not loaded)]")
+            elif kind == "thinking" and isinstance(part.get("thinking"), str):
+                texts.append(f"<thinking>{part['thinking']}</thinking>")
+            else:
+                texts.append(fenced(pretty(part), "json"))
+        else:
+            texts.append(pretty(part))
+    return "\n\n".join(texts), tools
+
+
+def _tool_args(raw: Any) -> str:
+    if isinstance(raw, str):
+        try:
+            return pretty(json.loads(raw))
+        except ValueError:
+            return raw
+    return pretty(raw)
+
+
+def _tool_message(title: str, body: str, *, lang: str = "json") -> dict[str, Any]:
+    text, _ = fold(safe_text(body))
+    return {"role": "assistant", "content": fenced(text, lang), "metadata": {"title": title}}
+
+
+def _text_message(role: str, text: str) -> dict[str, Any]:
+    shown, _ = fold(text)
+    return {"role": role, "content": defuse_markdown(shown)}
+
+
+def _convert_message(msg: dict[str, Any]) -> list[dict[str, Any]]:
+    role = str(msg.get("role", "assistant")).lower()
+    text, tool_blocks = _content_text(msg.get("content"))
+    out: list[dict[str, Any]] = []
+    if role in ("system", "developer"):
+        shown, _ = fold(text)
+        return [
+            {
+                "role": "assistant",
+                "content": defuse_markdown(shown),
+                "metadata": {"title": f"{role.title()} prompt"},
+            }
+        ]
+    if role in ("tool", "function", "ipython"):
+        name = msg.get("name") or msg.get("tool_call_id") or "tool"
+        return [_tool_message(f"🔧 Tool result: {name}", _tool_args(msg.get("content")))]
+    chat_role = "user" if role in ("user", "human") else "assistant"
+    if text.strip():
+        out.append(_text_message(chat_role, text))
+    for call in msg.get("tool_calls") or []:
+        if isinstance(call, dict):
+            fn: dict[str, Any] = call["function"] if isinstance(call.get("function"), dict) else call
+            name = fn.get("name", "tool")
+            out.append(
+                _tool_message(f"🛠 Tool call: {name}", _tool_args(fn.get("arguments", fn.get("input"))))
+            )
+    fc = msg.get("function_call")
+    if isinstance(fc, dict):
+        out.append(
+            _tool_message(f"🛠 Tool call: {fc.get('name', 'function')}", _tool_args(fc.get("arguments")))
+        )
+    for block in tool_blocks:
+        kind = block.get("type")
+        if kind in ("tool_use", "function_call"):
+            args = block.get("input", block.get("arguments"))
+            out.append(_tool_message(f"🛠 Tool call: {block.get('name', 'tool')}", _tool_args(args)))
+        else:
+            ref = block.get("tool_use_id") or block.get("call_id") or "tool"
+            inner = block.get("content", block.get("output"))
+            inner_text, _ = _content_text(inner) if isinstance(inner, list) else (_tool_args(inner), [])
+            out.append(_tool_message(f"🔧 Tool result: {ref}", inner_text))
+    if not out:
+        out.append(_text_message(chat_role, "(empty message)"))
+    return out
+
+
+def _messages_of(value: Any) -> tuple[list[dict[str, Any]], Any] | None:
+    """The message list (and an Anthropic-style top-level system prompt) if ``value`` is chat-shaped."""
+    system = None
+    msgs: Any = None
+    if isinstance(value, dict):
+        if isinstance(value.get("messages"), list):
+            msgs, system = value["messages"], value.get("system")
+        elif isinstance(value.get("choices"), list):
+            msgs = [c.get("message") for c in value["choices"] if isinstance(c, dict)]
+        elif "role" in value and ("content" in value or "tool_calls" in value):
+            msgs = [value]
+    elif isinstance(value, list):
+        msgs = value
+    if not isinstance(msgs, list) or not msgs:
+        return None
+    if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in msgs):
+        return None
+    return msgs, system
+
+
+def is_chat(value: Any) -> bool:
+    """Whether ``value`` looks like chat messages (OpenAI / Anthropic / ``{"messages": …}`` shapes)."""
+    return _messages_of(value) is not None
+
+
+def to_chat(value: Any) -> list[dict[str, Any]] | None:
+    """Chatbot messages for a chat-shaped value (tool calls and results made readable), else None."""
+    found = _messages_of(value)
+    if found is None:
+        return None
+    msgs, system = found
+    out: list[dict[str, Any]] = []
+    if system:
+        sys_text, _ = _content_text(system)
+        out.extend(_convert_message({"role": "system", "content": sys_text}))
+    for m in msgs:
+        out.extend(_convert_message(m))
+    return out
+
+
+def output_messages(value: Any) -> list[dict[str, Any]]:
+    """An output as chat messages: a chat shape as such, a string as one assistant message, else JSON."""
+    chat = to_chat(value)
+    if chat is not None:
+        return chat
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [_text_message("assistant", value)]
+    text, _ = fold(safe_text(pretty(value)))
+    return [{"role": "assistant", "content": fenced(text, "json")}]
+
+
+def _cap_messages(msgs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+    if len(msgs) <= MAX_CHAT_MESSAGES:
+        return msgs, False
+    dropped = len(msgs) - MAX_CHAT_MESSAGES
+    note = {"role": "assistant", "content": f"[… {dropped:,} earlier messages folded: open under “Inspect”]"}
+    return [note, *msgs[-MAX_CHAT_MESSAGES:]], True
+
+
+def _was_folded(msgs: Iterable[dict[str, Any]]) -> bool:
+    return any("more characters folded" in str(m.get("content", "")) for m in msgs)
+
+
+def _value_panel(title: str, value: Any, key: str) -> Panel:
+    chat = to_chat(value)
+    if chat is not None:
+        capped, cut = _cap_messages(chat)
+        return Panel(title, "chat", capped, cut or _was_folded(capped), key)
+    if isinstance(value, str):
+        text, cut = fold(safe_text(value))
+        return Panel(title, "text", text, cut, key)
+    shown, cut = truncate_json(value)
+    return Panel(title, "json", shown, cut, key)
+
+
+# --------------------------------------------------------------------------------------- tree, scores, facts
+
+
+def _latency(obs: Observation) -> str:
+    ms = obs.latency_ms
+    if ms is None:
+        return ""
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+
+
+def tree_rows(observations: Sequence[Observation], subject: str | None = None) -> list[TreeRow]:
+    """Observations depth-first (children in start order), orphans treated as roots."""
+    ids = {o.id for o in observations}
+    children: dict[str | None, list[Observation]] = {}
+    for o in observations:
+        parent = o.parent_id if o.parent_id in ids else None
+        children.setdefault(parent, []).append(o)
+    for kids in children.values():
+        kids.sort(key=lambda o: (o.start_time, o.id))
+    rows: list[TreeRow] = []
+    stack: list[tuple[Observation, int]] = [(o, 0) for o in reversed(children.get(None, []))]
+    seen: set[str] = set()
+    while stack:  # iterative: a 500-deep chain must not hit the recursion limit
+        obs, depth = stack.pop()
+        if obs.id in seen:
+            continue
+        seen.add(obs.id)
+        level = obs.level or "DEFAULT"
+        rows.append(
+            TreeRow(
+                id=obs.id,
+                depth=depth,
+                type=obs.type,
+                name=safe_text(obs.name),
+                model=safe_text(obs.model or ""),
+                latency=_latency(obs),
+                level=level,
+                status=safe_text(fold(obs.status_message or "", 300)[0]),
+                error=level == "ERROR",
+                subject=obs.id == subject,
+            )
+        )
+        stack.extend((c, depth + 1) for c in reversed(children.get(obs.id, [])))
+    return rows
+
+
+def _score_value(s: Score) -> str:
+    if s.string_value is not None:
+        return s.string_value
+    if isinstance(s.value, float) and s.value.is_integer():
+        return str(int(s.value))
+    return "" if s.value is None else str(s.value)
+
+
+def score_rows(scores: Iterable[Score], names: Sequence[str]) -> tuple[ScoreRow, ...]:
+    """Existing scores to show: the named ones, or by default every non-human (non-ANNOTATION) score."""
+    rows = []
+    for s in scores:
+        if names and s.name not in names:
+            continue
+        if not names and s.source == "ANNOTATION":
+            continue
+        target = (
+            f"observation {s.observation_id}"
+            if s.observation_id
+            else ("session" if s.session_id else "trace")
+        )
+        rows.append(
+            ScoreRow(
+                name=safe_text(s.name),
+                value=safe_text(fold(_score_value(s), 200)[0]),
+                source=s.source,
+                target=target,
+                comment=safe_text(fold(s.comment or "", 500)[0]),
+            )
+        )
+    return tuple(rows)
+
+
+def _when(dt: datetime | None) -> str:
+    if dt is None:
+        return ""
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _metadata(meta: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    chosen = {k: meta[k] for k in keys if k in meta} if keys else dict(meta)
+    shown, _ = truncate_json(chosen)
+    return shown if isinstance(shown, dict) else {}
+
+
+def _trace_facts(t: Trace) -> list[tuple[str, str]]:
+    facts = [("trace", f"{t.name} ({t.id})"), ("time", _when(t.timestamp))]
+    if t.user_id:
+        facts.append(("user", t.user_id))
+    if t.session_id:
+        facts.append(("session", t.session_id))
+    if t.tags:
+        facts.append(("tags", ", ".join(t.tags)))
+    facts.append(("environment", t.environment))
+    if t.release:
+        facts.append(("release", t.release))
+    if t.version:
+        facts.append(("version", t.version))
+    return [(k, safe_text(v)) for k, v in facts]
+
+
+def _correction_text(value: Any) -> tuple[str, bool]:
+    if value is None:
+        return "", False
+    if (
+        isinstance(value, dict)
+        and isinstance(value.get("content"), str)
+        and set(value) <= {"role", "content"}
+    ):
+        return value["content"], False
+    if isinstance(value, str):
+        return value, False
+    return pretty(value), True
+
+
+# --------------------------------------------------------------------------------------- build
+
+
+def build_view(item: Item, display: Display | None = None) -> ItemView:
+    """The view model of ``item`` for the spec's ``display`` settings (parts, metadata keys, scores)."""
+    display = display or Display()
+    parts = display.parts
+    if item.session is not None:
+        return _session_view(item, display)
+    if item.observation is not None:
+        return _observation_view(item, display)
+    trace = item.trace
+    if trace is None:
+        raise ValueError(f"item {item.ref.key} has no trace, observation or session to show")
+    panels: list[Panel] = []
+    want_in, want_out = "input" in parts, "output" in parts
+    if want_in and is_chat(trace.input) and want_out and trace.output is not None:
+        # One transcript: the conversation so far, then the answer under review.
+        msgs = [*(to_chat(trace.input) or []), *output_messages(trace.output)]
+        capped, cut = _cap_messages(msgs)
+        panels.append(Panel("Conversation", "chat", capped, cut or _was_folded(capped), "input"))
+    else:
+        if want_in:
+            panels.append(_value_panel("Input", trace.input, "input"))
+        if want_out:
+            panels.append(_value_panel("Output", trace.output, "output"))
+    inspect = [("Trace input", "input"), ("Trace output", "output"), ("Trace metadata", "metadata")]
+    rows = tree_rows(trace.observations)
+    inspect += [(r.label.strip(), f"obs:{r.id}") for r in rows[:MAX_TREE_ROWS]]
+    correction, is_json = _correction_text(trace.output)
+    return ItemView(
+        kind="trace",
+        key=item.ref.key,
+        heading=safe_text(f"Trace · {trace.name}"),
+        facts=tuple(_trace_facts(trace)),
+        panels=tuple(panels),
+        metadata=_metadata(trace.metadata, display.metadata_keys) if "metadata" in parts else None,
+        scores=_scores(item, display),
+        tree=tuple(rows[:MAX_TREE_ROWS]) if "tree" in parts else None,
+        tree_hidden=max(0, len(rows) - MAX_TREE_ROWS) if "tree" in parts else 0,
+        inspect=tuple(inspect),
+        correction_default=correction,
+        correction_is_json=is_json,
+    )
+
+
+def _scores(item: Item, display: Display) -> tuple[ScoreRow, ...] | None:
+    if "scores" not in display.parts and not display.scores:
+        return None
+    return score_rows(item.scores, display.scores)
+
+
+def _observation_view(item: Item, display: Display) -> ItemView:
+    obs = item.observation
+    assert obs is not None
+    trace = item.trace
+    parts = display.parts
+    panels: list[Panel] = []
+    if trace is not None and "input" in parts:
+        panels.append(
+            _value_panel(f"Context: input of trace “{safe_text(trace.name)}”", trace.input, "trace.input")
+        )
+    if "input" in parts:
+        panels.append(_value_panel(f"{obs.type} input", obs.input, "input"))
+    if "output" in parts:
+        panels.append(_value_panel(f"{obs.type} output", obs.output, "output"))
+    facts: list[tuple[str, str]] = [("observation", f"{obs.type} {obs.name} ({obs.id})")]
+    if obs.model:
+        facts.append(("model", obs.model))
+    if obs.latency_ms is not None:
+        facts.append(("latency", _latency(obs)))
+    facts.append(("level", obs.level))
+    if obs.status_message:
+        facts.append(("status", fold(obs.status_message, 300)[0]))
+    if obs.usage:
+        facts.append(("usage", ", ".join(f"{k}={v}" for k, v in obs.usage.items())))
+    facts.append(("started", _when(obs.start_time)))
+    rows: list[TreeRow] = []
+    if trace is not None:
+        facts.extend(_trace_facts(trace))
+        rows = tree_rows(trace.observations, subject=obs.id)
+    meta_src = dict(obs.metadata)
+    inspect = [
+        ("Observation input", "input"),
+        ("Observation output", "output"),
+        ("Observation metadata", "metadata"),
+    ]
+    if trace is not None:
+        inspect += [("Trace input", "trace.input"), ("Trace output", "trace.output")]
+    inspect += [(r.label.strip(), f"obs:{r.id}") for r in rows[:MAX_TREE_ROWS]]
+    correction, is_json = _correction_text(obs.output)
+    return ItemView(
+        kind="observation",
+        key=item.ref.key,
+        heading=safe_text(f"{obs.type} · {obs.name}" + (f" · {obs.model}" if obs.model else "")),
+        facts=tuple((k, safe_text(v)) for k, v in facts),
+        panels=tuple(panels),
+        metadata=_metadata(meta_src, display.metadata_keys) if "metadata" in parts else None,
+        scores=_scores(item, display),
+        tree=tuple(rows[:MAX_TREE_ROWS]) if "tree" in parts and rows else None,
+        tree_hidden=max(0, len(rows) - MAX_TREE_ROWS) if "tree" in parts else 0,
+        inspect=tuple(inspect),
+        correction_default=correction,
+        correction_is_json=is_json,
+    )
+
+
+def _new_turn_messages(value: Any) -> list[dict[str, Any]]:
+    """The messages a turn adds: a chat history's trailing messages after its last assistant reply."""
+    found = _messages_of(value)
+    if found is None:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [_text_message("user", value)]
+        text, _ = fold(safe_text(pretty(value)))
+        return [{"role": "user", "content": fenced(text, "json")}]
+    msgs, _ = found
+    start = 0
+    for i, m in enumerate(msgs):
+        if str(m.get("role", "")).lower() == "assistant":
+            start = i + 1
+    out: list[dict[str, Any]] = []
+    for m in msgs[start:] or msgs[-1:]:
+        out.extend(_convert_message(m))
+    return out
+
+
+def _session_view(item: Item, display: Display) -> ItemView:
+    session = item.session
+    assert session is not None
+    traces = sorted(session.traces, key=lambda t: (t.timestamp, t.id))
+    msgs: list[dict[str, Any]] = []
+    for n, t in enumerate(traces, start=1):
+        turn = _new_turn_messages(t.input) if "input" in display.parts else []
+        label = f"**Turn {n}** · trace `{t.id.replace('`', '')}` · {_when(t.timestamp)}"
+        if turn and turn[0]["role"] == "user" and "metadata" not in turn[0]:
+            turn[0] = {**turn[0], "content": f"{label}\n\n{turn[0]['content']}"}
+        else:
+            turn.insert(0, {"role": "user", "content": label})
+        msgs.extend(turn)
+        if "output" in display.parts:
+            msgs.extend(output_messages(t.output))
+    capped, cut = _cap_messages(msgs)
+    panels = (Panel(f"Conversation ({len(traces)} turns)", "chat", capped, cut or _was_folded(capped), None),)
+    facts: list[tuple[str, str]] = [("session", session.id), ("turns", str(len(traces)))]
+    if traces:
+        facts.append(("first", _when(traces[0].timestamp)))
+        facts.append(("last", _when(traces[-1].timestamp)))
+        users = sorted({t.user_id for t in traces if t.user_id})
+        if users:
+            facts.append(("user", ", ".join(users)))
+    meta: dict[str, Any] | None = None
+    if "metadata" in display.parts:
+        meta = {
+            f"turn {n} ({t.id})": _metadata(t.metadata, display.metadata_keys)
+            for n, t in enumerate(traces, 1)
+        }
+        meta, _ = truncate_json(meta)
+    inspect: list[tuple[str, str]] = []
+    for n, t in enumerate(traces, start=1):
+        inspect.append((f"Turn {n} · trace {t.id}", f"trace:{t.id}"))
+    return ItemView(
+        kind="session",
+        key=item.ref.key,
+        heading=safe_text(f"Session · {session.id}"),
+        facts=tuple((k, safe_text(v)) for k, v in facts),
+        panels=panels,
+        metadata=meta,
+        scores=_scores(item, display),
+        tree=None,
+        inspect=tuple(inspect),
+    )
+
+
+# --------------------------------------------------------------------------------------- inspect
+
+
+def _obs_dump(o: Observation) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "type": o.type,
+        "name": o.name,
+        "model": o.model,
+        "level": o.level,
+        "status_message": o.status_message,
+        "start_time": _when(o.start_time),
+        "end_time": _when(o.end_time),
+        "latency_ms": o.latency_ms,
+        "usage": o.usage,
+        "input": o.input,
+        "output": o.output,
+        "metadata": o.metadata,
+    }
+
+
+def _trace_dump(t: Trace) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "timestamp": _when(t.timestamp),
+        "input": t.input,
+        "output": t.output,
+        "metadata": t.metadata,
+    }
+
+
+def inspect_content(item: Item, key: str) -> tuple[str, bool]:
+    """The full text of one part of ``item`` (``input``, ``output``, ``metadata``, ``trace.input``,
+    ``trace.output``, ``obs:<id>``, ``trace:<id>``) and whether it is JSON. Unknown keys raise KeyError."""
+    subject: Any
+    obs, trace = item.observation, item.trace
+    if key in ("input", "output", "metadata"):
+        holder: Any = obs if obs is not None else trace
+        if holder is None:
+            raise KeyError(key)
+        subject = getattr(holder, key)
+    elif key in ("trace.input", "trace.output") and trace is not None:
+        subject = getattr(trace, key.split(".")[1])
+    elif key.startswith("obs:") and trace is not None:
+        found = [o for o in trace.observations if o.id == key[4:]]
+        if not found:
+            raise KeyError(key)
+        subject = _obs_dump(found[0])
+    elif key.startswith("trace:") and item.session is not None:
+        found_t = [t for t in item.session.traces if t.id == key[6:]]
+        if not found_t:
+            raise KeyError(key)
+        subject = _trace_dump(found_t[0])
+    else:
+        raise KeyError(key)
+    is_json = not isinstance(subject, str)
+    text = safe_text(pretty(subject))
+    if len(text) > FULL_CONTENT_CHARS:
+        text = (
+            text[:FULL_CONTENT_CHARS] + f"\n[… {len(text) - FULL_CONTENT_CHARS:,} more characters not shown]"
+        )
+    return text, is_json
