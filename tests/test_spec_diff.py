@@ -192,19 +192,13 @@ questions:
 """
 
 
-def _stored(text: str) -> str:
-    import json
-
-    import yaml
-
-    return json.dumps(yaml.safe_load(text), sort_keys=True, separators=(",", ":"))
-
-
 def test_plan_spec_change_same_continue_refuse_new_version() -> None:
+    from hitl_pipeline.pipeline import spec_from_json, spec_to_json
     from hitl_pipeline.spec import load_spec_text
     from hitl_pipeline.spec.diff import plan_spec_change
 
-    stored = _stored(SPEC_YAML)
+    # The old spec goes through the campaign state's JSON round trip, as in `hitl run`.
+    stored = spec_from_json(spec_to_json(load_spec_text(SPEC_YAML, "specs/p.yaml")))
     same = plan_spec_change(stored, 1, load_spec_text(SPEC_YAML, "specs/p.yaml"))
     assert (same.action, same.version) == ("same", 1)
 

@@ -280,13 +280,12 @@ class SpecChangePlan:
 
 
 def plan_spec_change(
-    stored_spec_json: str, stored_version: int, new: ReviewSpec, *, new_version: bool = False
+    old: ReviewSpec, stored_version: int, new: ReviewSpec, *, new_version: bool = False
 ) -> SpecChangePlan:
     """Decide how a campaign continues under ``new``, given the spec it recorded.
 
     Args:
-        stored_spec_json: the canonical spec JSON the campaign state recorded (JSON is YAML, so it
-            loads with the ordinary spec loader).
+        old: the spec the campaign state recorded (``pipeline.spec_from_json(meta.spec_json)``).
         stored_version: the campaign version the state runs under.
         new: the spec being run now.
         new_version: the user asked for a new campaign version (``--new-version``).
@@ -294,9 +293,6 @@ def plan_spec_change(
     Raises:
         CampaignError: the change alters the meaning of answers and ``new_version`` is not set.
     """
-    from hitl_pipeline.spec import load_spec_text  # local: the loader package imports the model
-
-    old = load_spec_text(stored_spec_json, f"<campaign {new.campaign} version {stored_version}>")
     old = replace(old, path=new.path)
     if new_version:
         return SpecChangePlan("new_version", stored_version + 1, diff_specs(old, new))
