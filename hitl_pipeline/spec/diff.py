@@ -240,10 +240,12 @@ CLASSIFIED_FIELDS = frozenset(
 
 def diff_specs(old: ReviewSpec, new: ReviewSpec) -> SpecDiff:
     """Every difference between ``old`` and ``new``, classified as harmless or meaning-changing."""
-    unknown = {f.name for f in fields(ReviewSpec)} - CLASSIFIED_FIELDS - _NOT_CONTENT
-    if unknown:  # a new spec field must be classified before specs can be compared safely
-        raise AssertionError(f"spec fields not classified by diff_specs: {sorted(unknown)}")
     changes = list(_sections(old, new)) + list(_questions(old, new))
+    # A spec field added after this module was written: assume the worst until it is classified
+    # (a test fails until CLASSIFIED_FIELDS covers every field).
+    for f in fields(ReviewSpec):
+        if f.name not in CLASSIFIED_FIELDS | _NOT_CONTENT and getattr(old, f.name) != getattr(new, f.name):
+            changes.append(Change("meaning", f.name, f"changed (not yet classified as harmless): {f.name}"))
     return SpecDiff(tuple(changes))
 
 
