@@ -29,6 +29,7 @@ Non-string values are rendered as JSON (``true``, ``3``); a missing value gives 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import uuid
@@ -238,7 +239,7 @@ class LocalSource:
 
     name = "local"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         #: Set by the registry when it just created this store with demo data (so the CLI can say so).
         self.demo_created = False
@@ -454,6 +455,11 @@ class LocalSource:
     def has_trace(self, trace_id: str) -> bool:
         """Whether a trace with this id is stored."""
         return self._conn().execute("SELECT 1 FROM traces WHERE id = ?", (trace_id,)).fetchone() is not None
+
+    def has_observation(self, observation_id: str) -> bool:
+        """Whether an observation with this id is stored."""
+        row = self._conn().execute("SELECT 1 FROM observations WHERE id = ?", (observation_id,)).fetchone()
+        return row is not None
 
     def counts(self) -> dict[str, int]:
         """Row counts per object kind: traces, observations, sessions, scores, score_configs."""

@@ -1,0 +1,500 @@
+"""Import traces, observations, scores and score configs from JSONL into the local store.
+
+One JSON object per line, with a ``type`` field naming the record kind and Langfuse's camelCase
+field names, so a Langfuse export needs little change (unknown fields such as ``projectId`` are
+ignored)::
+
+    {"type": "trace", "id": "t1", "name": "support-chat", "timestamp": "2026-10-02T09:00:00Z",
+     "userId": "user-001", "sessionId": "sess-1", "tags": ["support"], "environment": "production",
+     "release": "2026.10.1", "version": "v1", "input": {...}, "output": {...}, "metadata": {...}}
+    {"type": "observation", "id": "o1", "traceId": "t1", "parentObservationId": null,
+     "observationType": "GENERATION", "name": "generate-answer", "startTime": "…", "endTime": "…",
+     "level": "DEFAULT", "statusMessage": null, "model": "gpt-4o-mini", "input": …, "output": …,
+     "metadata": {}, "usageDetails": {"input": 812, "output": 64, "total": 876}}
+    {"type": "score", "id": "s1", "traceId": "t1", "observationId": null, "sessionId": null,
+     "name": "helpfulness", "value": 4, "dataType": "NUMERIC", "timestamp": "…", "comment": "…",
+     "configId": "cfg-helpfulness", "source": "ANNOTATION", "metadata": {}}
+    {"type": "score_config", "id": "cfg-helpfulness", "name": "helpfulness", "dataType": "NUMERIC",
+     "minValue": 1, "maxValue": 5, "categories": [{"label": "…", "value": 0}], "description": "…"}
+
+Because ``type`` names the record kind, an observation's own Langfuse type (``GENERATION``,
+``SPAN``, ``TOOL``…) goes in ``observationType``. Every line is checked (JSON syntax, required fields, types,
+timestamps, references: an observation's trace and parent, a score's config, must exist in the
+file or already in the store). If any line is bad, :class:`ImportDataError` lists every bad line
+with its number and nothing is written; otherwise everything is written in one transaction.
+Re-importing the same file updates the same rows (ids are upsert keys, as in Langfuse).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hitl_pipeline.errors import ConfigError, ImportDataError
+from hitl_pipeline.sources.base import Observation, Score, ScoreConfig, Trace
+from hitl_pipeline.sources.local import LocalSource, score_config_problems
+
+RECORD_TYPES = ("trace", "observation", "score", "score_config")
+OBSERVATION_TYPES = (
+    "SPAN",
+    "GENERATION",
+    "EVENT",
+    "TOOL",
+    "AGENT",
+    "CHAIN",
+    "RETRIEVER",
+    "EVALUATOR",
+    "EMBEDDING",
+    "GUARDRAIL",
+)
+LEVELS = ("DEBUG", "DEFAULT", "WARNING", "ERROR")
+SCORE_DATA_TYPES = ("NUMERIC", "CATEGORICAL", "BOOLEAN", "TEXT", "CORRECTION")
+SCORE_SOURCES = ("API", "ANNOTATION", "EVAL")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import wrote (counts per record type) and where."""
+
+    path: str
+    db_path: str
+    traces: int = 0
+    observations: int = 0
+    scores: int = 0
+    score_configs: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.traces + self.observations + self.scores + self.score_configs
+
+
+@dataclass
+class _Parsed:
+    traces: dict[str, tuple[int, Trace]] = field(default_factory=dict)
+    observations: dict[str, tuple[int, Observation]] = field(default_factory=dict)
+    scores: list[tuple[int, Score]] = field(default_factory=list)
+    score_keys: dict[tuple[str, str], int] = field(default_factory=dict)
+    configs: dict[str, tuple[int, ScoreConfig]] = field(default_factory=dict)
+
+
+class _Line:
+    """Field accessors for one record that collect problems instead of raising."""
+
+    def __init__(self, obj: dict[str, Any], problems: list[str]) -> None:
+        self.obj = obj
+        self.problems = problems
+
+    def string(self, key: str, *, required: bool = False, choices: tuple[str, ...] = ()) -> str | None:
+        value = self.obj.get(key)
+        if value is None:
+            if required:
+                self.problems.append(f"missing required field {key!r}")
+            return None
+        if not isinstance(value, str) or (required and not value):
+            self.problems.append(f"{key!r} must be a non-empty string, got {json.dumps(value)[:60]}")
+            return None
+        if choices and value not in choices:
+            self.problems.append(f"{key!r} is {value!r}; expected one of {', '.join(choices)}")
+            return None
+        return value
+
+    def time(self, key: str, *, required: bool = False) -> datetime | None:
+        value = self.obj.get(key)
+        if value is None:
+            if required:
+                self.problems.append(f"missing required field {key!r}")
+            return None
+        parsed = parse_timestamp(value)
+        if parsed is None:
+            self.problems.append(
+                f"{key!r} is not an ISO-8601 timestamp: {json.dumps(value)[:60]} (e.g. 2026-10-02T09:00:00Z)"
+            )
+        return parsed
+
+    def mapping(self, key: str) -> dict[str, Any]:
+        value = self.obj.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problems.append(f"{key!r} must be a JSON object, got {type(value).__name__}")
+            return {}
+        return value
+
+    def number(self, key: str) -> float | None:
+        value = self.obj.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            self.problems.append(f"{key!r} must be a number, got {json.dumps(value)[:60]}")
+            return None
+        return float(value)
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """An aware UTC datetime from an ISO-8601 string (``Z`` or an offset; none means UTC), else None."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    text = value.strip().replace(" ", "T")
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def _read_lines(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
+    """(line number, text, decode problem) for each line; bytes are decoded per line so one bad
+    line does not hide the others."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8"), None
+            except UnicodeDecodeError as exc:
+                yield number, None, f"not valid UTF-8 ({exc.reason} at byte {exc.start})"
+
+
+def parse_jsonl(path: str | os.PathLike[str], store: LocalSource | None = None) -> _Parsed:
+    """Parse and check every line of ``path``; raises :class:`ImportDataError` listing all bad lines.
+
+    ``store`` (optional) resolves references to objects already stored.
+    """
+    file = Path(path)
+    issues: list[str] = []
+    parsed = _Parsed()
+    # References are checked after the whole file is read, so records may come in any order.
+    obs_refs: list[tuple[int, str, str | None]] = []
+    score_cfg_refs: list[tuple[int, str]] = []
+    try:
+        lines = list(_read_lines(file))
+    except OSError as exc:
+        raise ImportDataError(str(file), [f"0: cannot read the file: {exc.strerror or exc}"]) from exc
+    for number, text, decode_problem in lines:
+        if decode_problem:
+            issues.append(f"{number}: {decode_problem}")
+            continue
+        assert text is not None
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            issues.append(f"{number}: invalid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        if not isinstance(obj, dict):
+            issues.append(f"{number}: expected a JSON object, got {type(obj).__name__}")
+            continue
+        problems: list[str] = []
+        kind = obj.get("type")
+        if kind == "trace":
+            _parse_trace(number, _Line(obj, problems), parsed)
+        elif kind == "observation":
+            ref = _parse_observation(number, _Line(obj, problems), parsed)
+            if ref:
+                obs_refs.append((number, *ref))
+        elif kind == "score":
+            cfg = _parse_score(number, _Line(obj, problems), parsed)
+            if cfg:
+                score_cfg_refs.append((number, cfg))
+        elif kind == "score_config":
+            _parse_config(number, _Line(obj, problems), parsed)
+        else:
+            problems.append(f"'type' must be one of {', '.join(RECORD_TYPES)}, got {json.dumps(kind)[:40]}")
+        issues.extend(f"{number}: {p}" for p in problems)
+
+    for number, trace_id, parent_id in obs_refs:
+        if trace_id not in parsed.traces and not (store is not None and store.has_trace(trace_id)):
+            issues.append(
+                f"{number}: observation's trace {trace_id!r} is neither in this file nor in the store"
+            )
+        if (
+            parent_id
+            and parent_id not in parsed.observations
+            and not _store_has_observation(store, parent_id)
+        ):
+            issues.append(
+                f"{number}: parent observation {parent_id!r} is neither in this file nor in the store"
+            )
+    for number, config_id in score_cfg_refs:
+        if config_id not in parsed.configs and (store is None or store.get_score_config(config_id) is None):
+            issues.append(f"{number}: score config {config_id!r} is neither in this file nor in the store")
+    if issues:
+        issues.sort(key=lambda i: int(i.split(":", 1)[0]))
+        raise ImportDataError(str(file), issues)
+    return parsed
+
+
+def _store_has_observation(store: LocalSource | None, observation_id: str) -> bool:
+    if store is None:
+        return False
+    return store.has_observation(observation_id)
+
+
+def _duplicate(number: int, kind: str, key: str, seen: dict[Any, Any], problems: list[str]) -> bool:
+    if key in seen:
+        first = seen[key][0] if isinstance(seen[key], tuple) else seen[key]
+        problems.append(f"duplicate {kind} id {key!r} (first on line {first})")
+        return True
+    return False
+
+
+def _parse_trace(number: int, line: _Line, parsed: _Parsed) -> None:
+    trace_id = line.string("id", required=True)
+    name = line.string("name", required=True)
+    ts = line.time("timestamp", required=True)
+    user_id = line.string("userId")
+    session_id = line.string("sessionId")
+    environment = line.string("environment")
+    release = line.string("release")
+    version = line.string("version")
+    metadata = line.mapping("metadata")
+    tags_raw = line.obj.get("tags") or []
+    if not isinstance(tags_raw, list) or not all(isinstance(t, str) and t for t in tags_raw):
+        line.problems.append("'tags' must be a list of non-empty strings")
+        tags_raw = []
+    if line.problems or trace_id is None or name is None or ts is None:
+        return
+    if _duplicate(number, "trace", trace_id, parsed.traces, line.problems):
+        return
+    parsed.traces[trace_id] = (
+        number,
+        Trace(
+            id=trace_id,
+            name=name,
+            timestamp=ts,
+            user_id=user_id,
+            session_id=session_id,
+            tags=tuple(dict.fromkeys(tags_raw)),
+            environment=environment or "default",
+            release=release,
+            version=version,
+            input=line.obj.get("input"),
+            output=line.obj.get("output"),
+            metadata=metadata,
+        ),
+    )
+
+
+def _parse_observation(number: int, line: _Line, parsed: _Parsed) -> tuple[str, str | None] | None:
+    obs_id = line.string("id", required=True)
+    trace_id = line.string("traceId", required=True)
+    obs_type = line.string("observationType", required=True, choices=OBSERVATION_TYPES)
+    name = line.string("name", required=True)
+    start = line.time("startTime", required=True)
+    end = line.time("endTime")
+    parent = line.string("parentObservationId")
+    level = line.string("level", choices=LEVELS)
+    status = line.string("statusMessage")
+    model = line.string("model")
+    metadata = line.mapping("metadata")
+    usage = line.mapping("usageDetails")
+    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in usage.values()):
+        line.problems.append("'usageDetails' values must be numbers (token counts)")
+    if start is not None and end is not None and end < start:
+        line.problems.append("'endTime' is before 'startTime'")
+    if (
+        line.problems
+        or obs_id is None
+        or trace_id is None
+        or obs_type is None
+        or name is None
+        or start is None
+    ):
+        return None
+    if _duplicate(number, "observation", obs_id, parsed.observations, line.problems):
+        return None
+    parsed.observations[obs_id] = (
+        number,
+        Observation(
+            id=obs_id,
+            trace_id=trace_id,
+            type=obs_type,
+            name=name,
+            start_time=start,
+            parent_id=parent,
+            end_time=end,
+            level=level or "DEFAULT",
+            status_message=status,
+            model=model,
+            input=line.obj.get("input"),
+            output=line.obj.get("output"),
+            metadata=metadata,
+            usage=usage,
+        ),
+    )
+    return trace_id, parent
+
+
+def _parse_score(number: int, line: _Line, parsed: _Parsed) -> str | None:
+    score_id = line.string("id", required=True)
+    name = line.string("name", required=True)
+    trace_id = line.string("traceId")
+    observation_id = line.string("observationId")
+    session_id = line.string("sessionId")
+    ts = line.time("timestamp")
+    comment = line.string("comment")
+    config_id = line.string("configId")
+    source = line.string("source", choices=SCORE_SOURCES)
+    environment = line.string("environment")
+    queue_id = line.string("queueId")
+    string_value = line.string("stringValue")
+    metadata = line.mapping("metadata")
+    value = line.obj.get("value")
+    data_type = line.string("dataType", choices=SCORE_DATA_TYPES)
+    if data_type is None and "dataType" not in line.obj:
+        # Langfuse infers the type from the value when it is not given.
+        data_type = "CATEGORICAL" if isinstance(value, str) else "NUMERIC"
+    if "value" not in line.obj or value is None:
+        line.problems.append("missing required field 'value'")
+    elif data_type in ("NUMERIC", "BOOLEAN"):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            line.problems.append(f"a {data_type} score needs a numeric 'value', got {json.dumps(value)[:60]}")
+        elif data_type == "BOOLEAN" and value not in (0, 1):
+            line.problems.append(f"a BOOLEAN score's 'value' must be 0 or 1, got {value}")
+    elif data_type == "CATEGORICAL":
+        if not isinstance(value, str) and not (isinstance(value, int | float) and string_value):
+            line.problems.append(
+                "a CATEGORICAL score needs its label as 'value' (or a number plus 'stringValue')"
+            )
+    elif data_type in ("TEXT", "CORRECTION") and not isinstance(value, str):
+        line.problems.append(f"a {data_type} score needs a string 'value'")
+    if len([t for t in (trace_id, session_id) if t]) != 1:
+        line.problems.append("a score needs exactly one of 'traceId' or 'sessionId'")
+    if observation_id and not trace_id:
+        line.problems.append("'observationId' needs 'traceId' too")
+    if line.problems or score_id is None or name is None or data_type is None:
+        return None
+    key = (score_id, name)
+    if key in parsed.score_keys:
+        line.problems.append(
+            f"duplicate score id {score_id!r} with name {name!r} (first on line {parsed.score_keys[key]})"
+        )
+        return None
+    parsed.score_keys[key] = number
+    if data_type == "CATEGORICAL" and not isinstance(value, str):
+        value = string_value
+    parsed.scores.append(
+        (
+            number,
+            Score(
+                id=score_id,
+                name=name,
+                value=value,
+                data_type=data_type,  # type: ignore[arg-type]  # checked against SCORE_DATA_TYPES
+                timestamp=ts or datetime.now(UTC),
+                trace_id=trace_id,
+                observation_id=observation_id,
+                session_id=session_id,
+                string_value=string_value,
+                comment=comment,
+                metadata=metadata,
+                config_id=config_id,
+                source=source or "API",
+                queue_id=queue_id,
+                environment=environment or "default",
+            ),
+        )
+    )
+    return config_id
+
+
+def _parse_config(number: int, line: _Line, parsed: _Parsed) -> None:
+    config_id = line.string("id", required=True)
+    name = line.string("name", required=True)
+    data_type = line.string("dataType", required=True, choices=("NUMERIC", "CATEGORICAL", "BOOLEAN", "TEXT"))
+    min_value = line.number("minValue")
+    max_value = line.number("maxValue")
+    description = line.string("description")
+    archived = line.obj.get("isArchived", False)
+    if not isinstance(archived, bool):
+        line.problems.append("'isArchived' must be true or false")
+    categories: list[tuple[str, float]] = []
+    raw = line.obj.get("categories") or []
+    if not isinstance(raw, list):
+        line.problems.append("'categories' must be a list of {label, value} objects")
+        raw = []
+    for cat in raw:
+        label = cat.get("label") if isinstance(cat, dict) else None
+        value = cat.get("value") if isinstance(cat, dict) else None
+        if not isinstance(label, str) or isinstance(value, bool) or not isinstance(value, int | float):
+            line.problems.append(
+                f"category {json.dumps(cat)[:60]} must be {{'label': string, 'value': number}}"
+            )
+            continue
+        categories.append((label, float(value)))
+    if line.problems or config_id is None or name is None or data_type is None:
+        return
+    # Langfuse fixes BOOLEAN categories itself; an export carries them, so do not count them as an error.
+    rule_categories = () if data_type == "BOOLEAN" else tuple(categories)
+    line.problems.extend(score_config_problems(name, data_type, rule_categories, min_value, max_value))
+    if line.problems or _duplicate(number, "score config", config_id, parsed.configs, line.problems):
+        return
+    parsed.configs[config_id] = (
+        number,
+        ScoreConfig(
+            id=config_id,
+            name=name,
+            data_type=data_type,  # type: ignore[arg-type]  # checked by choices above
+            categories=(("True", 1.0), ("False", 0.0)) if data_type == "BOOLEAN" else tuple(categories),
+            min_value=min_value,
+            max_value=max_value,
+            description=description,
+            is_archived=bool(archived),
+        ),
+    )
+
+
+def import_jsonl(path: str | os.PathLike[str], store: LocalSource) -> ImportResult:
+    """Check ``path`` completely, then write all of it into ``store`` in one transaction.
+
+    Raises :class:`ImportDataError` (nothing written) when any line is bad.
+    """
+    parsed = parse_jsonl(path, store)
+    by_trace: dict[str, list[Observation]] = {}
+    loose: list[Observation] = []
+    for _, obs in parsed.observations.values():
+        if obs.trace_id in parsed.traces:
+            by_trace.setdefault(obs.trace_id, []).append(obs)
+        else:
+            loose.append(obs)
+    traces = [
+        replace(trace, observations=tuple(by_trace.get(trace_id, ())))
+        for trace_id, (_, trace) in parsed.traces.items()
+    ]
+    with store.transaction():
+        store.insert_score_configs(c for _, c in parsed.configs.values())
+        store.insert_traces(traces)
+        store.insert_observations(loose)
+        store.insert_scores(s for _, s in parsed.scores)
+    return ImportResult(
+        path=str(path),
+        db_path=str(store.path),
+        traces=len(parsed.traces),
+        observations=len(parsed.observations),
+        scores=len(parsed.scores),
+        score_configs=len(parsed.configs),
+    )
+
+
+def import_file(path: str | os.PathLike[str], db_path: str | os.PathLike[str]) -> ImportResult:
+    """Import a JSONL file into the local store at ``db_path`` (created empty if missing).
+
+    This is what ``hitl import FILE --db PATH`` calls.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"cannot import {file}: no such file. Check the path.")
+    store = LocalSource(db_path)
+    try:
+        return import_jsonl(file, store)
+    finally:
+        store.close()
