@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from typing import TYPE_CHECKING
 
-from hitl_pipeline.sources.base import ScoreConfig, ScoreWrite
+if TYPE_CHECKING:
+    # Annotations only: a runtime import would close the cycle sources.base → spec (package
+    # __init__) → spec.validate → scoring.rules → sources.base when sources.base is imported first.
+    from hitl_pipeline.sources.base import ScoreConfig, ScoreWrite
 
 #: TEXT (and CORRECTION) values must be 1–500 characters (server TEXT_SCORE_MAX_LENGTH).
 TEXT_MAX_LENGTH = 500
