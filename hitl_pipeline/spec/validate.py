@@ -408,7 +408,8 @@ def semantic_issues(loaded: LoadedYaml) -> Iterator[SpecIssue]:
 
 def _finite_numbers(value: Any, path: JsonPath, loaded: LoadedYaml) -> Iterator[SpecIssue]:
     if isinstance(value, float) and not math.isfinite(value):
-        yield loaded.issue(path, f"must be a finite number, found {value}")
+        shown = ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+        yield loaded.issue(path, f"must be a finite number, found {shown}")
     elif isinstance(value, dict):
         for key, child in value.items():
             yield from _finite_numbers(child, (*path, key), loaded)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Everything CI runs (.ci/run calls exactly this): install what the tests need, lint, type-check, test.
+# Usage: bash scripts/test.sh [extra pytest arguments]   (HITL_SKIP_INSTALL=1: skip the installs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# HITL_SKIP_INSTALL=1 skips the installation steps (a machine that is already set up).
+if [ "${HITL_SKIP_INSTALL:-0}" != "1" ]; then
+    python -m pip install --quiet -e ".[test]"
+fi
+
+# The browser tests drive Debian's Chromium through Playwright.
+if [ "${HITL_SKIP_INSTALL:-0}" != "1" ] && [ ! -x /usr/bin/chromium ]; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get update
+    $SUDO apt-get install -y chromium
+fi
+
+export GRADIO_ANALYTICS_ENABLED=False
+export HF_HUB_DISABLE_TELEMETRY=1
+
+echo "== ruff check"
+ruff check hitl_pipeline tests
+echo "== mypy"
+mypy
+echo "== pytest"
+python -m pytest -q "$@"
