@@ -19,14 +19,26 @@ An item goes to adjudication when a question ties or its disagreement is above
 
 from __future__ import annotations
 
+import json
+import logging
 import statistics
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
-from hitl_pipeline.spec.model import Question
+from hitl_pipeline.campaign.types import Assignment, OtherAnswer
+from hitl_pipeline.errors import CampaignError, ScoreValidationError
+from hitl_pipeline.scoring.rules import check_score
+from hitl_pipeline.sources.base import ItemRef, ScoreConfig, ScoreWrite
+from hitl_pipeline.spec.model import Question, ReviewSpec
+
+log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from hitl_pipeline.campaign.service import CampaignService
 
 #: Question types that get a consensus value.
 CONSENSUS_TYPES = ("categorical", "boolean", "numeric")
@@ -150,3 +162,373 @@ def decide_item(
 def consensus_score_id(campaign: str, spec_version: int | str, item_key: str, score_name: str) -> str:
     """Deterministic id of the consensus score of one question on one item."""
     return str(uuid.uuid5(CONSENSUS_NAMESPACE, f"{campaign}\x1f{spec_version}\x1f{item_key}\x1f{score_name}"))
+
+
+# -- consensus scores ------------------------------------------------------------------------------
+
+
+def build_consensus_scores(
+    spec: ReviewSpec,
+    ref: ItemRef,
+    decisions: Sequence[Decision],
+    configs: Mapping[str, ScoreConfig],
+    *,
+    spec_version: int,
+    values: Mapping[str, Any] | None = None,
+    adjudicator: str | None = None,
+    timestamp: datetime | None = None,
+    git_commit: str | None = None,
+) -> list[tuple[str, ScoreWrite]]:
+    """(question, score) for each decided question, ready for the outbox.
+
+    ``values`` overrides the decided values (an adjudicator's answers). The metadata marks the
+    score as consensus (``hitl_consensus: true``) with the vote counts, the spread, and who
+    decided (``hitl_reviewer``: the adjudicator, or ``hitl:consensus`` for the rule).
+
+    Raises:
+        ScoreValidationError: a consensus score would break its config (never sent then).
+    """
+    from hitl_pipeline.scoring.build import score_metadata, score_value
+
+    out: list[tuple[str, ScoreWrite]] = []
+    problems: list[str] = []
+    for d in decisions:
+        q = spec.question(d.question)
+        value = values.get(q.score) if values is not None else d.value
+        if value is None:
+            continue
+        config = configs.get(q.score)
+        metadata = score_metadata(
+            campaign=spec.campaign,
+            reviewer=adjudicator or CONSENSUS_REVIEWER,
+            spec_hash=spec.spec_hash,
+            spec_version=spec_version,
+            git_commit=git_commit,
+        )
+        metadata.update(
+            {
+                "hitl_consensus": True,
+                "hitl_consensus_method": "adjudicated"
+                if adjudicator
+                else (spec.consensus.numeric if q.type == "numeric" else "majority"),
+                "hitl_votes": dict(d.votes),
+                "hitl_answers": d.answers,
+                "hitl_disagreement": round(d.disagreement, 6),
+            }
+        )
+        target: dict[str, str | None] = {}
+        if ref.kind == "session":
+            target["session_id"] = ref.id
+        elif ref.kind == "observation":
+            target.update(trace_id=ref.trace_id, observation_id=ref.id)
+        else:
+            target["trace_id"] = ref.id
+        score = ScoreWrite(
+            id=consensus_score_id(spec.campaign, spec_version, ref.key, q.score),
+            name=config.name if config else q.score,
+            value=score_value(q.data_type, value),
+            data_type=q.data_type,  # type: ignore[arg-type]
+            metadata=metadata,
+            config_id=config.id if config else None,
+            source="ANNOTATION",
+            environment=spec.langfuse.environment,
+            timestamp=timestamp,
+            **target,
+        )
+        problems.extend(f"{q.label}: {p}" for p in check_score(score, config))
+        out.append((q.score, score))
+    if problems:
+        raise ScoreValidationError("consensus score refused:\n" + "\n".join(problems))
+    return out
+
+
+# -- adjudication queue on the campaign state -----------------------------------------------------
+
+_TABLE = """
+CREATE TABLE IF NOT EXISTS adjudications (
+    item_key TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
+    reasons_json TEXT NOT NULL,
+    leased_by TEXT, lease_expires TEXT,
+    adjudicator TEXT, answers_json TEXT, comment TEXT,
+    created_at TEXT NOT NULL, resolved_at TEXT
+)
+"""
+
+
+@dataclass(frozen=True)
+class Adjudication:
+    """An item whose reviews did not reach consensus (``reasons``: one line per disputed question)."""
+
+    item_key: str
+    status: Literal["open", "resolved"]
+    reasons: tuple[str, ...]
+    adjudicator: str | None = None
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+class ConsensusManager:
+    """Consensus and adjudication for a :class:`~hitl_pipeline.campaign.service.CampaignService`.
+
+    The service calls :meth:`after_submit` once an answer is stored, asks :meth:`open_next` first
+    when an adjudicator wants work, and routes an adjudicator's answer through :meth:`submit`.
+    Consensus scores go to the campaign outbox (same worker, same exactly-once guarantee) under
+    the reviewer name ``hitl:consensus``. The adjudication queue lives in its own table of the
+    campaign database.
+    """
+
+    def __init__(self, service: CampaignService) -> None:
+        self.service = service
+        self.spec = service.spec
+        self.state = service.state
+        with self.state.transaction() as c:
+            c.execute(_TABLE)
+        self.catch_up()
+
+    def catch_up(self) -> int:
+        """Decide every complete item that has neither consensus scores nor an adjudication yet.
+
+        Consensus is decided right after the answer that completes an item is stored, in a second
+        transaction; this covers a crash between the two, and campaigns that turned consensus on
+        later. Returns how many items it decided or sent to adjudication.
+        """
+        with self.state.transaction() as c:
+            rows = c.execute(
+                """SELECT key FROM items WHERE done >= ?
+                   AND key NOT IN (SELECT item_key FROM adjudications)
+                   AND key NOT IN (SELECT item_key FROM outbox WHERE reviewer = ?)
+                   ORDER BY position""",
+                (self.service.n, CONSENSUS_REVIEWER),
+            ).fetchall()
+        for (key,) in rows:
+            self.after_submit(key)
+        return len(rows)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _reviews(self, item_key: str) -> dict[str, Mapping[str, Any]]:
+        return {r.reviewer: r.answers for r in self.state.reviews(item_key=item_key)}
+
+    def _decisions(self, item_key: str) -> list[Decision]:
+        return decide_item(
+            self.spec.questions,
+            self._reviews(item_key),
+            numeric=self.spec.consensus.numeric,
+            max_disagreement=self.spec.consensus.max_disagreement,
+        )
+
+    def _queue_scores(
+        self, c: Any, item_key: str, scores: Sequence[tuple[str, ScoreWrite]], now: datetime
+    ) -> None:
+        from hitl_pipeline.campaign.state import ts
+        from hitl_pipeline.scoring.build import score_to_json
+
+        stamp = ts(now)
+        for question, s in scores:
+            # Same upsert shape as the state's own outbox writes: a changed consensus re-queues the
+            # same score id with a new revision, so Langfuse ends with one consensus score per question.
+            c.execute(
+                """INSERT INTO outbox (score_id, item_key, reviewer, question, payload_json, status, revision,
+                                       attempts, next_attempt_at, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, 'pending', 1, 0, ?, ?, ?)
+                   ON CONFLICT (score_id) DO UPDATE SET
+                     payload_json = excluded.payload_json, status = 'pending',
+                     revision = outbox.revision + 1, attempts = 0, next_attempt_at = excluded.next_attempt_at,
+                     last_error = NULL, sent_at = NULL, confirmed_at = NULL, updated_at = excluded.updated_at
+                   WHERE outbox.payload_json != excluded.payload_json""",
+                (
+                    s.id,
+                    item_key,
+                    CONSENSUS_REVIEWER,
+                    question,
+                    json.dumps(score_to_json(s), sort_keys=True),
+                    stamp,
+                    stamp,
+                    stamp,
+                ),
+            )
+
+    def adjudication(self, item_key: str) -> Adjudication | None:
+        """The item's adjudication entry, if it has one."""
+        with self.state.transaction() as c:
+            row = c.execute(
+                "SELECT status, reasons_json, adjudicator, answers_json FROM adjudications WHERE item_key = ?",
+                (item_key,),
+            ).fetchone()
+        if row is None:
+            return None
+        return Adjudication(
+            item_key=item_key,
+            status=row[0],
+            reasons=tuple(json.loads(row[1])),
+            adjudicator=row[2],
+            answers=json.loads(row[3]) if row[3] else {},
+        )
+
+    def open_adjudications(self) -> list[str]:
+        """Keys of items waiting for an adjudicator, oldest first."""
+        with self.state.transaction() as c:
+            rows = c.execute(
+                """SELECT a.item_key FROM adjudications a JOIN items i ON i.key = a.item_key
+                   WHERE a.status = 'open' ORDER BY a.created_at, i.position"""
+            )
+            return [r[0] for r in rows.fetchall()]
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    def after_submit(self, item_key: str) -> Adjudication | None:
+        """Once the item has all its reviews: queue consensus scores, or open an adjudication.
+
+        Re-runs on every edit of a complete item, so the consensus follows edited answers; an
+        item an adjudicator already resolved keeps the adjudicator's answer.
+        """
+        reviews = self._reviews(item_key)
+        if len(reviews) < self.service.n:
+            return None
+        existing = self.adjudication(item_key)
+        if existing is not None and existing.status == "resolved":
+            return existing
+        decisions = self._decisions(item_key)
+        disputed = [d for d in decisions if d.needs_adjudication]
+        now = self.service.clock()
+        from hitl_pipeline.campaign.state import ts
+
+        if disputed:
+            reasons = [
+                f"{d.question}: "
+                + ("tie " if d.tie else f"disagreement {d.disagreement:.2f} ")
+                + (json.dumps(d.votes, sort_keys=True) if d.votes else "")
+                for d in disputed
+            ]
+            with self.state.transaction() as c:
+                c.execute(
+                    """INSERT INTO adjudications (item_key, status, reasons_json, created_at)
+                       VALUES (?, 'open', ?, ?)
+                       ON CONFLICT (item_key) DO UPDATE SET reasons_json = excluded.reasons_json""",
+                    (item_key, json.dumps(reasons), ts(now)),
+                )
+            return self.adjudication(item_key)
+        row = self.state.item(item_key)
+        assert row is not None
+        scores = build_consensus_scores(
+            self.spec,
+            row.ref,
+            decisions,
+            self.service.configs,
+            spec_version=self.service.spec_version,
+            timestamp=now,
+            git_commit=self.service.git_commit,
+        )
+        with self.state.transaction() as c:
+            # An edit may have settled a dispute: the item leaves the adjudication queue.
+            c.execute("DELETE FROM adjudications WHERE item_key = ? AND status = 'open'", (item_key,))
+            self._queue_scores(c, item_key, scores, now)
+        if self.service.worker is not None:
+            self.service.worker.notify()
+        return None
+
+    def on_submitted(self, item_key: str) -> None:
+        """:meth:`after_submit` for the service's submit path: the reviewer's answer is already
+        stored, so a consensus problem is logged (and retried by :meth:`catch_up`), never raised."""
+        try:
+            self.after_submit(item_key)
+        except Exception:
+            log.exception("consensus of %s could not be decided; it is retried at the next start", item_key)
+
+    def is_adjudicating(self, reviewer: str, item_key: str) -> bool:
+        """True when ``item_key`` is an adjudication leased to (or resolved by) this adjudicator."""
+        if reviewer not in self.spec.review.adjudicators:
+            return False
+        with self.state.transaction() as c:
+            row = c.execute(
+                "SELECT status, leased_by, adjudicator FROM adjudications WHERE item_key = ?", (item_key,)
+            ).fetchone()
+        if row is None:
+            return False
+        return (row[0] == "open" and row[1] == reviewer) or (row[0] == "resolved" and row[2] == reviewer)
+
+    def open_next(self, reviewer: str) -> Assignment | None:
+        """The next open adjudication for an adjudicator (leased to them), with every review shown."""
+        if reviewer not in self.spec.review.adjudicators:
+            return None
+        from hitl_pipeline.campaign.state import parse_ts, ts
+
+        now = self.service.clock()
+        expires = now + timedelta(minutes=self.spec.review.lease_minutes)
+        with self.state.transaction() as c:
+            row = c.execute(
+                """SELECT a.item_key FROM adjudications a JOIN items i ON i.key = a.item_key
+                   WHERE a.status = 'open'
+                   AND (a.leased_by = ? OR a.leased_by IS NULL OR a.lease_expires < ?)
+                   ORDER BY (a.leased_by IS ?) DESC, a.created_at, i.position LIMIT 1""",
+                (reviewer, ts(now), reviewer),
+            ).fetchone()
+            if row is None:
+                return None
+            key = row[0]
+            c.execute(
+                "UPDATE adjudications SET leased_by = ?, lease_expires = ? WHERE item_key = ?",
+                (reviewer, ts(expires), key),
+            )
+        item_row = self.state.item(key)
+        assert item_row is not None
+        return Assignment(
+            item_key=key,
+            ref=item_row.ref,
+            item=self.service.item(key),
+            lease_expires=parse_ts(ts(expires)),
+            adjudication=True,
+            others=self._others(key),
+        )
+
+    def _others(self, key: str) -> tuple[OtherAnswer, ...]:
+        return tuple(
+            OtherAnswer(reviewer=r.reviewer, answers=dict(r.answers), comment=r.comment)
+            for r in self.state.reviews(item_key=key)
+        )
+
+    def release(self, reviewer: str, item_key: str) -> None:
+        """Give an open adjudication back (skip)."""
+        with self.state.transaction() as c:
+            c.execute(
+                """UPDATE adjudications SET leased_by = NULL, lease_expires = NULL
+                   WHERE item_key = ? AND leased_by = ? AND status = 'open'""",
+                (item_key, reviewer),
+            )
+
+    def submit(self, reviewer: str, item_key: str, answers: dict[str, Any], comment: str | None) -> None:
+        """The adjudicator's answer becomes the consensus of every consensus question of the item."""
+        from hitl_pipeline.campaign.state import ts
+        from hitl_pipeline.scoring.validate import output_text, validate_answers
+
+        if not self.is_adjudicating(reviewer, item_key):
+            raise CampaignError(f"{item_key!r} is not an adjudication assigned to {reviewer!r}; press Next")
+        needs_output = any(q.type == "correction" for q in self.spec.questions)
+        original = output_text(self.service.item(item_key)) if needs_output else None
+        normalised, text = validate_answers(
+            self.spec, self.service.configs, answers, comment, original_output=original
+        )
+        decisions = self._decisions(item_key)
+        row = self.state.item(item_key)
+        assert row is not None
+        now = self.service.clock()
+        scores = build_consensus_scores(
+            self.spec,
+            row.ref,
+            decisions,
+            self.service.configs,
+            spec_version=self.service.spec_version,
+            values=normalised,
+            adjudicator=reviewer,
+            timestamp=now,
+            git_commit=self.service.git_commit,
+        )
+        with self.state.transaction() as c:
+            c.execute(
+                """UPDATE adjudications SET status = 'resolved', adjudicator = ?, answers_json = ?, comment = ?,
+                   resolved_at = ?, leased_by = NULL, lease_expires = NULL WHERE item_key = ?""",
+                (reviewer, json.dumps(normalised), text, ts(now), item_key),
+            )
+            self._queue_scores(c, item_key, scores, now)
+        if self.service.worker is not None:
+            self.service.worker.notify()

@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hitl_pipeline.campaign.consensus import ConsensusManager
 from hitl_pipeline.campaign.state import CampaignState, OutboxEntry, parse_ts
 from hitl_pipeline.campaign.types import Assignment, OtherAnswer, Progress
 from hitl_pipeline.errors import CampaignError, HitlError, SourceError
@@ -81,6 +82,9 @@ class CampaignService:
         self._closed = False
         #: The campaign's spec version (part of every score id), from the state.
         self.spec_version = state.meta().spec_version
+        # Consensus and adjudication (hitl_pipeline.campaign.consensus) hook in at three points:
+        # open_next (adjudications first), submit (adjudicator answers; decide once complete), skip.
+        self.consensus = ConsensusManager(self) if spec.consensus.enabled else None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -204,6 +208,10 @@ class CampaignService:
     def open_next(self, reviewer: str) -> Assignment | None:
         """The reviewer's open item, or lease the next one; None when nothing is left for them."""
         self._check_reviewer(reviewer)
+        if self.consensus is not None:
+            adjudication = self.consensus.open_next(reviewer)
+            if adjudication is not None:
+                return adjudication
         now = self.clock()
         expires = now + timedelta(minutes=self.spec.review.lease_minutes)
         got = self.state.lease_next(reviewer, self.n, now, expires)
@@ -264,6 +272,9 @@ class CampaignService:
             CampaignError: the reviewer may not answer this item (not leased to them, lease lost).
         """
         self._check_reviewer(reviewer)
+        if self.consensus is not None and self.consensus.is_adjudicating(reviewer, item_key):
+            self.consensus.submit(reviewer, item_key, answers, comment)
+            return
         row = self._row(item_key)
         now = self.clock()
         existing = self.state.review(item_key, reviewer)
@@ -319,6 +330,8 @@ class CampaignService:
             entries=entries,
             check=check,
         )
+        if self.consensus is not None:
+            self.consensus.on_submitted(item_key)
         if self.worker is not None:
             self.worker.notify()
         self._prefetch_for(reviewer)
@@ -326,6 +339,9 @@ class CampaignService:
     def skip(self, reviewer: str, item_key: str) -> None:
         """Release the lease; the item comes back after the others, or goes to another reviewer."""
         self._check_reviewer(reviewer)
+        if self.consensus is not None and self.consensus.is_adjudicating(reviewer, item_key):
+            self.consensus.release(reviewer, item_key)
+            return
         if not self.spec.review.allow_skip:
             raise CampaignError(f"skipping is turned off for campaign {self.spec.campaign!r} (review.allow_skip)")
         self._row(item_key)

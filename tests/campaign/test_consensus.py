@@ -76,4 +76,177 @@ def test_decide_item_skips_text_and_unasked_questions() -> None:
 def test_consensus_ids_are_deterministic_and_versioned() -> None:
     a = consensus_score_id("c", 1, "trace:t1", "q")
     assert a == consensus_score_id("c", 1, "trace:t1", "q")
-    assert len({a, consensus_score_id("c", 2, "trace:t1", "q"), consensus_score_id("c", 1, "trace:t2", "q")}) == 3
+    assert (
+        len({a, consensus_score_id("c", 2, "trace:t1", "q"), consensus_score_id("c", 1, "trace:t2", "q")})
+        == 3
+    )
+
+
+# -- with the real campaign service on the demo store ---------------------------------------------
+
+from dataclasses import replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from hitl_pipeline.campaign.consensus import CONSENSUS_REVIEWER, ConsensusManager  # noqa: E402
+from hitl_pipeline.campaign.service import CampaignService  # noqa: E402
+from hitl_pipeline.errors import CampaignError  # noqa: E402
+from hitl_pipeline.pipeline import open_campaign  # noqa: E402
+from hitl_pipeline.scoring.outbox import drain  # noqa: E402
+from hitl_pipeline.sources.local import LocalSource  # noqa: E402
+from hitl_pipeline.spec.model import Consensus  # noqa: E402
+from tests.campaign.campaign_support import Clock, demo_configs, make_spec  # noqa: E402
+
+REVIEWERS = ("ann", "bob", "cy")
+# Per item position: each reviewer's (quality, helpfulness, correct).
+PLAN: list[dict[str, tuple[str, float, bool]]] = [
+    # unanimous → consensus by rule
+    {"ann": ("excellent", 5, True), "bob": ("excellent", 5, True), "cy": ("excellent", 4, True)},
+    # 2 of 3 agree on quality (disagreement 0.33 ≤ 0.34), helpfulness spread 1/4 → consensus
+    {"ann": ("poor", 2, False), "bob": ("poor", 1, False), "cy": ("acceptable", 2, True)},
+    # three different labels: a tie → adjudication
+    {"ann": ("poor", 3, True), "bob": ("acceptable", 3, True), "cy": ("excellent", 3, True)},
+    # quality agrees, helpfulness 1 vs 5 (spread 1.0) → adjudication
+    {"ann": ("acceptable", 1, True), "bob": ("acceptable", 5, True), "cy": ("acceptable", 3, True)},
+]
+
+
+def _answers(quality: str, helpful: float, correct: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "support_quality": quality,
+        "helpfulness": float(helpful),
+        "factually_correct": correct,
+    }
+    if quality == "poor":
+        out["reviewer_notes"] = "needs work"
+    return out
+
+
+def _service(store: LocalSource, home: Path, clock: Clock, numeric: str = "mean") -> CampaignService:
+    spec = make_spec(n=3, size=len(PLAN), reviewers=REVIEWERS)
+    spec = replace(
+        spec,
+        consensus=Consensus(enabled=True, numeric=numeric, max_disagreement=0.34),  # type: ignore[arg-type]
+        review=replace(spec.review, adjudicators=("judge",)),
+    )
+    return open_campaign(
+        spec, store, home=home, configs=demo_configs(store, spec), clock=clock, start=False, worker=False
+    )
+
+
+def _review_all(service: CampaignService) -> list[str]:
+    """Each reviewer answers every item; returns the item keys in queue order."""
+    keys = [row.key for row in service.state.items()]
+    for reviewer in REVIEWERS:
+        for _ in keys:
+            a = service.open_next(reviewer)
+            assert a is not None and not a.adjudication
+            service.submit(reviewer, a.item_key, _answers(*PLAN[keys.index(a.item_key)][reviewer]), None)
+        assert service.open_next(reviewer) is None
+    return keys
+
+
+def _consensus_rows(service: CampaignService, key: str) -> dict[str, dict[str, Any]]:
+    return {
+        r.question: r.payload for r in service.state.outbox(item_key=key) if r.reviewer == CONSENSUS_REVIEWER
+    }
+
+
+def test_consensus_scores_and_adjudication_queue(store: LocalSource, home: Path, clock: Clock) -> None:
+    service = _service(store, home, clock)
+    try:
+        assert isinstance(service.consensus, ConsensusManager)
+        keys = _review_all(service)
+
+        first = _consensus_rows(service, keys[0])
+        assert set(first) == {"support_quality", "helpfulness", "factually_correct"}  # text has no consensus
+        assert first["support_quality"]["value"] == "excellent"
+        assert first["helpfulness"]["value"] == pytest.approx(14 / 3)  # mean of 5, 5, 4
+        assert first["factually_correct"]["value"] == 1.0
+        md = first["support_quality"]["metadata"]
+        assert md["hitl_consensus"] is True and md["hitl_votes"] == {"excellent": 3}
+        assert md["hitl_reviewer"] == CONSENSUS_REVIEWER and md["hitl_campaign"] == service.spec.campaign
+        assert first["support_quality"]["id"] == consensus_score_id(
+            service.spec.campaign, service.spec_version, keys[0], "support_quality"
+        )
+        second = _consensus_rows(service, keys[1])
+        assert second["support_quality"]["value"] == "poor"
+        assert second["support_quality"]["metadata"]["hitl_votes"] == {"acceptable": 1, "poor": 2}
+        assert second["factually_correct"]["value"] == 0.0
+
+        # The tie and the wide numeric spread wait for an adjudicator; nothing is written for them.
+        assert service.consensus.open_adjudications() == [keys[2], keys[3]]
+        assert _consensus_rows(service, keys[2]) == {} and _consensus_rows(service, keys[3]) == {}
+        adj = service.consensus.adjudication(keys[2])
+        assert adj is not None and adj.reasons[0].startswith("support_quality: tie")
+
+        # A reviewer who is not an adjudicator gets nothing; the adjudicator sees everyone's answers.
+        assert service.open_next("ann") is None
+        a = service.open_next("judge")
+        assert a is not None and a.adjudication and a.item_key == keys[2]
+        assert {o.reviewer: o.answers["support_quality"] for o in a.others} == {
+            "ann": "poor",
+            "bob": "acceptable",
+            "cy": "excellent",
+        }
+        service.submit("judge", a.item_key, _answers("acceptable", 3, True), "Looked at the docs.")
+        adjudicated = _consensus_rows(service, keys[2])
+        assert adjudicated["support_quality"]["value"] == "acceptable"
+        assert adjudicated["support_quality"]["metadata"]["hitl_reviewer"] == "judge"
+        assert adjudicated["support_quality"]["metadata"]["hitl_consensus_method"] == "adjudicated"
+        assert service.consensus.open_adjudications() == [keys[3]]
+
+        # Skipping gives the adjudication back; another submit on a non-leased item is refused.
+        b = service.open_next("judge")
+        assert b is not None and b.item_key == keys[3]
+        service.skip("judge", b.item_key)
+        with pytest.raises(CampaignError):
+            service.consensus.submit("judge", keys[3], _answers("acceptable", 3, True), None)
+
+        # Consensus scores reach the store like every other score, exactly once.
+        drain(service.state, store, deadline=10, confirm_timeout=5, poll_interval=0.01)
+        stored = [
+            s
+            for s in store.iter_scores(names=["support_quality"])
+            if s.metadata.get("hitl_consensus") and s.metadata.get("hitl_campaign") == service.spec.campaign
+        ]
+        assert sorted((s.trace_id, s.string_value or s.value) for s in stored) == sorted(
+            [
+                (keys[0].split(":")[1], "excellent"),
+                (keys[1].split(":")[1], "poor"),
+                (keys[2].split(":")[1], "acceptable"),
+            ]
+        )
+    finally:
+        service.close()
+
+
+def test_edit_that_settles_a_dispute_writes_consensus(store: LocalSource, home: Path, clock: Clock) -> None:
+    service = _service(store, home, clock, numeric="median")
+    try:
+        keys = _review_all(service)
+        assert service.consensus is not None and keys[3] in service.consensus.open_adjudications()
+        # bob goes Back and changes 5 → 1: answers 1, 1, 3 — spread 2/4 = 0.5, still too wide.
+        service.open_item("bob", keys[3])
+        service.submit("bob", keys[3], _answers("acceptable", 1, True), None)
+        assert keys[3] in service.consensus.open_adjudications() and not _consensus_rows(service, keys[3])
+        # cy changes 3 → 2: 1, 1, 2 — spread 0.25, settled.
+        service.submit("cy", keys[3], _answers("acceptable", 2, True), None)
+        assert keys[3] not in service.consensus.open_adjudications()
+        assert _consensus_rows(service, keys[3])["helpfulness"]["value"] == 1.0  # median of 1, 1, 2
+    finally:
+        service.close()
+
+
+def test_catch_up_decides_items_completed_before_consensus_was_on(
+    store: LocalSource, home: Path, clock: Clock
+) -> None:
+    service = _service(store, home, clock)
+    service.consensus = None  # as if consensus had been off while reviewing
+    keys = _review_all(service)
+    assert _consensus_rows(service, keys[0]) == {}
+    manager = ConsensusManager(service)  # runs catch_up
+    assert set(_consensus_rows(service, keys[0])) == {"support_quality", "helpfulness", "factually_correct"}
+    assert manager.open_adjudications() == [keys[2], keys[3]]
+    assert manager.catch_up() == 0
+    service.close()
