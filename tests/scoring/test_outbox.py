@@ -1,0 +1,191 @@
+"""The outbox drain against the real local store: retries, refusals, read-back, drops, restarts."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from hitl_pipeline.campaign.service import CampaignService
+from hitl_pipeline.errors import SourceError
+from hitl_pipeline.pipeline import open_campaign, status
+from hitl_pipeline.scoring.outbox import Backoff, drain
+from hitl_pipeline.sources.base import Score, ScoreWrite, WriteResult
+from hitl_pipeline.sources.local import LocalSource
+from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs, make_spec
+
+GOOD = {"support_quality": "excellent", "helpfulness": 4, "factually_correct": True}
+FAST = Backoff(base=0.001, cap=0.01)
+
+
+class Wrapped:
+    """The real local store with injectable faults on write/read."""
+
+    def __init__(self, inner: LocalSource) -> None:
+        self.inner = inner
+        self.name = "wrapped"
+        self.write_requests = 0
+        self.written_ids: list[str] = []
+
+    def write_scores(self, scores: Sequence[ScoreWrite]) -> list[WriteResult]:
+        self.write_requests += 1
+        results = self.inner.write_scores(scores)
+        self.written_ids.extend(r.id for r in results if r.ok)
+        return results
+
+    def read_scores(self, ids: Iterable[str]) -> dict[str, Score]:
+        return self.inner.read_scores(ids)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class Flaky(Wrapped):
+    """30 % of write requests fail whole (transport), 30 % of the rest fail per score (429/503)."""
+
+    def __init__(self, inner: LocalSource, seed: int = 1) -> None:
+        super().__init__(inner)
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+
+    def write_scores(self, scores: Sequence[ScoreWrite]) -> list[WriteResult]:
+        with self.lock:
+            roll = self.rng.random()
+            picks = [self.rng.random() for _ in scores]
+        if roll < 0.3:
+            self.write_requests += 1
+            raise SourceError("connection reset by peer")
+        ok = [s for s, p in zip(scores, picks, strict=True) if p >= 0.3]
+        results = {r.id: r for r in super().write_scores(ok)} if ok else {}
+        out = []
+        for s, p in zip(scores, picks, strict=True):
+            if p < 0.15:
+                out.append(WriteResult(id=s.id, ok=False, error="429 Too Many Requests", retryable=True, retry_after=0.01))
+            elif p < 0.3:
+                out.append(WriteResult(id=s.id, ok=False, error="503 Service Unavailable", retryable=True))
+            else:
+                out.append(results[s.id])
+        return out
+
+    def read_scores(self, ids: Iterable[str]) -> dict[str, Score]:
+        with self.lock:
+            fail = self.rng.random() < 0.2
+        if fail:
+            raise SourceError("read timed out")
+        return super().read_scores(ids)
+
+
+def answered_service(store: Any, home: Path, clock: Clock, items: int = 6, **kw: Any) -> CampaignService:
+    spec = make_spec(size=items, **kw)
+    real = store if isinstance(store, LocalSource) else store.inner
+    svc = open_campaign(spec, store, home=home, now=DEMO_NOW, configs=demo_configs(real, spec), clock=clock, worker=False)
+    while (a := svc.open_next("ann")) is not None:
+        svc.submit("ann", a.item_key, GOOD, None)
+    return svc
+
+
+def campaign_scores(store: LocalSource, campaign: str) -> list[Score]:
+    return [s for s in store.iter_scores() if s.metadata.get("hitl_campaign") == campaign]
+
+
+def test_drain_sends_and_confirms_everything(store: LocalSource, home: Path, clock: Clock) -> None:
+    with answered_service(store, home, clock) as svc:
+        report = drain(svc.state, store, deadline=10)
+        assert report.done and report.confirmed == 18 and report.requests == 1
+        assert {r.status for r in svc.state.outbox()} == {"confirmed"}
+        stored = campaign_scores(store, svc.spec.campaign)
+        assert sorted(s.id for s in stored) == sorted(r.score_id for r in svc.state.outbox())
+        again = drain(svc.state, store, deadline=10)
+        assert again.requests == 0 and again.done
+
+
+def test_flaky_backend_every_score_confirmed_exactly_once(store: LocalSource, home: Path, clock: Clock) -> None:
+    flaky = Flaky(store)
+    with answered_service(flaky, home, clock, items=40) as svc:
+        report = drain(svc.state, flaky, deadline=60, backoff=FAST, batch_size=7, poll_interval=0.01)
+        assert report.done, report
+        assert report.retried > 0 and report.confirmed == 120
+        rows = svc.state.outbox()
+        assert {r.status for r in rows} == {"confirmed"} and len(rows) == 120
+        stored = campaign_scores(store, svc.spec.campaign)
+        assert len(stored) == 120 and len({s.id for s in stored}) == 120
+
+
+def test_refused_scores_are_failed_with_the_server_message(store: LocalSource, home: Path, clock: Clock) -> None:
+    class Refusing(Wrapped):
+        def write_scores(self, scores: Sequence[ScoreWrite]) -> list[WriteResult]:
+            keep = [s for s in scores if s.name != "helpfulness"]
+            res = {r.id: r for r in super().write_scores(keep)} if keep else {}
+            return [
+                res.get(s.id) or WriteResult(id=s.id, ok=False, error="400 Invalid request data: value")
+                for s in scores
+            ]
+
+    src = Refusing(store)
+    with answered_service(src, home, clock, items=3) as svc:
+        report = drain(svc.state, src, deadline=10, backoff=FAST)
+        assert report.failed == 3 and report.confirmed == 6 and report.done
+        failed = svc.state.outbox(status="failed")
+        assert {r.question for r in failed} == {"helpfulness"}
+        assert all(r.last_error == "400 Invalid request data: value" and r.attempts == 1 for r in failed)
+        st = status(svc.spec, home=home)
+        assert st.failures == (("failed: 400 Invalid request data: value", 3),)
+        assert st.outbox["confirmed"] == 6
+
+
+def test_accepted_but_never_readable_is_dropped_not_done(store: LocalSource, home: Path, clock: Clock) -> None:
+    class Dropping(Wrapped):
+        """Answers OK to every score but silently loses the numeric ones (like a config-invalid score)."""
+
+        def write_scores(self, scores: Sequence[ScoreWrite]) -> list[WriteResult]:
+            keep = [s for s in scores if s.name != "helpfulness"]
+            if keep:
+                super().write_scores(keep)
+            return [WriteResult(id=s.id, ok=True) for s in scores]
+
+    src = Dropping(store)
+    with answered_service(src, home, clock, items=2) as svc:
+        report = drain(svc.state, src, deadline=5, confirm_timeout=0.2, poll_interval=0.05)
+        assert report.dropped == 2 and report.confirmed == 4 and report.done
+        dropped = svc.state.outbox(status="dropped")
+        assert {r.question for r in dropped} == {"helpfulness"}
+        assert "not readable back" in (dropped[0].last_error or "")
+
+
+def test_rows_sent_before_a_crash_are_read_back_then_resent(store: LocalSource, home: Path, clock: Clock) -> None:
+    with answered_service(store, home, clock, items=2) as svc:
+        rows = svc.state.outbox()
+        # A previous process marked these as sent, then died before (or while) the request went out.
+        svc.state.mark([(r.score_id, r.revision) for r in rows], "sent", DEMO_NOW)
+        src = Wrapped(store)
+        report = drain(svc.state, src, deadline=10)
+        assert report.done and report.confirmed == 6 and src.write_requests == 1
+        assert {r.status for r in svc.state.outbox()} == {"confirmed"}
+
+
+def test_an_edit_in_flight_is_not_confirmed_with_the_old_value(store: LocalSource, home: Path, clock: Clock) -> None:
+    with answered_service(store, home, clock, items=1) as svc:
+        row = svc.state.outbox()[0]
+        key = row.item_key
+        # The drain read this revision; meanwhile the reviewer edits the answer.
+        svc.open_item("ann", key)
+        svc.submit("ann", key, {**GOOD, "helpfulness": 2}, None)
+        assert svc.state.mark([(row.score_id, row.revision)], "confirmed", DEMO_NOW) == 0
+        report = drain(svc.state, store, deadline=10)
+        assert report.done
+        by_q = {r.question: r for r in svc.state.outbox()}
+        assert store.read_scores([by_q["helpfulness"].score_id])[by_q["helpfulness"].score_id].value == 2.0
+
+
+def test_background_worker_drains_while_reviewing(store: LocalSource, home: Path) -> None:
+    spec = make_spec(size=3)
+    with open_campaign(spec, store, home=home, now=DEMO_NOW, configs=demo_configs(store, spec)) as svc:
+        while (a := svc.open_next("ann")) is not None:
+            svc.submit("ann", a.item_key, GOOD, None)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and svc.state.counts(1).outbox["confirmed"] < 9:
+            time.sleep(0.02)
+        assert svc.state.counts(1).outbox["confirmed"] == 9
