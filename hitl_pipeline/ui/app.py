@@ -28,8 +28,8 @@ import html
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import hitl_pipeline.ui  # noqa: F401  (sets the telemetry env vars before gradio is imported)
@@ -38,8 +38,8 @@ import gradio as gr  # noqa: E402  isort: skip
 
 from hitl_pipeline.campaign.types import Assignment, OtherAnswer, Progress, ReviewService  # noqa: E402
 from hitl_pipeline.errors import CampaignError, HitlError, ScoreValidationError  # noqa: E402
-from hitl_pipeline.sources.base import Item  # noqa: E402
-from hitl_pipeline.spec.model import Question, ReviewSpec  # noqa: E402
+from hitl_pipeline.sources.base import Item, ScoreConfig  # noqa: E402
+from hitl_pipeline.spec.model import Category, Question, ReviewSpec  # noqa: E402
 from hitl_pipeline.ui.shortcuts import FOCUS_JS  # noqa: E402
 from hitl_pipeline.ui.view import ItemView, Panel, build_view, inspect_content  # noqa: E402
 
@@ -170,6 +170,7 @@ class _Widgets:
     state: gr.State
     progress: gr.Markdown
     notice: gr.Markdown
+    item_key: gr.Textbox
     item_box: gr.Column
     done_box: gr.Column
     done_text: gr.Markdown
@@ -193,6 +194,7 @@ class _Widgets:
             self.state,
             self.progress,
             self.notice,
+            self.item_key,
             self.item_box,
             self.done_box,
             self.done_text,
@@ -214,6 +216,22 @@ class _Widgets:
             out.append(self.comment)
         out += [self.back, self.submit]
         return out
+
+
+def api_outputs(spec: ReviewSpec) -> list[str]:
+    """Names of the values ``/load``, ``/submit``, ``/skip`` and ``/back`` return, in order.
+
+    ``item_key`` is the open item (``trace:<id>`` …, empty at the end of the queue); ``q:<score>``
+    are the pre-filled answers. The tab's hidden state is not part of the API output.
+    """
+    names = ["progress", "notice", "item_key", "item_box", "done_box", "done_text", "facts"]
+    for i in range(PANEL_SLOTS):
+        names += [f"chat_{i}", f"json_{i}", f"text_{i}"]
+    names += ["metadata", "scores", "tree", "tree_note", "inspect_pick", "inspect_text", "others"]
+    names += [f"q:{q.score}" for q in spec.questions]
+    if spec.comment != "off":
+        names.append("comment")
+    return [*names, "back", "submit"]
 
 
 def _panel_updates(panel: Panel | None) -> list[Any]:
@@ -292,6 +310,7 @@ class _ReviewApp:
                 {"item_key": None, "corrections": {}},
                 progress,
                 notice,
+                "",
                 gr.update(visible=False),
                 gr.update(visible=True),
                 done,
@@ -319,6 +338,7 @@ class _ReviewApp:
             {"item_key": a.item_key, "corrections": corrections, "revisiting": a.revisiting},
             progress,
             "  \n".join(notes),
+            a.item_key,
             gr.update(visible=True),
             gr.update(visible=False),
             "",
@@ -353,6 +373,27 @@ class _ReviewApp:
         return gr.Error(str(exc))
 
 
+def with_config_details(spec: ReviewSpec, configs: Mapping[str, ScoreConfig]) -> ReviewSpec:
+    """``spec`` with choices / ranges taken from the resolved score configs where the spec only names a
+    ``config_id`` (so the widgets — and Gradio's own preprocess checks — know the categories and bounds)."""
+    changed = []
+    for q in spec.questions:
+        cfg = configs.get(q.score)
+        if cfg is None:
+            changed.append(q)
+            continue
+        updates: dict[str, Any] = {}
+        if q.type == "categorical" and not q.categories and cfg.categories:
+            updates["categories"] = tuple(Category(label, float(value)) for label, value in cfg.categories)
+        if q.type == "numeric":
+            if q.min is None and cfg.min_value is not None:
+                updates["min"] = cfg.min_value
+            if q.max is None and cfg.max_value is not None:
+                updates["max"] = cfg.max_value
+        changed.append(replace(q, **updates) if updates else q)
+    return replace(spec, questions=tuple(changed))
+
+
 def build_app(
     service: ReviewService,
     spec: ReviewSpec | None = None,
@@ -375,7 +416,7 @@ def build_app(
     (one value per question in spec order, then the comment if the spec has one), ``/skip``,
     ``/back``, ``/inspect`` (a part key), ``/progress``.
     """
-    spec = spec or service.spec
+    spec = with_config_details(spec or service.spec, getattr(service, "configs", None) or {})
     ctl = _ReviewApp(service, spec, reviewer, may_review)
     questions = spec.questions
 
@@ -390,6 +431,8 @@ def build_app(
                 gr.Markdown(spec.guidelines)  # written by the campaign owner (trusted), sanitized anyway
         progress = gr.Markdown(elem_id="hitl-progress")
         notice = gr.Markdown(elem_id="hitl-notice")
+        # The open item's key, for API scripts (``trace:<id>`` …); hidden in the page.
+        item_key = gr.Textbox(visible=False, label="item key", elem_id="hitl-item-key")
         with gr.Column(visible=False, elem_id="hitl-done") as done_box:
             done_text = gr.Markdown()
         with gr.Column(visible=False, elem_id="hitl-item") as item_box:
@@ -464,7 +507,7 @@ def build_app(
         gr.Markdown("Press **?** for keyboard shortcuts.", elem_id="hitl-hint")
 
         w = _Widgets(
-            state, progress, notice, item_box, done_box, done_text, facts, slots, metadata, scores, tree,
+            state, progress, notice, item_key, item_box, done_box, done_text, facts, slots, metadata, scores, tree,
             tree_note, inspect_pick, inspect_text, others, widgets, comment, back, skip, submit,
         )  # fmt: skip
         outs = w.outputs()
