@@ -117,6 +117,7 @@ def open_campaign(
     backoff: Backoff | None = None,
     confirm_timeout: float = 60.0,
     prefetch_depth: int = 4,
+    new_version: bool = False,
 ) -> CampaignService:
     """Create or resume the campaign of ``spec`` and return its review service.
 
@@ -132,20 +133,30 @@ def open_campaign(
         worker: attach a background outbox worker (drains scores while reviewers work).
         backoff, confirm_timeout: outbox worker settings.
         prefetch_depth: items fetched ahead of each reviewer.
+        new_version: start a new campaign version (``--new-version``): the current state is
+            archived as ``<campaign>.v<N>.db`` and version N+1 starts with a fresh queue; its scores
+            have their own ids and ``hitl_spec_version``.
 
     Returns:
         The :class:`CampaignService`; close it when done.
+
+    Raises:
+        CampaignError: the spec changed in a way that alters the meaning of answers (the message
+            lists every difference) and ``new_version`` is not set.
     """
     state = CampaignState(campaign_db_path(home, spec.campaign))
     try:
         created = clock()
+        version = 1
+        if state.is_initialized():
+            state, version = _check_spec_change(state, spec, new_version=new_version)
         if not state.is_initialized():
             plan = build_queue(spec, source, now=now or created)
             state.initialize(
                 campaign=spec.campaign,
                 spec_hash=spec.spec_hash,
                 spec_json=spec_to_json(spec),
-                spec_version=1,
+                spec_version=version,
                 now=plan.now,
                 created_at=created,
                 git_commit=git_commit_of(spec.path),
@@ -156,7 +167,7 @@ def open_campaign(
             if meta.campaign != spec.campaign:
                 message = f"{state.path} holds campaign {meta.campaign!r}, not {spec.campaign!r}"
                 raise CampaignError(message)
-            # Meaning-changing edits are refused by the spec-diff check; here the hash is recorded.
+            # Meaning-changing edits were refused by _check_spec_change; here the hash is recorded.
             state.record_spec(spec.spec_hash, spec_to_json(spec), meta.spec_version, created)
         if configs is None:
             configs = resolve_campaign_configs(spec, source, state, created)
@@ -184,6 +195,44 @@ def open_campaign(
         state.close()
         raise
     return service.start() if start else service
+
+
+def _check_spec_change(state: CampaignState, spec: ReviewSpec, *, new_version: bool) -> tuple[CampaignState, int]:
+    """Compare ``spec`` with the one the campaign recorded (``hitl_pipeline.spec.diff``).
+
+    Returns the state to continue with and the campaign version: the same state for an unchanged
+    or harmlessly changed spec; for ``new_version``, an empty state at the campaign's path after
+    archiving the current one as ``<campaign>.v<N>.db``. Raises CampaignError for a meaning change.
+    """
+    from hitl_pipeline.spec.diff import plan_spec_change
+
+    meta = state.meta()
+    if meta.campaign != spec.campaign:
+        raise CampaignError(f"{state.path} holds campaign {meta.campaign!r}, not {spec.campaign!r}")
+    change = plan_spec_change(spec_from_json(meta.spec_json), meta.spec_version, spec, new_version=new_version)
+    if change.action != "new_version":
+        return state, meta.spec_version
+    outbox = state.counts(spec.review.reviewers_per_item).outbox
+    unsent = outbox.get("pending", 0) + outbox.get("sent", 0)
+    if unsent:
+        state.close()
+        message = (
+            f"campaign {spec.campaign!r} version {meta.spec_version} still has {unsent} score(s) not confirmed; "
+            f"run `hitl sync {spec.path}` first, then start the new version"
+        )
+        raise CampaignError(message)
+    path = state.path
+    archive = path.with_name(f"{spec.campaign}.v{meta.spec_version}.db")
+    if archive.exists():
+        state.close()
+        raise CampaignError(f"{archive} already exists; move it away to start a new version of {spec.campaign!r}")
+    state.close()
+    path.replace(archive)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.replace(archive.with_name(archive.name + suffix))
+    return CampaignState(path), change.version
 
 
 def _answer_from_score(q: Question, score: Score) -> Any:
@@ -217,6 +266,7 @@ def resume_from_source(spec: ReviewSpec, source: Source, state: CampaignState) -
     Returns the number of slots restored.
     """
     configs = state.load_configs()
+    version = state.meta().spec_version
     by_name: dict[str, Question] = {}
     for q in spec.questions:
         by_name[q.score] = q
@@ -228,6 +278,8 @@ def resume_from_source(spec: ReviewSpec, source: Source, state: CampaignState) -
         meta = score.metadata or {}
         if meta.get("hitl_campaign") != spec.campaign or not meta.get("hitl_reviewer"):
             continue
+        if meta.get("hitl_consensus") or str(meta.get("hitl_spec_version", 1)) != str(version):
+            continue  # consensus scores and other campaign versions are not reviewers' answers here
         key = _score_key(score)
         asked = by_name.get(score.name)
         if key is None or key not in keys or asked is None:

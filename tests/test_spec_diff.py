@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -202,7 +205,9 @@ def test_plan_spec_change_same_continue_refuse_new_version() -> None:
     same = plan_spec_change(stored, 1, load_spec_text(SPEC_YAML, "specs/p.yaml"))
     assert (same.action, same.version) == ("same", 1)
 
-    harmless = load_spec_text(SPEC_YAML.replace("Be fair.", "Be fair and kind.").replace("size: 20", "size: 40"))
+    harmless = load_spec_text(
+        SPEC_YAML.replace("Be fair.", "Be fair and kind.").replace("size: 20", "size: 40")
+    )
     plan = plan_spec_change(stored, 1, harmless)
     assert (plan.action, plan.version) == ("continue", 1)
     assert {c.path for c in plan.diff.harmless} == {"guidelines", "source.sample.size"}
@@ -214,3 +219,80 @@ def test_plan_spec_change_same_continue_refuse_new_version() -> None:
 
     bumped = plan_spec_change(stored, 2, meaning, new_version=True)
     assert (bumped.action, bumped.version) == ("new_version", 3) and bumped.diff.changes_meaning
+
+
+# -- the check where it matters: re-running a campaign with an edited spec ------------------------
+
+
+@pytest.fixture
+def demo_store(tmp_path: Path) -> Iterator[Any]:
+    from hitl_pipeline.sources.demo import generate_demo, load_demo
+    from hitl_pipeline.sources.local import LocalSource
+
+    store = LocalSource(tmp_path / "local.db")
+    load_demo(store, generate_demo(seed=0, traces=80))
+    yield store
+    store.close()
+
+
+RUN_SPEC = """
+version: 1
+campaign: change-test
+title: Change test
+target: trace
+guidelines: Be fair.
+source:
+  filters: {trace_name: support-chat, from: "2026-10-01", to: "2026-11-01"}
+  sample: {size: 3, seed: 1}
+questions:
+  - score: helpfulness
+    type: numeric
+    min: 1
+    max: 5
+"""
+
+
+def test_rerun_continues_refuses_or_starts_a_new_version(demo_store: Any, tmp_path: Path) -> None:
+    from hitl_pipeline.pipeline import campaign_db_path, open_campaign
+    from hitl_pipeline.scoring.outbox import drain
+    from hitl_pipeline.spec import load_spec_text
+
+    home = tmp_path / "home"
+    configs = {"helpfulness": next(c for c in demo_store.list_score_configs() if c.name == "helpfulness")}
+
+    def run(text: str, **kw: Any) -> Any:
+        spec = load_spec_text(text, "specs/change.yaml")
+        return open_campaign(spec, demo_store, home=home, configs=configs, start=False, worker=False, **kw)
+
+    svc = run(RUN_SPEC)
+    a = svc.open_next("ann")
+    svc.submit("ann", a.item_key, {"helpfulness": 4.0}, None)
+    drain(svc.state, demo_store, deadline=10, confirm_timeout=5, poll_interval=0.01)
+    first_id = svc.state.outbox(item_key=a.item_key)[0].score_id
+    svc.close()
+
+    # Harmless: continues (same version, the answer is still there, the new hash is recorded).
+    svc = run(RUN_SPEC.replace("Be fair.", "Be fair and kind."))
+    assert svc.spec_version == 1 and svc.state.review(a.item_key, "ann") is not None
+    assert len(svc.state.spec_hashes()) == 2
+    svc.close()
+
+    # Meaning-changing: refused with the differences and how to go on.
+    with pytest.raises(
+        CampaignError, match=r"questions\[helpfulness\]\.max: numeric max changed from 5\.0 to 10"
+    ) as e:
+        run(RUN_SPEC.replace("max: 5", "max: 10"))
+    assert "--new-version" in str(e.value)
+
+    # --new-version: version 2 starts fresh; version 1's state is archived, its scores kept apart.
+    svc = run(RUN_SPEC.replace("max: 5", "max: 10"), new_version=True)
+    try:
+        assert svc.spec_version == 2
+        assert svc.state.reviews() == []  # version 1's answer is not carried over (resume skips it)
+        assert campaign_db_path(home, "change-test").with_name("change-test.v1.db").exists()
+        b = svc.open_next("ann")
+        svc.submit("ann", b.item_key, {"helpfulness": 3.0}, None)
+        row = svc.state.outbox(item_key=b.item_key)[0]
+        assert row.score_id != first_id and row.payload["metadata"]["hitl_spec_version"] == 2
+    finally:
+        svc.close()
