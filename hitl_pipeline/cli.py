@@ -230,11 +230,224 @@ def run(
         f"{len(loaded.questions)} question(s), spec hash {loaded.spec_hash[:12]}"
     )
     if dry_run:
+        _print_dry_run(loaded, source, home)
         return
     raise ConfigError(
         "serving the review form is not wired into `hitl run` yet in this build; "
         "the spec above is valid (use --dry-run to only check it)"
     )
+
+
+@app.command("import")
+def import_(
+    file: Annotated[
+        Path, typer.Argument(help="JSONL file: one trace/observation/score/score_config per line.", metavar="FILE")
+    ],
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Local store to import into (default: <home>/local.db).")
+    ] = None,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Import traces, observations, scores and score configs from a JSONL file into the local store.
+
+    Every line is checked first; if any line is bad, all bad lines are listed and nothing is written.
+
+    Example: hitl import traces.jsonl --db .hitl/local.db
+    """
+    from hitl_pipeline.settings import Settings
+    from hitl_pipeline.sources.jsonl import import_file
+
+    target = db if db is not None else Settings.from_env(home=resolve_home(home)).local_db_path
+    result = import_file(file, target)
+    typer.echo(
+        f"Imported {result.traces} trace(s), {result.observations} observation(s), {result.scores} score(s) "
+        f"and {result.score_configs} score config(s) from {result.path} into {result.db_path}"
+    )
+
+
+@app.command()
+def demo(
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Where to create the demo store (default: <home>/local.db).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing store with fresh demo data.")] = False,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Create the local store with the demo data (customer-support chats, October 2026).
+
+    `hitl run` does this by itself on first use; run it to start over with --force.
+
+    Example: hitl demo --force
+    """
+    from hitl_pipeline.settings import Settings
+    from hitl_pipeline.sources.demo import make_demo_store
+
+    target = db if db is not None else Settings.from_env(home=resolve_home(home)).local_db_path
+    info = make_demo_store(target, force=force)
+    c = info.counts
+    summary = (
+        f"{c['traces']} traces, {c['observations']} observations, {c['sessions']} sessions, "
+        f"{c['scores']} scores, {c['score_configs']} score configs"
+    )
+    if info.created:
+        typer.echo(f"Created the demo store at {info.path}: {summary}")
+    else:
+        typer.echo(f"The store at {info.path} already exists ({summary}); use --force to recreate it.")
+
+
+#: ``--source local|langfuse`` for commands that talk to the backend (default: langfuse when both
+#: Langfuse keys are set, else local).
+SourceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="local or langfuse (default: langfuse when LANGFUSE_PUBLIC_KEY/SECRET_KEY are set, else local).",
+    ),
+]
+
+
+def _open_source(name: str | None, home: Path) -> Any:
+    from hitl_pipeline.settings import Settings
+    from hitl_pipeline.sources import get_source
+
+    return get_source(name, Settings.from_env(resolve_home(home)))
+
+
+def _print_dry_run(spec: Any, source_name: str | None, home: Path) -> None:
+    """``hitl run --dry-run``: the exact item ids in queue order and a count per stratum."""
+    from hitl_pipeline.campaign.queue import NO_STRATUM
+    from hitl_pipeline.pipeline import dry_run
+
+    src = _open_source(source_name, home)
+    try:
+        plan = dry_run(spec, src, home=resolve_home(home))
+    finally:
+        src.close()
+    s = spec.sample
+    typer.echo(
+        f"Queue: {len(plan)} of {plan.candidates} matching {spec.target}s "
+        f"(sample {s.strategy}, seed {s.seed}, windows resolved at {plan.now.isoformat()})"
+    )
+    width = len(str(len(plan)))
+    for i, ref in enumerate(plan.refs, 1):
+        typer.echo(f"{i:>{width}}  {ref.key}")
+    if s.by:
+        typer.echo(f"Per stratum ({s.by}):")
+        for stratum, count in sorted(plan.strata.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
+            total = plan.candidates_per_stratum.get(stratum)
+            of = f" of {total}" if total is not None else ""
+            typer.echo(f"  {stratum if stratum is not None else NO_STRATUM}: {count}{of}")
+
+
+@app.command()
+def sync(
+    spec: SpecArgument,
+    source: SourceOption = None,
+    deadline: Annotated[float, typer.Option("--deadline", help="Seconds to keep sending and confirming.")] = 120.0,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Send failed and dropped scores again (after fixing the cause).")
+    ] = False,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Send the campaign's pending scores and confirm each one by reading it back.
+
+    Exit code 1 when scores are left failed, dropped or unconfirmed (see `hitl status`).
+
+    Example: hitl sync specs/support_qa.yaml
+    """
+    from hitl_pipeline.pipeline import sync as sync_campaign
+    from hitl_pipeline.scoring.outbox import DrainReport
+    from hitl_pipeline.spec import load_spec
+
+    loaded = load_spec(spec)
+    src = _open_source(source, home)
+    with typer.progressbar(length=1, label="Syncing scores", file=sys.stderr) as bar:
+        shown = [0]
+
+        def progress(report: DrainReport) -> None:
+            bar.length = max(report.total, 1)
+            done = min(report.confirmed + report.failed + report.dropped, bar.length)
+            bar.update(done - shown[0])
+            shown[0] = done
+
+        try:
+            report = sync_campaign(
+                loaded, src, home=resolve_home(home), deadline=deadline, retry_failed=retry_failed, on_progress=progress
+            )
+        finally:
+            src.close()
+    typer.echo(
+        f"{report.confirmed} confirmed, {report.failed} failed, {report.dropped} dropped, "
+        f"{report.pending} pending, {report.unconfirmed} awaiting read-back "
+        f"({report.requests} write request(s), {report.retried} retried)"
+    )
+    if not report.done or report.failed or report.dropped:
+        raise HitlError(f"not every score is confirmed; see `hitl status {spec}` for the reasons")
+
+
+@app.command()
+def status(spec: SpecArgument, home: HomeOption = DEFAULT_HOME) -> None:
+    """Show a campaign's progress and write-back state: queued, answered, sent, confirmed, failed, dropped.
+
+    Example: hitl status specs/support_qa.yaml
+    """
+    from hitl_pipeline.pipeline import status as campaign_status
+    from hitl_pipeline.spec import load_spec
+
+    st = campaign_status(load_spec(spec), home=resolve_home(home))
+    o = st.outbox
+    typer.echo(f"Campaign {st.campaign} (version {st.spec_version}, spec {st.spec_hash[:12]})")
+    typer.echo(
+        f"  items {st.items} × {st.reviews_per_item} reviewer(s): {st.answered} answered, {st.queued} queued, "
+        f"{st.items_complete} items complete"
+    )
+    typer.echo(
+        f"  scores: {o['pending']} pending, {o['sent']} sent, {o['confirmed']} confirmed, "
+        f"{o['failed']} failed, {o['dropped']} dropped"
+    )
+    if st.reviewers:
+        typer.echo("  per reviewer:")
+        for r in st.reviewers:
+            typer.echo(
+                f"    {r.reviewer}: {r.answered} answered; scores {r.pending} pending, {r.sent} sent, "
+                f"{r.confirmed} confirmed, {r.failed} failed, {r.dropped} dropped"
+            )
+    for reason, count in st.failures:
+        typer.echo(f"  {count} × {reason}")
+
+
+@app.command()
+def export(
+    spec: SpecArgument,
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: standard output).")
+    ] = None,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Write the campaign's answers, one row per item × reviewer × question, as CSV or JSON Lines.
+
+    Example: hitl export specs/support_qa.yaml --format jsonl --output answers.jsonl
+    """
+    from hitl_pipeline.pipeline import export as export_campaign
+    from hitl_pipeline.spec import load_spec
+
+    loaded = load_spec(spec)
+    if fmt not in ("csv", "jsonl"):
+        raise ConfigError(f"--format must be csv or jsonl, not {fmt!r}")
+    if output is None:
+        export_campaign(loaded, home=resolve_home(home), fmt=fmt, out=sys.stdout)
+        return
+    tmp = output.with_name(f".{output.name}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as fh:
+            count = export_campaign(loaded, home=resolve_home(home), fmt=fmt, out=fh)
+        tmp.replace(output)
+    except OSError as e:
+        raise ConfigError(f"cannot write {output}: {e}") from e
+    finally:
+        tmp.unlink(missing_ok=True)
+    typer.echo(f"Wrote {count} row(s) to {output}", err=True)
 
 
 def main() -> None:

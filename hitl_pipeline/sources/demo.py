@@ -929,6 +929,28 @@ def ensure_demo_store(
     return True
 
 
+@dataclass(frozen=True)
+class DemoStoreInfo:
+    """Result of :func:`make_demo_store`: whether the store was (re)created, and what it holds."""
+
+    path: Path
+    created: bool
+    counts: dict[str, int]
+
+
+def make_demo_store(path: str | os.PathLike[str], *, force: bool = False) -> DemoStoreInfo:
+    """Create the demo store at ``path`` (replace it with ``force``) and report its row counts.
+
+    This is what ``hitl demo`` calls. An existing store is left alone unless ``force`` is set.
+    """
+    from hitl_pipeline.sources.local import LocalSource
+
+    created = ensure_demo_store(path, force=force)
+    with LocalSource(path) as store:
+        counts = store.counts()
+    return DemoStoreInfo(path=Path(path).resolve(), created=created, counts=counts)
+
+
 def _remove_db(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         try:
