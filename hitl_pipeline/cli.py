@@ -450,6 +450,40 @@ def export(
     typer.echo(f"Wrote {count} row(s) to {output}", err=True)
 
 
+@app.command()
+def report(
+    spec: SpecArgument,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="HTML file to write (default: <home>/reports/<campaign>.html)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole report as JSON on stdout instead of the summary.")
+    ] = False,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Where the scores are stored: local or langfuse (default: langfuse if configured)."),
+    ] = None,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Write a campaign's agreement report as one HTML file and print a summary.
+
+    Reads the campaign's stored scores: Krippendorff's alpha, Cohen's and Fleiss' kappa,
+    distributions, reviewers, the most disputed items, human vs automated scores.
+
+    Example: hitl report specs/support_qa.yaml --output report.html
+    """
+    from hitl_pipeline.report import render_json, report_campaign, summary_lines
+
+    result = report_campaign(spec, home=resolve_home(home), source_name=source, output=output)
+    if as_json:
+        typer.echo(render_json(result.report))
+        return
+    for line in summary_lines(result.report):
+        typer.echo(line)
+    typer.echo(f"Report written to {result.html_path}")
+
+
 def main() -> None:
     """Console-script entry point (``hitl``)."""
     app(prog_name="hitl")
