@@ -324,9 +324,10 @@ def _print_dry_run(spec: Any, source_name: str | None, home: Path) -> None:
     finally:
         src.close()
     s = spec.sample
+    start, end = spec.filters.window(plan.now)
     typer.echo(
         f"Queue: {len(plan)} of {plan.candidates} matching {spec.target}s "
-        f"(sample {s.strategy}, seed {s.seed}, windows resolved at {plan.now.isoformat()})"
+        f"(sample {s.strategy}, seed {s.seed}, window [{start.isoformat()}, {end.isoformat()}))"
     )
     width = len(str(len(plan)))
     for i, ref in enumerate(plan.refs, 1):
@@ -482,6 +483,72 @@ def report(
     for line in summary_lines(result.report):
         typer.echo(line)
     typer.echo(f"Report written to {result.html_path}")
+
+
+@app.command()
+def doctor(
+    spec: Annotated[
+        Path | None, typer.Argument(help="Also check this spec's score configs.", metavar="[SPEC]")
+    ] = None,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Check the Langfuse connection: reachable, keys accepted, version, capabilities, score configs.
+
+    Exit code 1 when anything needs fixing.
+
+    Example: hitl doctor specs/support_qa.yaml
+    """
+    from hitl_pipeline.settings import Settings
+    from hitl_pipeline.sources.langfuse_doctor import diagnose
+
+    report = diagnose(Settings.from_env(resolve_home(home)), spec)
+    typer.echo(f"Langfuse at {report.host}")
+    for check in report.checks:
+        typer.echo(f"  {'✓' if check.ok else '✗'} {check.name}: {check.detail}")
+    for row in report.configs:
+        mark = "✗" if row.status == "error" else "✓"
+        typer.echo(f"  {mark} config {row.score}: {row.status}{f' ({row.config_id})' if row.config_id else ''}")
+        for problem in row.problems:
+            typer.echo(f"      {problem}")
+    if not report.ok:
+        raise HitlError("hitl doctor found problems (see above)")
+
+
+configs_app = typer.Typer(cls=HitlGroup, no_args_is_help=True, help="Score configs as code.")
+app.add_typer(configs_app, name="configs")
+
+
+@configs_app.command("sync")
+def configs_sync(
+    spec: SpecArgument,
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the configs that do not exist yet (inline questions).")
+    ] = False,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="local or langfuse (default: langfuse when its keys are set)."),
+    ] = None,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Match every question of a spec to its score config (and create missing ones with --create).
+
+    Prints question → config id with a status: matched, created, not needed (correction) or error.
+
+    Example: hitl configs sync specs/support_qa.yaml --create
+    """
+    from hitl_pipeline.scoring.configs import sync_spec_configs
+    from hitl_pipeline.settings import Settings
+
+    report = sync_spec_configs(spec, Settings.from_env(resolve_home(home)), source_name=source, create=create)
+    typer.echo(f"Score configs of {report.spec_path} on the {report.source} source:")
+    width = max((len(r.score) for r in report.rows), default=8)
+    typer.echo(f"  {'question'.ljust(width)}  {'status'.ljust(10)}  config id")
+    for row in report.rows:
+        typer.echo(f"  {row.score.ljust(width)}  {row.status.ljust(10)}  {row.config_id or '-'}")
+        for problem in row.problems:
+            typer.echo(f"  {' ' * width}    {problem}")
+    if not report.ok:
+        raise HitlError("some questions have no usable score config (see above)")
 
 
 def main() -> None:

@@ -1,0 +1,110 @@
+"""``hitl doctor``: is Langfuse reachable, are the keys accepted, what can the server do, and do the
+spec's score configs exist and match? Every check runs even when an earlier one fails where that
+makes sense, and the report says how to fix each problem. The secret key never appears in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hitl_pipeline.errors import AuthError, HitlError
+
+if TYPE_CHECKING:
+    from hitl_pipeline.scoring.configs import ConfigResolution
+    from hitl_pipeline.settings import Settings
+    from hitl_pipeline.sources.langfuse import Capabilities
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class DoctorReport:
+    """What :func:`diagnose` found. ``ok`` is False when any check failed."""
+
+    host: str
+    checks: list[Check] = field(default_factory=list)
+    capabilities: Capabilities | None = None
+    configs: list[ConfigResolution] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks) and all(r.status != "error" for r in self.configs)
+
+    def add(self, name: str, ok: bool, detail: str) -> None:
+        self.checks.append(Check(name, ok, detail))
+
+
+def diagnose(settings: Settings, spec_path: str | PathLike[str] | None = None) -> DoctorReport:
+    """Check the Langfuse connection (and the spec's score configs when a spec is given)."""
+    from hitl_pipeline.sources.langfuse import LangfuseSource
+
+    report = DoctorReport(host=settings.langfuse_base_url)
+    missing = [
+        name
+        for name, value in (
+            ("LANGFUSE_PUBLIC_KEY", settings.langfuse_public_key),
+            ("LANGFUSE_SECRET_KEY", settings.langfuse_secret_key),
+        )
+        if not value
+    ]
+    if missing:
+        report.add("credentials", False, f"{' and '.join(missing)} not set (and LANGFUSE_BASE_URL for self-hosting)")
+        return report
+    report.add("credentials", True, f"public key {settings.langfuse_public_key}, secret key set")
+    source = LangfuseSource.from_settings(settings)
+    try:
+        try:
+            version = source._api.health.health().version
+        except Exception as exc:  # any transport or HTTP failure means "not reachable"
+            report.add("reachable", False, f"no answer from {source.host}/api/public/health ({type(exc).__name__}); "
+                       "check LANGFUSE_BASE_URL and that the server is up")
+            return report
+        report.add("reachable", True, f"{source.host} answers, version {version}")
+        try:
+            caps = source.probe()
+        except AuthError as exc:
+            report.add("authenticated", False, str(exc))
+            return report
+        except HitlError as exc:
+            report.add("authenticated", True, "keys accepted")
+            report.add("capabilities", False, str(exc))
+            return report
+        report.add("authenticated", True, "keys accepted")
+        report.capabilities = caps
+        reads = (
+            "v2 observations reader (server-side filters, cursor pages of 1000)"
+            if caps.v2_observations
+            else "legacy /traces + /sessions readers (v3 server; pages of 100)"
+        )
+        report.add("reads", True, reads)
+        report.add(
+            "score reads",
+            caps.v3_scores,
+            "/v3/scores (read-back confirms every score)" if caps.v3_scores
+            else "/v3/scores missing: written scores cannot be confirmed; upgrade the server to ≥ 3.179",
+        )
+        report.add(
+            "score writes",
+            True,
+            "POST /scores with a JSON array (202/207)" if caps.score_body == "array"
+            else "POST /scores one object per request (server before 4.59)",
+        )
+        if spec_path is not None:
+            from hitl_pipeline.scoring.configs import check_configs
+            from hitl_pipeline.spec import load_spec
+
+            spec = load_spec(Path(spec_path))
+            report.configs = check_configs(spec, source)
+    finally:
+        source.close()
+    return report
