@@ -337,8 +337,23 @@ def _as_write(s: Score) -> ScoreWrite:
 # -- dry run, sync, status, export --------------------------------------------------------------
 
 
-def dry_run(spec: ReviewSpec, source: Source, now: datetime | None = None) -> QueuePlan:
-    """The queue ``hitl run`` would build now, without creating any state (``hitl run --dry-run``)."""
+def dry_run(
+    spec: ReviewSpec, source: Source, now: datetime | None = None, *, home: Path | str | None = None
+) -> QueuePlan:
+    """The queue ``hitl run`` would build, without creating any state (``hitl run --dry-run``).
+
+    When the campaign already has a state under ``home``, its stored ``now`` is used (relative
+    windows then resolve exactly as when the campaign was created); else ``now`` or the clock.
+    """
+    if now is None and home is not None:
+        path = campaign_db_path(home, spec.campaign)
+        if path.exists():
+            state = CampaignState(path)
+            try:
+                if state.is_initialized():
+                    now = state.meta().now
+            finally:
+                state.close()
     return build_queue(spec, source, now=now or _utcnow())
 
 
@@ -527,10 +542,11 @@ def export(spec: ReviewSpec, *, home: Path | str, fmt: str, out: io.TextIOBase |
     if fmt not in ("csv", "jsonl"):
         raise ConfigError(f"unknown export format {fmt!r}; use csv or jsonl")
     count = 0
+    rows = list(export_rows(spec, home=home))  # fails (no state) before anything is written
     writer = csv.DictWriter(out, fieldnames=list(EXPORT_COLUMNS)) if fmt == "csv" else None
     if writer is not None:
         writer.writeheader()
-    for row in export_rows(spec, home=home):
+    for row in rows:
         if writer is not None:
             value = row["value"]
             writer.writerow({**row, "value": json.dumps(value) if isinstance(value, bool) else value})

@@ -43,6 +43,7 @@ def _utcnow() -> datetime:
 class DrainReport:
     """What one drain did, and what is left. Counts are rows (= scores)."""
 
+    total: int = 0  # rows to send or confirm when the drain started
     sent: int = 0
     confirmed: int = 0
     failed: int = 0
@@ -279,6 +280,8 @@ def drain(
         state, source, batch_size=batch_size, confirm_timeout=confirm_timeout, backoff=backoff, clock=clock, rng=rng
     )
     end = time.monotonic() + deadline
+    pending, sent = drainer.remaining()
+    drainer.report.total = pending + sent
     drainer.recover()
     while True:
         while drainer.send_due():
@@ -286,7 +289,7 @@ def drain(
                 on_progress(drainer.report)
             if time.monotonic() >= end:
                 break
-        drainer.confirm()
+        drainer.confirm(final=False)
         pending, sent = drainer.remaining()
         if on_progress:
             on_progress(drainer.report)

@@ -1,0 +1,174 @@
+"""open_campaign / restart / resume from the source / status / export / dry run, end to end on real SQLite."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from hitl_pipeline.campaign.state import CampaignState
+from hitl_pipeline.pipeline import (
+    EXPORT_COLUMNS,
+    campaign_db_path,
+    dry_run,
+    export,
+    open_campaign,
+    spec_from_json,
+    spec_to_json,
+    status,
+    sync,
+)
+from hitl_pipeline.scoring.build import score_id
+from hitl_pipeline.sources.local import LocalSource
+from hitl_pipeline.spec.model import ReviewSpec
+from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs, make_spec
+
+GOOD = {"support_quality": "excellent", "helpfulness": 4, "factually_correct": True}
+POOR = {"support_quality": "poor", "helpfulness": 1, "factually_correct": False, "reviewer_notes": "Wrong refund policy"}
+
+
+def _open(spec: ReviewSpec, store: LocalSource, home: Path, clock: Clock, **kw: object):  # type: ignore[no-untyped-def]
+    return open_campaign(
+        spec, store, home=home, now=DEMO_NOW, configs=demo_configs(store, spec), clock=clock, worker=False, **kw
+    )
+
+
+def test_state_file_meta_and_migrations(store: LocalSource, home: Path, clock: Clock) -> None:
+    spec = make_spec(size=5)
+    with _open(spec, store, home, clock) as svc:
+        assert svc.state.path == campaign_db_path(home, spec.campaign) == home / "campaigns" / f"{spec.campaign}.db"
+        meta = svc.state.meta()
+        assert (meta.campaign, meta.spec_hash, meta.spec_version, meta.now) == (spec.campaign, spec.spec_hash, 1, DEMO_NOW)
+        assert spec_from_json(meta.spec_json) == spec
+        assert svc.state.migrations() == ["0001_initial"]
+        assert svc.state._query("PRAGMA journal_mode")[0][0] == "wal"
+        assert [r.key for r in svc.state.items()] == dry_run(spec, store, DEMO_NOW).keys
+        assert set(svc.state.load_configs()) == {"support_quality", "helpfulness", "factually_correct", "reviewer_notes"}
+
+
+def test_restart_resumes_where_it_stopped(store: LocalSource, home: Path, clock: Clock) -> None:
+    spec = make_spec(size=4, strategy="random")
+    with _open(spec, store, home, clock) as svc:
+        keys = [r.key for r in svc.state.items()]
+        a = svc.open_next("ann")
+        assert a is not None
+        svc.submit("ann", a.item_key, GOOD, "kept")
+        b = svc.open_next("ann")  # leased, not answered when the server stops
+        assert b is not None
+    # Later, with a different clock "now": the stored now and queue are kept (no drift).
+    later = Clock(DEMO_NOW.replace(month=12))
+    with open_campaign(spec, store, home=home, now=None, configs=demo_configs(store, spec), clock=later, worker=False) as svc:
+        assert [r.key for r in svc.state.items()] == keys
+        assert svc.state.meta().now == DEMO_NOW
+        assert svc.open_item("ann", a.item_key).comment == "kept"
+        nxt = svc.open_next("ann")  # the old lease expired (a month later): the same item comes first
+        assert nxt is not None and nxt.item_key == b.item_key
+        assert svc.progress("ann").reviewer_done == 1
+
+
+def test_resume_from_the_source_after_losing_the_state(store: LocalSource, home: Path, clock: Clock) -> None:
+    spec = make_spec(size=5, n=2)
+    with _open(spec, store, home, clock) as svc:
+        done = []
+        for who in ("ann", "bob"):
+            for _ in range(2):
+                a = svc.open_next(who)
+                assert a is not None
+                svc.submit(who, a.item_key, POOR if who == "bob" else GOOD, f"by {who}")
+                done.append((a.item_key, who))
+    report = sync(spec, store, home=home, deadline=10)
+    assert report.done and report.confirmed == 14
+    for suffix in ("", "-wal", "-shm"):  # a new machine: the campaign state is gone
+        p = Path(f"{campaign_db_path(home, spec.campaign)}{suffix}")
+        if p.exists():
+            os.remove(p)
+    with _open(spec, store, home, clock) as svc:
+        restored = {(r.item_key, r.reviewer): r for r in svc.state.reviews()}
+        assert set(restored) == set(done)
+        assert all(r.origin == "source" for r in restored.values())
+        key, _ = next(d for d in done if d[1] == "bob")
+        assert restored[(key, "bob")].answers == {
+            "support_quality": "poor",
+            "helpfulness": 1.0,
+            "factually_correct": False,
+            "reviewer_notes": "Wrong refund policy",
+        }
+        assert restored[(key, "bob")].comment == "by bob"
+        assert {r.status for r in svc.state.outbox()} == {"confirmed"}
+        # Fully scored items are not queued again; half-scored ones need one more reviewer.
+        seen = set()
+        while (a := svc.open_next("cy")) is not None:
+            seen.add(a.item_key)
+            svc.submit("cy", a.item_key, GOOD, None)
+        complete = {k for k in {d[0] for d in done} if sum(1 for d in done if d[0] == k) == 2}
+        assert not (seen & complete)
+        # ann's edit after the resume updates her original score ids.
+        key_a = next(d[0] for d in done if d[1] == "ann")
+        svc.open_item("ann", key_a)
+        svc.submit("ann", key_a, {**GOOD, "helpfulness": 5}, None)
+        ids = {r.score_id for r in svc.state.outbox(item_key=key_a) if r.reviewer == "ann"}
+        assert score_id(spec.campaign, 1, key_a, "helpfulness", "ann") in ids
+
+
+def test_status_and_export(store: LocalSource, home: Path, clock: Clock) -> None:
+    spec = make_spec(size=3, n=1, target="observation", filters="    observation_name: generate-answer\n")
+    with _open(spec, store, home, clock) as svc:
+        for answers in (GOOD, POOR):
+            a = svc.open_next("ann")
+            assert a is not None
+            svc.submit("ann", a.item_key, answers, None)
+        b = svc.open_next("bob")
+        assert b is not None
+        svc.submit("bob", b.item_key, GOOD, "ok")
+    st = status(spec, home=home)
+    assert (st.items, st.answered, st.queued, st.items_complete) == (3, 3, 0, 3)
+    assert st.outbox["pending"] == 10
+    assert {r.reviewer: (r.answered, r.pending) for r in st.reviewers} == {"ann": (2, 7), "bob": (1, 3)}
+    sync(spec, store, home=home, deadline=10)
+    assert status(spec, home=home).outbox["confirmed"] == 10
+
+    buf = io.StringIO()
+    assert export(spec, home=home, fmt="jsonl", out=buf) == 10
+    rows = [json.loads(line) for line in buf.getvalue().splitlines()]
+    assert {tuple(sorted(r)) for r in rows} == {tuple(sorted(EXPORT_COLUMNS))}
+    notes = [r for r in rows if r["question"] == "reviewer_notes"]
+    assert len(notes) == 1 and notes[0]["value"] == "Wrong refund policy"
+    for r in rows:
+        assert r["kind"] == "observation" and r["observation_id"] == r["item_id"] and r["trace_id"]
+        assert r["outbox_status"] == "confirmed"
+        assert r["score_id"] == score_id(spec.campaign, 1, r["item_key"], r["question"], r["reviewer"])
+        stored = store.read_scores([r["score_id"]])[r["score_id"]]
+        assert stored.observation_id == r["observation_id"] and stored.trace_id == r["trace_id"]
+    buf = io.StringIO()
+    export(spec, home=home, fmt="csv", out=buf)
+    table = list(csv.DictReader(io.StringIO(buf.getvalue())))
+    assert len(table) == 10 and table[0].keys() == set(EXPORT_COLUMNS)
+    assert {r["value"] for r in table if r["question"] == "factually_correct"} == {"true", "false"}
+
+
+def test_spec_json_roundtrip_for_every_target() -> None:
+    for kw in ({}, {"target": "session", "filters": "    environment: production\n"}, {"strategy": "stratified", "by": "metadata.topic"}):
+        spec = make_spec(**kw)  # type: ignore[arg-type]
+        assert spec_from_json(spec_to_json(spec)) == spec
+
+
+def test_dry_run_is_deterministic_and_writes_nothing(store: LocalSource, home: Path) -> None:
+    spec = make_spec(size=10, strategy="stratified", by="metadata.language")
+    a, b = dry_run(spec, store, DEMO_NOW), dry_run(spec, store, DEMO_NOW)
+    assert a.keys == b.keys and a.strata == b.strata and sum(a.strata.values()) == 10
+    assert not home.exists()
+
+
+def test_state_is_shared_safely_by_two_connections(store: LocalSource, home: Path, clock: Clock) -> None:
+    spec = make_spec(size=3)
+    with _open(spec, store, home, clock) as svc:
+        a = svc.open_next("ann")
+        assert a is not None
+        svc.submit("ann", a.item_key, GOOD, None)
+        other = CampaignState(svc.state.path)  # e.g. `hitl status` while the server runs
+        try:
+            assert other.counts(1).reviews == 1
+        finally:
+            other.close()
