@@ -59,7 +59,7 @@ def _type_of(node: dict[str, Any], defs: dict[str, Any]) -> str:
         fields = ", ".join(node["properties"])
         return f"{{{fields}}}" if len(node["properties"]) <= 3 else "mapping"
     if isinstance(t, list):
-        return " or ".join(_TYPE_NAMES.get(x, x) for x in t)
+        return " or ".join(_TYPE_NAMES.get(str(x), str(x)) for x in t)
     if isinstance(t, str):
         if t == "string" and node.get("pattern", "").startswith("^(now|"):
             return "time"
@@ -102,7 +102,7 @@ def render_reference(schema: dict[str, Any] | None = None) -> str:
         schema = load_schema()
     defs = schema.get("$defs", {})
     lines = [
-        f"_Generated from `hitl_pipeline/spec/schema/v1.json` by `python -m hitl_pipeline.spec.docs --write README.md`._",
+        "_Generated from `hitl_pipeline/spec/schema/v1.json` by `python -m hitl_pipeline.spec.docs --write README.md`._",
         "",
         "| Field | Type | Required | Default | Description |",
         "|---|---|---|---|---|",
