@@ -354,8 +354,11 @@ class OutboxWorker:
             log.exception("outbox recovery failed")
         while not self._stop.is_set():
             try:
-                while self.drainer.send_due() and not self._stop.is_set():
-                    pass
+                # A few batches, then a read-back round: under a steady stream of answers the
+                # confirmations must not starve behind new sends.
+                for _ in range(10):
+                    if self._stop.is_set() or not self.drainer.send_due():
+                        break
                 self.drainer.confirm()
                 wait = self.drainer.seconds_until_due()
             except Exception:
