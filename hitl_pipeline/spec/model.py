@@ -79,6 +79,8 @@ class Filters:
 
 @dataclass(frozen=True)
 class Sample:
+    """How many matching items to queue and how to pick them (``source.sample``)."""
+
     size: int | None = None
     strategy: Literal["random", "latest", "stratified"] = "random"
     by: str | None = None
@@ -89,11 +91,14 @@ class Sample:
 
     @property
     def limit(self) -> int:
+        """Queue size: ``size``, or :attr:`DEFAULT_LIMIT` when the spec gives none."""
         return self.size if self.size is not None else self.DEFAULT_LIMIT
 
 
 @dataclass(frozen=True)
 class Display:
+    """What the reviewer sees of an item, in order (``display``)."""
+
     parts: tuple[str, ...] = ("input", "output", "metadata", "tree")
     metadata_keys: tuple[str, ...] = ()
     scores: tuple[str, ...] = ()
@@ -101,6 +106,8 @@ class Display:
 
 @dataclass(frozen=True)
 class Category:
+    """One category of a categorical question: the label is sent, Langfuse stores the value."""
+
     label: str
     value: float
 
@@ -114,6 +121,7 @@ class Condition:
     values: tuple[Scalar, ...]
 
     def matches(self, answer: Any) -> bool:
+        """Whether the earlier question's ``answer`` makes this question apply (no answer: never)."""
         if answer is None:
             return False
         hit = any(_same(answer, v) for v in self.values)
@@ -130,6 +138,8 @@ def _same(answer: Any, value: Scalar) -> bool:
 
 @dataclass(frozen=True)
 class Question:
+    """One question = one Langfuse score (``questions[]``); ``label`` defaults to the score name."""
+
     score: str
     type: QuestionType
     label: str
@@ -151,11 +161,14 @@ class Question:
 
     @property
     def labels(self) -> tuple[str, ...]:
+        """Category labels in order (empty unless categorical with inline categories)."""
         return tuple(c.label for c in self.categories)
 
 
 @dataclass(frozen=True)
 class Review:
+    """How reviewers share the work (``review``)."""
+
     reviewers_per_item: int = 1
     blind: bool = True
     allow_skip: bool = True
@@ -166,6 +179,8 @@ class Review:
 
 @dataclass(frozen=True)
 class Consensus:
+    """How the reviews of one item become a consensus score (``consensus``)."""
+
     enabled: bool = False
     numeric: Literal["mean", "median"] = "median"
     max_disagreement: float = 0.34
@@ -173,6 +188,8 @@ class Consensus:
 
 @dataclass(frozen=True)
 class LangfuseOptions:
+    """Langfuse-specific options (``langfuse``)."""
+
     annotation_queue: bool = False
     environment: str | None = None
 
@@ -198,6 +215,7 @@ class ReviewSpec:
     spec_hash: str = ""
 
     def question(self, score: str) -> Question:
+        """The question writing score ``score`` (KeyError if there is none)."""
         for q in self.questions:
             if q.score == score:
                 return q
