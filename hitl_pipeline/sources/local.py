@@ -162,6 +162,19 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX scores_ts ON scores (ts)",
         ],
     ),
+    (
+        # Newest-first listing orders by (time, id): with the id in the index, SQLite walks the
+        # index backwards and streams rows without a sort step.
+        "0002_time_id_indexes",
+        [
+            "CREATE INDEX traces_ts_id ON traces (ts, id)",
+            "DROP INDEX traces_ts",
+            "CREATE INDEX observations_start_id ON observations (start_ts, id)",
+            "DROP INDEX observations_start",
+            "CREATE INDEX sessions_created_id ON sessions (created_ts, id)",
+            "DROP INDEX sessions_created",
+        ],
+    ),
 ]
 
 _TRACE_COLUMNS = {
@@ -836,7 +849,9 @@ def build_candidate_query(
     if target == "trace":
         where = [*trace_where, "t.ts >= ?", "t.ts < ?"]
         params += [to_us(start), to_us(end)]
-        where += _score_conditions(filters.scores, "s.trace_id = t.id AND s.observation_id IS NULL", params)
+        # The unary + keeps SQLite from choosing the observation_id index for "IS NULL", which would
+        # walk every trace-level score of that name for each trace instead of one trace's scores.
+        where += _score_conditions(filters.scores, "s.trace_id = t.id AND +s.observation_id IS NULL", params)
         stratum = _stratum_sql(target, stratify_by, "t", None)
         sql = (
             f"SELECT t.id, t.ts, t.id, {stratum} FROM traces t WHERE {' AND '.join(where)} "
@@ -861,9 +876,11 @@ def build_candidate_query(
         )
         return sql, params
     if target == "session":
-        inner = [*trace_where, "t.session_id = ss.id", "t.ts >= ?", "t.ts < ?"]
+        # The matching traces' session ids are computed once (SQLite materialises the IN list with
+        # the best trace index); sessions are then walked newest first by their own time index.
+        inner = [*trace_where, "t.session_id IS NOT NULL", "t.ts >= ?", "t.ts < ?"]
         params += [to_us(start), to_us(end)]
-        where = [f"EXISTS (SELECT 1 FROM traces t WHERE {' AND '.join(inner)})"]
+        where = [f"ss.id IN (SELECT t.session_id FROM traces t WHERE {' AND '.join(inner)})"]
         where += _score_conditions(filters.scores, "s.session_id = ss.id", params)
         # The session's earliest trace supplies the stratum (its "first turn").
         first = "(SELECT f.id FROM traces f WHERE f.session_id = ss.id ORDER BY f.ts, f.id LIMIT 1)"
