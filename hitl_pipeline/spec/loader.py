@@ -32,6 +32,11 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
+#: Deeper nesting than this is refused: no spec needs it, and checks walk the data recursively.
+MAX_DEPTH = 40
+_TOO_DEEP = f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)"
+
+
 class SpecLoader(yaml.SafeLoader):
     """A ``SafeLoader`` without timestamps and with YAML 1.2 booleans (``true``/``false`` only)."""
 
@@ -115,6 +120,9 @@ def load_yaml(text: str, file: str = "<string>") -> LoadedYaml:
         raise SpecError([_syntax_issue(exc, text, file)]) from None
     except yaml.YAMLError as exc:  # ReaderError (control characters) has a position but no mark
         raise SpecError([_reader_issue(exc, text, file)]) from None
+    except RecursionError:
+        # PyYAML composes recursively; a spec is never nested this deep, so say so plainly.
+        raise SpecError([SpecIssue(file, 1, 1, "", _TOO_DEEP)]) from None
     if node is None or _is_null(node):
         raise SpecError(
             [SpecIssue(file, 1, 1, "", "the spec is empty; start from `hitl init` or specs/support_qa.yaml")]
@@ -153,6 +161,10 @@ class _Builder:
 
     def build(self, node: Node, path: JsonPath) -> Any:
         self.result.values.setdefault(path, _pos(node))
+        if len(path) > MAX_DEPTH:
+            if not any(i.message == _TOO_DEEP for i in self.result.issues):
+                self.result.issues.append(self.result.issue(path, _TOO_DEEP))
+            return None
         if id(node) in self.active:
             self.result.issues.append(
                 self.result.issue(path, "an alias refers to itself (recursive YAML anchor)")

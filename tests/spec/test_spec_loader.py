@@ -109,3 +109,14 @@ def test_byte_order_mark_is_ignored() -> None:
 )
 def test_format_path(path: tuple[str | int, ...], text: str) -> None:
     assert format_path(path) == text
+
+
+@pytest.mark.parametrize("depth", [60, 5000])
+def test_absurd_nesting_is_a_located_issue(depth: int) -> None:
+    text = "a: " + "[" * depth + "]" * depth + "\n"
+    try:
+        issues = load_yaml(text, "f.yaml").issues
+    except SpecError as exc:
+        issues = exc.issues
+    assert [i.message for i in issues] == ["the YAML is nested too deeply (more than 40 levels)"]
+    assert all(i.line >= 1 and i.column >= 1 for i in issues)
