@@ -598,10 +598,12 @@ def build_app(
         if gated:
             controllers = {q.when.question for _, q in gated if q.when is not None}
 
-            def on_answer_change(*values: Any) -> list[Any]:
+            def on_answer_change(*values: Any) -> Any:
                 raw = {q.score: to_answer(q, v) for q, v in zip(questions, values, strict=True)}
                 shown = {q.score for q in active_questions(questions, raw)}
-                return [gr.update(visible=q.score in shown) for _, q in gated]
+                updates = [gr.update(visible=q.score in shown) for _, q in gated]
+                # Gradio does not unpack a list for a single output: it would be taken as the value.
+                return updates[0] if len(updates) == 1 else updates
 
             for i, q in enumerate(questions):
                 if q.score in controllers:

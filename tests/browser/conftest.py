@@ -1,0 +1,89 @@
+"""Browser tests: Playwright driving Debian's Chromium (``/usr/bin/chromium``, no browser download).
+
+Every page records its requests, console messages and dialogs, so a test can assert that nothing
+left 127.0.0.1 and that no script from trace content ran.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ui"))  # shared helpers: ui_support
+
+from ui_support import demo_store  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--disable-extensions",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed: apt-get install -y chromium (the CI script does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_store(tmp_path_factory.mktemp("store") / "local.db")
+
+
+@dataclass
+class Recorder:
+    """What the page did: every request URL, dialogs (alert/confirm/prompt), console errors."""
+
+    requests: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+
+    def outside(self, base: str) -> list[str]:
+        return [
+            u
+            for u in self.requests
+            if not (u.startswith(base) or u.startswith("data:") or u.startswith("blob:"))
+        ]
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[tuple[Any, Recorder]]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    rec = Recorder()
+    pg.on("request", lambda r: rec.requests.append(r.url))
+    pg.on("console", lambda m: rec.console.append(f"{m.type}: {m.text}"))
+
+    def on_dialog(d: Any) -> None:
+        rec.dialogs.append(f"{d.type}: {d.message}")
+        d.dismiss()
+
+    pg.on("dialog", on_dialog)
+    pg.set_default_timeout(15_000)
+    yield pg, rec
+    context.close()
