@@ -424,15 +424,41 @@ def export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default: standard output).")
     ] = None,
+    to_dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--to-dataset",
+            help="Instead: turn reviewed items into a dataset of this name (Langfuse dataset, or "
+            "<home>/datasets/NAME.jsonl for the local source).",
+        ),
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option("--where", help="With --to-dataset: keep items whose consensus meets this, e.g. support_quality=excellent (repeatable)."),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="With --to-dataset: local or langfuse (default: langfuse if configured).")
+    ] = None,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
     """Write the campaign's answers, one row per item × reviewer × question, as CSV or JSON Lines.
+
+    With --to-dataset NAME, reviewed items whose consensus meets every --where become a dataset
+    (a golden set built by humans) instead.
 
     Example: hitl export specs/support_qa.yaml --format jsonl --output answers.jsonl
     """
     from hitl_pipeline.pipeline import export as export_campaign
     from hitl_pipeline.spec import load_spec
 
+    if to_dataset is not None:
+        from hitl_pipeline.report.dataset import export_campaign_dataset
+
+        done = export_campaign_dataset(
+            spec, to_dataset, where or [], home=resolve_home(home), source_name=source, output=output
+        )
+        typer.echo(f"Wrote {len(done.rows)} of {done.considered} item(s) with a consensus to dataset {done.target}")
+        return
     loaded = load_spec(spec)
     if fmt not in ("csv", "jsonl"):
         raise ConfigError(f"--format must be csv or jsonl, not {fmt!r}")

@@ -257,3 +257,35 @@ def test_report_opens_in_chromium_without_errors_or_outside_requests(served: str
     assert errors == []
     origin = served.rsplit("/", 1)[0]
     assert requests and all(u.startswith(origin + "/") for u in requests), requests
+
+
+def test_export_to_dataset_on_the_local_backend(campaign: dict[str, Any]) -> None:
+    from hitl_pipeline.report.dataset import read_jsonl
+
+    given: dict[str, dict[str, dict[str, Any]]] = campaign["given"]
+    result = _cli(
+        "export",
+        str(campaign["spec"]),
+        "--home",
+        str(campaign["home"]),
+        "--source",
+        "local",
+        "--to-dataset",
+        "golden",
+        "--where",
+        "support_quality=excellent",
+    )
+    path = campaign["home"] / "datasets" / "golden.jsonl"
+    assert f"to dataset {path}" in result.stdout
+    # Independently: consensus exists when no question needs adjudication (2 of 3 agree on the
+    # labels, helpfulness spread ≤ 0.34 × 4), and the majority label is excellent.
+    expected = set()
+    for key, by in given.items():
+        labels = [a["support_quality"] for a in by.values()]
+        top = max(set(labels), key=labels.count)
+        helpful = [a["helpfulness"] for a in by.values()]
+        if labels.count(top) >= 2 and max(helpful) - min(helpful) <= 0.34 * 4 and top == "excellent":
+            expected.add(key)
+    rows = read_jsonl(path)
+    assert {r["metadata"]["hitl_item"] for r in rows} == expected
+    assert all(r["sourceTraceId"] and r["input"] is not None for r in rows)
