@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from hitl_pipeline.errors import SpecIssue
-from hitl_pipeline.scoring.rules import config_name_problem
+from hitl_pipeline.scoring.rules import TEXT_MAX_LENGTH, config_name_problem
 from hitl_pipeline.spec.loader import JsonPath, LoadedYaml, format_path
 from hitl_pipeline.spec.model import resolve_time
 
@@ -569,6 +569,8 @@ def _answer_problem(val: Any, source: dict[str, Any], stype: Any) -> str | None:
     elif stype in ("text", "correction"):
         if not isinstance(val, str):
             return f"{_show(name)} is a {stype} question: its answers are strings, not {_show(val)}"
+        if not 1 <= len(val) <= TEXT_MAX_LENGTH:
+            return f"{stype} answers are 1–{TEXT_MAX_LENGTH} characters (Langfuse's limit), so this never matches"
     return None
 
 
