@@ -9,6 +9,8 @@ How to add a command (keep every command the same shape):
    anything the user can fix) and render its result with ``typer.echo``.
 3. Give it a docstring: a one-line summary, then a line ``Example: hitl <command> …``
    (``tests/test_docs.py`` checks this, and that the command is listed in README's CLI reference).
+4. A group of sub-commands (``hitl configs sync``) is ``typer.Typer(cls=HitlGroup, …)`` mounted
+   with ``app.add_typer``; its commands follow 1–3.
 
 Do not catch errors in the command: the group class :class:`HitlGroup` maps them for every
 command, in one place. A ``HitlError`` becomes ``Error: <message>`` on stderr and exit code 1 (no
