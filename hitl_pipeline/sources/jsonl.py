@@ -209,7 +209,9 @@ def parse_jsonl(path: str | os.PathLike[str], store: LocalSource | None = None) 
             _parse_config(number, _Line(obj, problems), parsed)
         else:
             problems.append(f"'type' must be one of {', '.join(RECORD_TYPES)}, got {json.dumps(kind)[:40]}")
-        issues.extend(f"{number}: {p}" for p in problems)
+        if problems:
+            # One issue per line (the error counts bad *lines*), naming every problem on it.
+            issues.append(f"{number}: " + "; ".join(problems))
 
     for number, trace_id, parent_id in obs_refs:
         if trace_id not in parsed.traces and not (store is not None and store.has_trace(trace_id)):
@@ -228,8 +230,13 @@ def parse_jsonl(path: str | os.PathLike[str], store: LocalSource | None = None) 
         if config_id not in parsed.configs and (store is None or store.get_score_config(config_id) is None):
             issues.append(f"{number}: score config {config_id!r} is neither in this file nor in the store")
     if issues:
-        issues.sort(key=lambda i: int(i.split(":", 1)[0]))
-        raise ImportDataError(str(file), issues)
+        # One entry per bad line, in line order (a line can fail both its own and a reference check).
+        by_line: dict[int, list[str]] = {}
+        for issue in issues:
+            number_text, message = issue.split(": ", 1)
+            by_line.setdefault(int(number_text), []).append(message)
+        merged = [f"{number}: " + "; ".join(messages) for number, messages in sorted(by_line.items())]
+        raise ImportDataError(str(file), merged)
     return parsed
 
 

@@ -266,3 +266,24 @@ def test_parse_timestamp() -> None:
     assert parse_timestamp("2026-10-02") == datetime(2026, 10, 2, tzinfo=UTC)
     for bad in ("yesterday", "", 5, None, "2026-13-01T00:00:00Z"):
         assert parse_timestamp(bad) is None
+
+
+def test_one_issue_per_bad_line(tmp_path: Path, store: LocalSource) -> None:
+    lines = [
+        {"type": "trace"},
+        {
+            "type": "observation",
+            "id": "o",
+            "traceId": "gone",
+            "parentObservationId": "gone-too",
+            "observationType": "SPAN",
+            "name": "n",
+            "startTime": "2026-10-02T09:00:00Z",
+        },
+    ]
+    with pytest.raises(ImportDataError) as caught:
+        import_jsonl(write_jsonl(tmp_path / "x.jsonl", lines), store)
+    issues = caught.value.issues
+    assert len(issues) == 2 and str(caught.value).startswith("2 bad line(s)")
+    assert issues[0].startswith("1: ") and issues[0].count("missing required field") == 3
+    assert issues[1].startswith("2: ") and "'gone'" in issues[1] and "'gone-too'" in issues[1]
