@@ -56,7 +56,7 @@ def test_validate_reports_located_issues_and_exits_1() -> None:
     assert lines[1:] == [
         f"{broken}:9:9: target: 'sessions' is not one of trace, observation, session (did you mean 'session'?)",
         f"{broken}:16:11: source.sample.size: -1 is less than the minimum 1",
-        f"{broken}:25:10: questions[1].max: 0 must be greater than min 1",
+        f"{broken}:25:10: questions[1].max: 0 is less than min 1",
         f"{broken}:28:22: questions[2].when.question: no earlier question has score 'nothing' "
         "(earlier questions: support_quality, helpfulness)",
     ]
@@ -116,7 +116,7 @@ def test_run_refuses_an_invalid_spec_with_located_issues(hitl_home: Path) -> Non
     result = runner.invoke(app, ["run", str(broken), "--dry-run"])
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: 1 problem in spec:\n")
-    assert f"{broken}:22:10: questions[1].max: 1 must be greater than min 5" in result.stderr
+    assert f"{broken}:22:10: questions[1].max: 1 is less than min 5" in result.stderr
     assert "Traceback" not in result.output
 
 

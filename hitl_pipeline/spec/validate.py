@@ -458,8 +458,10 @@ def _question_issues(questions: Any, target: Any, loaded: LoadedYaml) -> Iterato
         if qtype == "numeric":
             lo, hi, step = q.get("min"), q.get("max"), q.get("step")
             if _is_number(lo) and _is_number(hi):
-                if lo >= hi:
-                    yield loaded.issue((*base, "max"), f"{_show(hi)} must be greater than min {_show(lo)}")
+                if lo > hi:
+                    yield loaded.issue((*base, "max"), f"{_show(hi)} is less than min {_show(lo)}")
+                elif lo == hi:
+                    yield loaded.issue((*base, "max"), f"{_show(hi)} equals min; max must be greater than min")
                 elif _is_number(step) and step > hi - lo:
                     yield loaded.issue(
                         (*base, "step"), f"{_show(step)} is larger than the range {_show(lo)}…{_show(hi)}"
