@@ -37,7 +37,31 @@ def make_local(demo: DemoData, tmp_dir: Path) -> Iterator[Source]:
         store.close()
 
 
-#: Backend name → loader. The Langfuse engineer adds ``langfuse-v4`` / ``langfuse-v3`` here.
+def _langfuse(mode: str) -> Loader:
+    @contextmanager
+    def make(demo: DemoData, tmp_dir: Path) -> Iterator[Source]:
+        """The local Langfuse fake (``tests/support/langfuse_fake.py``) in ``mode``, read through
+        :class:`~hitl_pipeline.sources.langfuse.LangfuseSource` and the real SDK. Small pages, so
+        the suite crosses page boundaries."""
+        from hitl_pipeline.sources.langfuse import LangfuseSource
+        from tests.support.langfuse_fake import LangfuseFake
+
+        with LangfuseFake(mode=mode) as fake:
+            fake.load_demo(demo)
+            src = LangfuseSource(
+                base_url=fake.url, public_key=fake.public_key, secret_key=fake.secret_key, page_size=40
+            )
+            try:
+                yield src
+            finally:
+                src.close()
+
+    return make
+
+
+#: Backend name → loader.
 LOADERS: dict[str, Loader] = {
     "local": make_local,
+    "langfuse-v4": _langfuse("v4"),
+    "langfuse-v3": _langfuse("v3"),
 }
