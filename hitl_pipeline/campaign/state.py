@@ -361,21 +361,39 @@ class CampaignState:
         )
         return (rows[0]["item_key"], parse_ts(rows[0]["expires_at"])) if rows else None
 
-    _NEXT_SQL = """
-        SELECT i.key FROM items i
-        LEFT JOIN skips s ON s.item_key = i.key AND s.reviewer = :reviewer
-        WHERE i.done < :n
+    # Two queries instead of one ORDER BY over a join: the first walks the position index and stops
+    # at the first free item (answered items are passed over by a column check), so leasing stays
+    # O(1)-ish instead of sorting the whole queue on every request.
+    _FREE = """
           AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.item_key = i.key AND r.reviewer = :reviewer)
           AND i.done + (SELECT COUNT(*) FROM leases l
                         WHERE l.item_key = i.key AND l.reviewer != :reviewer AND l.expires_at > :now) < :n
-        ORDER BY s.skipped_at IS NOT NULL, s.skipped_at, i.position
-        LIMIT :limit
     """
+    _NEXT_FRESH_SQL = (
+        """SELECT i.key FROM items i WHERE i.done < :n
+          AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.item_key = i.key AND s.reviewer = :reviewer)"""
+        + _FREE
+        + " ORDER BY i.position LIMIT :limit"
+    )
+    _NEXT_SKIPPED_SQL = (
+        """SELECT i.key FROM skips s JOIN items i ON i.key = s.item_key
+           WHERE s.reviewer = :reviewer AND i.done < :n"""
+        + _FREE
+        + " ORDER BY s.skipped_at, i.position LIMIT :limit"
+    )
+
+    @classmethod
+    def _next(cls, c: sqlite3.Connection, params: dict[str, Any]) -> list[str]:
+        keys = [r[0] for r in c.execute(cls._NEXT_FRESH_SQL, params).fetchall()]
+        if len(keys) < params["limit"]:
+            more = {**params, "limit": params["limit"] - len(keys)}
+            keys += [r[0] for r in c.execute(cls._NEXT_SKIPPED_SQL, more).fetchall()]
+        return keys
 
     def peek_next(self, reviewer: str, n: int, now: datetime, limit: int) -> list[str]:
         """The keys :meth:`lease_next` would hand this reviewer next (for prefetching), without leasing."""
-        rows = self._query(self._NEXT_SQL, {"reviewer": reviewer, "n": n, "now": ts(now), "limit": limit})
-        return [r["key"] for r in rows]
+        with self._lock:
+            return self._next(self._conn, {"reviewer": reviewer, "n": n, "now": ts(now), "limit": limit})
 
     def lease_next(self, reviewer: str, n: int, now: datetime, expires: datetime) -> tuple[str, datetime] | None:
         """Return the reviewer's open lease, or atomically lease the next free item to them.
@@ -397,14 +415,14 @@ class CampaignState:
                 return row["item_key"], parse_ts(row["expires_at"])
             # A reviewer holds one lease at a time: drop their stale ones before taking a new one.
             c.execute("DELETE FROM leases WHERE reviewer = ?", (reviewer,))
-            row = c.execute(self._NEXT_SQL, {"reviewer": reviewer, "n": n, "now": ts(now), "limit": 1}).fetchone()
-            if row is None:
+            keys = self._next(c, {"reviewer": reviewer, "n": n, "now": ts(now), "limit": 1})
+            if not keys:
                 return None
             c.execute(
                 "INSERT INTO leases (item_key, reviewer, leased_at, expires_at) VALUES (?, ?, ?, ?)",
-                (row["key"], reviewer, ts(now), ts(expires)),
+                (keys[0], reviewer, ts(now), ts(expires)),
             )
-            return row["key"], expires
+            return keys[0], expires
 
     def lease_of(self, item_key: str, reviewer: str) -> tuple[datetime, datetime] | None:
         """(leased_at, expires_at) of the reviewer's lease on the item, expired or not."""
