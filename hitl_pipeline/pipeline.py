@@ -191,6 +191,14 @@ def open_campaign(
             prefetch_depth=prefetch_depth,
             worker=outbox,
         )
+        if spec.langfuse.annotation_queue:
+            from hitl_pipeline.campaign.annotation_queue import attach_queue_mirror
+
+            try:
+                attach_queue_mirror(service, background=start)
+            except BaseException:
+                service.close()
+                raise
     except BaseException:
         state.close()
         raise
@@ -391,7 +399,7 @@ def sync(
     try:
         if retry_failed:
             state.requeue(["failed", "dropped"], _utcnow())
-        return drain(
+        report = drain(
             state,
             source,
             deadline=deadline,
@@ -400,6 +408,11 @@ def sync(
             backoff=backoff,
             poll_interval=poll_interval,
         )
+        if spec.langfuse.annotation_queue:
+            from hitl_pipeline.campaign.annotation_queue import sync_queue
+
+            sync_queue(spec, state, source)  # complete the queue items whose scores are now confirmed
+        return report
     finally:
         state.close()
 

@@ -178,6 +178,7 @@ def build_consensus_scores(
     adjudicator: str | None = None,
     timestamp: datetime | None = None,
     git_commit: str | None = None,
+    queue_id: str | None = None,
 ) -> list[tuple[str, ScoreWrite]]:
     """(question, score) for each decided question, ready for the outbox.
 
@@ -233,6 +234,7 @@ def build_consensus_scores(
             source="ANNOTATION",
             environment=spec.langfuse.environment,
             timestamp=timestamp,
+            queue_id=queue_id,
             **target,
         )
         problems.extend(f"{q.label}: {p}" for p in check_score(score, config))
@@ -418,6 +420,7 @@ class ConsensusManager:
             spec_version=self.service.spec_version,
             timestamp=now,
             git_commit=self.service.git_commit,
+            queue_id=getattr(self.service, "queue_id", None),
         )
         with self.state.transaction() as c:
             # An edit may have settled a dispute: the item leaves the adjudication queue.
@@ -522,6 +525,7 @@ class ConsensusManager:
             adjudicator=reviewer,
             timestamp=now,
             git_commit=self.service.git_commit,
+            queue_id=getattr(self.service, "queue_id", None),
         )
         with self.state.transaction() as c:
             c.execute(

@@ -7,6 +7,7 @@ which a background worker drains. So a slow backend never slows the form down.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections import OrderedDict
@@ -85,6 +86,10 @@ class CampaignService:
         # Consensus and adjudication (hitl_pipeline.campaign.consensus) hook in at three points:
         # open_next (adjudications first), submit (adjudicator answers; decide once complete), skip.
         self.consensus = ConsensusManager(self) if spec.consensus.enabled else None
+        #: Langfuse annotation queue the campaign is mirrored into (campaign.annotation_queue), if any:
+        #: every score then carries its id (queueId).
+        self.queue_id: str | None = None
+        self.queue_mirror: Any = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -106,6 +111,8 @@ class CampaignService:
             return
         self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.queue_mirror is not None:
+            self.queue_mirror.stop()
         if self.worker is not None:
             self.worker.stop()
 
@@ -121,24 +128,57 @@ class CampaignService:
         return self.source.get_item(ref, score_names=self._score_names)
 
     def prefetch(self, keys: list[str]) -> None:
-        """Start fetching these items in the background (no-op for cached ones)."""
+        """Start fetching these items in the background (no-op for cached ones).
+
+        A source with a batched ``get_items(refs)`` (the Langfuse backend) gets one call for all of
+        them, saving round trips; otherwise each item is one ``get_item`` call on the pool.
+        """
+        if self._closed:
+            return
+        todo: list[tuple[ItemRef, Future[Item]]] = []
         for key in keys:
             with self._cache_lock:
                 if key in self._cache:
                     self._cache.move_to_end(key)
                     continue
             row = self.state.item(key)
-            if row is None or self._closed:
+            if row is None:
                 continue
             with self._cache_lock:
                 if key in self._cache:
                     continue
-                try:
-                    self._cache[key] = self._pool.submit(self._fetch, row.ref)
-                except RuntimeError:  # pool shut down
-                    return
+                future: Future[Item] = Future()
+                self._cache[key] = future
+                todo.append((row.ref, future))
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
+        if not todo:
+            return
+        batched = callable(getattr(self.source, "get_items", None)) and len(todo) > 1
+        jobs = [todo] if batched else [[job] for job in todo]
+        for job in jobs:
+            try:
+                self._pool.submit(self._fetch_into, job)
+            except RuntimeError:  # pool shut down: let a later request fetch synchronously
+                with self._cache_lock:
+                    for ref, fut in job:
+                        if self._cache.get(ref.key) is fut:
+                            del self._cache[ref.key]
+                return
+
+    def _fetch_into(self, job: list[tuple[ItemRef, Future[Item]]]) -> None:
+        try:
+            if len(job) == 1:
+                items = [self._fetch(job[0][0])]
+            else:
+                get_items = self.source.get_items  # type: ignore[attr-defined]
+                items = list(get_items([ref for ref, _ in job], score_names=self._score_names))
+            for (_, fut), item in zip(job, items, strict=True):
+                fut.set_result(item)
+        except BaseException as e:  # delivered to whoever waits for the item; a retry refetches
+            for _, fut in job:
+                if not fut.done():
+                    fut.set_exception(e)
 
     def item(self, key: str) -> Item:
         """The item in full: from the prefetch cache, else fetched now."""
@@ -296,6 +336,8 @@ class CampaignService:
             git_commit=self.git_commit,
             spec_version=self.spec_version,
         )
+        if self.queue_id is not None:
+            scores = [(q, dataclasses.replace(s, queue_id=self.queue_id)) for q, s in scores]
         entries = [OutboxEntry(score_id=s.id, question=q, payload=score_to_json(s)) for q, s in scores]
         opened = self._opened.pop((reviewer, item_key), None) or (lease[0] if lease else None)
         duration = max(0.0, (now - opened).total_seconds()) if opened else None

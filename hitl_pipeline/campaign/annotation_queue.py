@@ -1,0 +1,280 @@
+"""Mirror a campaign into a Langfuse annotation queue (spec ``langfuse.annotation_queue: true``).
+
+So the campaign is visible in Langfuse's own UI: a queue named after the campaign, with the
+questions' score configs, holding the campaign's items; an item is marked COMPLETED once it has
+all its reviews *and* every one of its scores was confirmed by reading it back; the scores carry
+the queue id (``queueId``).
+
+Langfuse does not deduplicate queue items (the same trace can be added twice), so this module
+remembers which items it added in the campaign database (table ``annotation_queue_items``) and,
+on a fresh state, first lists the queue's items to adopt those already there.
+Only the Langfuse source has queues; for other sources :func:`attach_queue_mirror` does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from hitl_pipeline.errors import ConfigError
+from hitl_pipeline.sources.base import Source
+from hitl_pipeline.spec.model import ReviewSpec
+
+if TYPE_CHECKING:
+    from hitl_pipeline.campaign.service import CampaignService
+    from hitl_pipeline.campaign.state import CampaignState
+
+log = logging.getLogger(__name__)
+
+_TABLE = """
+CREATE TABLE IF NOT EXISTS annotation_queue_items (
+    item_key TEXT PRIMARY KEY,
+    queue_id TEXT NOT NULL,
+    queue_item_id TEXT NOT NULL,
+    completed_at TEXT
+)
+"""
+
+_OBJECT_TYPE = {"trace": "TRACE", "observation": "OBSERVATION", "session": "SESSION"}
+
+
+@dataclass(frozen=True)
+class QueueSync:
+    """What one :meth:`QueueMirror.sync` did."""
+
+    queue_id: str
+    created_queue: bool
+    added: int
+    adopted: int
+    completed: int
+
+
+class QueueMirror:
+    """Keeps one campaign's Langfuse annotation queue in step with its state.
+
+    Args:
+        spec: the campaign spec.
+        state: the campaign state (items, reviews, outbox).
+        source: a Langfuse source (its SDK client is used, with the same credentials).
+        config_ids: the score config ids of the questions (the queue needs at least one).
+        n: reviews each item needs before it can be completed.
+    """
+
+    def __init__(
+        self, spec: ReviewSpec, state: CampaignState, source: Source, config_ids: list[str], *, n: int
+    ) -> None:
+        api = getattr(source, "_api", None)
+        if api is None:
+            raise ConfigError(f"the {source.name} source has no annotation queues (use --source langfuse)")
+        if not config_ids:
+            raise ConfigError(
+                f"campaign {spec.campaign!r}: a Langfuse annotation queue needs at least one score config; "
+                "add a question with a score config or set langfuse.annotation_queue: false"
+            )
+        self.spec = spec
+        self.state = state
+        self.source = source
+        self.api = api
+        self.config_ids = config_ids
+        self.n = n
+        self.queue_id: str | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        with state.transaction() as c:
+            c.execute(_TABLE)
+
+    @property
+    def queue_name(self) -> str:
+        """The queue's name in Langfuse: the campaign id."""
+        return self.spec.campaign
+
+    def _call(self, what: str, fn: Any) -> Any:
+        call = getattr(self.source, "_call", None)  # maps SDK errors to SourceError/AuthError
+        return call(what, fn) if call is not None else fn()
+
+    def _pages(self, what: str, fetch: Any) -> Iterator[Any]:
+        page = 1
+        while True:
+            res = self._call(what, lambda page=page: fetch(page))
+            yield from res.data
+            if page >= (res.meta.total_pages or 1) or not res.data:
+                return
+            page += 1
+
+    def ensure_queue(self) -> tuple[str, bool]:
+        """The id of the campaign's queue, created when missing. Returns (id, created)."""
+        if self.queue_id is not None:
+            return self.queue_id, False
+        for q in self._pages(
+            "listing annotation queues",
+            lambda page: self.api.annotation_queues.list_queues(page=page, limit=100),
+        ):
+            if q.name == self.queue_name:
+                self.queue_id = str(q.id)
+                return self.queue_id, False
+        created = self._call(
+            f"creating annotation queue {self.queue_name!r}",
+            lambda: self.api.annotation_queues.create_queue(
+                name=self.queue_name,
+                description=f"hitl campaign: {self.spec.title}",
+                score_config_ids=self.config_ids,
+            ),
+        )
+        self.queue_id = str(created.id)
+        return self.queue_id, True
+
+    def _known(self) -> dict[str, tuple[str, str | None]]:
+        with self.state.transaction() as c:
+            rows = c.execute(
+                "SELECT item_key, queue_item_id, completed_at FROM annotation_queue_items"
+            ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def add_items(self) -> tuple[int, int]:
+        """Add every campaign item not yet in the queue, once. Returns (added, adopted)."""
+        queue_id, _ = self.ensure_queue()
+        known = self._known()
+        todo = [row for row in self.state.items() if row.key not in known]
+        if not todo:
+            return 0, 0
+        # Items already in the queue (another machine, a lost state): adopt them, do not add twice.
+        existing: dict[tuple[str, str], Any] = {}
+        for it in self._pages(
+            "listing annotation queue items",
+            lambda page: self.api.annotation_queues.list_queue_items(queue_id, page=page, limit=100),
+        ):
+            existing.setdefault(
+                (
+                    str(it.object_type.value if hasattr(it.object_type, "value") else it.object_type),
+                    it.object_id,
+                ),
+                it,
+            )
+        added = adopted = 0
+        for row in todo:
+            kind = _OBJECT_TYPE[row.ref.kind]
+            found = existing.get((kind, row.ref.id))
+            if found is not None:
+                adopted += 1
+                item_id = str(found.id)
+                status = str(getattr(found.status, "value", found.status))
+                done_at = datetime.now(UTC).isoformat() if status == "COMPLETED" else None
+            else:
+                created = self._call(
+                    f"adding {row.key} to annotation queue {self.queue_name!r}",
+                    lambda row=row, kind=kind: self.api.annotation_queues.create_queue_item(
+                        queue_id, object_id=row.ref.id, object_type=kind
+                    ),
+                )
+                added += 1
+                item_id, done_at = str(created.id), None
+            with self.state.transaction() as c:
+                # Recorded right after each add: a crash between two adds never re-adds the first.
+                c.execute(
+                    "INSERT OR IGNORE INTO annotation_queue_items (item_key, queue_id, queue_item_id, completed_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (row.key, queue_id, item_id, done_at),
+                )
+        return added, adopted
+
+    def ready_to_complete(self) -> list[tuple[str, str]]:
+        """(item key, queue item id) of items with all reviews whose scores are all confirmed."""
+        with self.state.transaction() as c:
+            rows = c.execute(
+                """SELECT a.item_key, a.queue_item_id FROM annotation_queue_items a
+                   JOIN items i ON i.key = a.item_key
+                   WHERE a.completed_at IS NULL AND i.done >= ?
+                   AND EXISTS (SELECT 1 FROM outbox o WHERE o.item_key = a.item_key)
+                   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.item_key = a.item_key
+                                   AND o.status != 'confirmed')
+                   ORDER BY i.position""",
+                (self.n,),
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def complete_confirmed(self) -> int:
+        """Mark COMPLETED every queue item whose campaign item is done and confirmed."""
+        queue_id, _ = self.ensure_queue()
+        done = 0
+        for key, item_id in self.ready_to_complete():
+            self._call(
+                f"completing {key} in annotation queue {self.queue_name!r}",
+                lambda item_id=item_id: self.api.annotation_queues.update_queue_item(
+                    queue_id, item_id, status="COMPLETED"
+                ),
+            )
+            with self.state.transaction() as c:
+                c.execute(
+                    "UPDATE annotation_queue_items SET completed_at = ? WHERE item_key = ?",
+                    (datetime.now(UTC).isoformat(), key),
+                )
+            done += 1
+        return done
+
+    def sync(self) -> QueueSync:
+        """Ensure the queue, add new items once, complete the confirmed ones."""
+        with self._lock:
+            _, created = self.ensure_queue()
+            added, adopted = self.add_items()
+            completed = self.complete_confirmed()
+        assert self.queue_id is not None
+        return QueueSync(self.queue_id, created, added, adopted, completed)
+
+    # -- background completion while the review server runs ----------------------------------------
+
+    def start(self, interval: float = 10.0) -> QueueMirror:
+        """Complete confirmed items every ``interval`` seconds in a background thread."""
+
+        def run() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    with self._lock:
+                        self.complete_confirmed()
+                except Exception:  # the next round retries; reviewing must not stop for this
+                    log.exception("annotation queue %s: completing items failed", self.queue_name)
+
+        self._thread = threading.Thread(target=run, name="hitl-annotation-queue", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(5)
+
+
+def attach_queue_mirror(service: CampaignService, *, background: bool = True) -> QueueMirror | None:
+    """Set up the queue mirror of a campaign whose spec asks for one (Langfuse source only).
+
+    Syncs the queue now, sets ``service.queue_id`` so every new score carries ``queueId``, and
+    (with ``background``) completes confirmed items while the service runs; ``service.close()``
+    stops it. Returns None when the spec does not ask for a queue or the source has none.
+    """
+    spec = service.spec
+    if not spec.langfuse.annotation_queue:
+        return None
+    if service.source.name != "langfuse":
+        log.info("campaign %s: annotation queues exist only in Langfuse; not mirrored", spec.campaign)
+        return None
+    config_ids = [service.configs[q.score].id for q in spec.questions if q.score in service.configs]
+    mirror = QueueMirror(spec, service.state, service.source, config_ids, n=service.n)
+    result = mirror.sync()
+    service.queue_id = result.queue_id
+    service.queue_mirror = mirror
+    if background:
+        mirror.start()
+    return mirror
+
+
+def sync_queue(spec: ReviewSpec, state: CampaignState, source: Source) -> QueueSync | None:
+    """``hitl sync``'s queue step: add missing items and complete the confirmed ones (or None)."""
+    if not spec.langfuse.annotation_queue or source.name != "langfuse":
+        return None
+    configs = state.load_configs()
+    config_ids = [configs[q.score].id for q in spec.questions if q.score in configs]
+    return QueueMirror(spec, state, source, config_ids, n=spec.review.reviewers_per_item).sync()
