@@ -78,14 +78,15 @@ def build_store(path: Path, n_traces: int, seed: int = 0) -> float:
 def list_candidates(
     store: LocalSource, target: Target, filters: Filters, stratify_by: str | None = None
 ) -> Listing:
-    """List every candidate (counting, not keeping them), timing it and tracing peak memory."""
+    """List every candidate (counting, not keeping them): one timed pass, then one pass under
+    ``tracemalloc`` for the peak memory (tracing slows allocation down, so it is not timed)."""
+    start = time.perf_counter()
+    count = sum(1 for _ in store.iter_candidates(target, filters, now=NOW, stratify_by=stratify_by))
+    seconds = time.perf_counter() - start
     tracemalloc.start()
     tracemalloc.reset_peak()
-    start = time.perf_counter()
-    count = 0
-    for _ref in store.iter_candidates(target, filters, now=NOW, stratify_by=stratify_by):
-        count += 1
-    seconds = time.perf_counter() - start
+    for _ in store.iter_candidates(target, filters, now=NOW, stratify_by=stratify_by):
+        pass
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return Listing(count=count, seconds=seconds, peak_bytes=peak)
@@ -108,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"store {size:>7,} traces: {path} ({how})")
         with LocalSource(path) as store:
             for label, target, filters in CASES:
-                list_candidates(store, target, filters)  # warm the page cache: time queries, not disk
+                # Warm the page cache first: this times the queries, not the disk.
+                sum(1 for _ in store.iter_candidates(target, filters, now=NOW))
                 results[(size, label)] = list_candidates(store, target, filters, stratify_by="metadata.topic")
 
     print()
