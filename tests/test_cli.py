@@ -71,6 +71,12 @@ def test_validate_missing_file_is_a_clean_error(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
+def test_validate_a_directory_says_so(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {tmp_path}: a directory, not a spec file; give the files, e.g. {tmp_path}/*.yaml\n"
+
+
 def test_schema_output_validates_every_example_with_a_stock_validator() -> None:
     result = runner.invoke(app, ["schema"])
     assert result.exit_code == 0

@@ -117,6 +117,11 @@ def validate_specs(paths: Iterable[str | Path]) -> list[tuple[str, list[SpecIssu
         ConfigError: listing every path that does not exist (checked before any validation).
     """
     paths = list(paths)
+    folders = [str(p) for p in paths if Path(p).is_dir()]
+    if folders:
+        raise ConfigError(
+            f"{', '.join(folders)}: a directory, not a spec file; give the files, e.g. {folders[0]}/*.yaml"
+        )
     missing = [str(p) for p in paths if not Path(p).is_file()]
     if missing:
         raise ConfigError("no such spec file: " + ", ".join(missing) + f" (working directory: {Path.cwd()})")
