@@ -369,3 +369,28 @@ def test_items_are_prefetched_off_the_request_path(store: LocalSource, home: Pat
             timings.append(time.perf_counter() - t0)
         assert max(timings) < 0.15, timings
         assert all(name.startswith("hitl-prefetch") for name in slow.calls)
+
+
+class BatchSource(SlowSource):
+    """A backend with a batched ``get_items`` (like the Langfuse source): one call per prefetch batch."""
+
+    def __init__(self, inner: LocalSource) -> None:
+        super().__init__(inner, 0.0)
+        self.batches: list[int] = []
+
+    def get_items(self, refs: Sequence[ItemRef], *, score_names: Sequence[str] | None = None) -> list[Item]:
+        self.batches.append(len(refs))
+        return [self.inner.get_item(r, score_names=score_names) for r in refs]
+
+
+def test_prefetch_uses_a_batched_get_items(store: LocalSource, home: Path, clock: Clock) -> None:
+    src = BatchSource(store)
+    with open_service(make_spec(size=8), src, home, clock, prefetch_depth=4) as svc:
+        seen = []
+        while (a := svc.open_next("ann")) is not None:
+            assert a.item.trace is not None and a.item.trace.id == a.ref.id
+            seen.append(a.item_key)
+            svc.submit("ann", a.item_key, GOOD, None)
+        assert len(seen) == 8
+        assert src.batches and src.batches[0] == 4  # the head of the queue in one call
+        assert sum(src.batches) + len(src.calls) >= 8

@@ -1,0 +1,74 @@
+"""A campaign on the Langfuse backend (real SDK → local Langfuse fake): configs resolved from the
+server, items prefetched in batches, scores drained and read back, resume from Langfuse."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hitl_pipeline.pipeline import campaign_db_path, open_campaign, status, sync
+from hitl_pipeline.sources.demo import generate_demo
+from hitl_pipeline.sources.langfuse import LangfuseSource
+from tests.campaign.campaign_support import DEMO_NOW, Clock, make_spec
+from tests.support.langfuse_fake import LangfuseFake
+
+GOOD = {"support_quality": "excellent", "helpfulness": 4, "factually_correct": True}
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[LangfuseFake]:
+    with LangfuseFake(mode="v4", seed=1) as server:
+        server.load_demo(generate_demo(seed=0, traces=120))
+        yield server
+
+
+def _source(fake: LangfuseFake) -> LangfuseSource:
+    return LangfuseSource(base_url=fake.url, public_key=fake.public_key, secret_key=fake.secret_key, timeout=10)
+
+
+@pytest.mark.parametrize("target", ["trace", "observation", "session"])
+def test_review_sync_and_resume_on_langfuse(fake: LangfuseFake, tmp_path: Path, target: str) -> None:
+    filters = {"trace": "    trace_name: support-chat\n", "observation": "    observation_name: generate-answer\n"}.get(
+        target, "    environment: production\n"
+    )
+    spec = make_spec(target=target, filters=filters, size=4, n=1, campaign=f"lf-{target}")
+    home = tmp_path / "home"
+    src = _source(fake)
+    try:
+        with open_campaign(spec, src, home=home, now=DEMO_NOW, clock=Clock(), worker=False) as svc:
+            assert svc.configs["support_quality"].id == "cfg-support-quality"  # resolved from Langfuse
+            keys = [r.key for r in svc.state.items()]
+            assert len(keys) == 4
+            for _ in range(3):
+                a = svc.open_next("ann")
+                assert a is not None
+                subject = {"trace": a.item.trace, "observation": a.item.observation, "session": a.item.session}[target]
+                assert subject is not None and subject.id == a.ref.id
+                svc.submit("ann", a.item_key, GOOD, "ok")
+        report = sync(spec, src, home=home, deadline=20, poll_interval=0.05)
+        assert report.done and report.confirmed == 9, report
+        stored = [s for s in fake.stored_scores() if (s.metadata or {}).get("hitl_campaign") == spec.campaign]
+        assert len(stored) == 9
+        for s in stored:
+            assert s.source == "ANNOTATION"
+            if target == "session":
+                assert s.session_id and not s.trace_id
+            elif target == "observation":
+                assert s.observation_id and s.trace_id
+            else:
+                assert s.trace_id and not s.observation_id
+
+        for suffix in ("", "-wal", "-shm"):  # a new machine
+            p = Path(f"{campaign_db_path(home, spec.campaign)}{suffix}")
+            if p.exists():
+                os.remove(p)
+        with open_campaign(spec, src, home=home, now=DEMO_NOW, clock=Clock(), worker=False) as svc:
+            assert len(svc.state.reviews()) == 3
+            a = svc.open_next("ann")
+            assert a is not None and a.item_key == keys[3]  # only the unanswered item is left
+        assert status(spec, home=home).outbox["confirmed"] == 9
+    finally:
+        src.close()
