@@ -251,7 +251,9 @@ class LangfuseFake:
         latency_ms: float = 0.0,
         visibility_lag_ms: float = 0.0,
         seed: int = 0,
+        accept_arrays: bool | None = None,
     ) -> None:
+        """``accept_arrays`` overrides what the version implies for ``POST /scores`` array bodies."""
         if mode not in ("v4", "v3"):
             raise ValueError("mode must be 'v4' or 'v3'")
         self.mode = mode
@@ -261,6 +263,13 @@ class LangfuseFake:
         self.latency_ms = latency_ms
         self.visibility_lag_ms = visibility_lag_ms
         self.counters: Counter[str] = Counter()
+        #: Every request: ``(method, path, query)`` (query as parsed lists), for tests that check what was sent.
+        self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
+        #: Score ids the server refuses synchronously, with the message (207 entry or 400).
+        self.reject_ids: dict[str, str] = {}
+        #: Whether 207 error entries say which item failed (``index``/``id``); unknown for real servers.
+        self.errors_with_index = True
+        self.accept_arrays = accept_arrays
         #: Every config-invalid score the "worker" dropped: ``(body, reason)``.
         self.dropped: list[tuple[dict[str, Any], str]] = []
         #: Every score body accepted by POST /scores, in arrival order (duplicates visible).
@@ -1128,6 +1137,8 @@ class LangfuseFake:
 
     def _post_scores(self, body: Any) -> tuple[int, Any]:
         accepts_array = self.mode == "v4" and _version_tuple(self.version) >= ARRAY_MIN_VERSION
+        if self.accept_arrays is not None:
+            accepts_array = self.accept_arrays
         if isinstance(body, list):
             if not accepts_array:
                 raise _HttpError(
@@ -1148,11 +1159,13 @@ class LangfuseFake:
             errors = []
             accepted = 0
             for index, item in enumerate(body):
-                problem = self._zod_problem(item)
+                problem = self._zod_problem(item) or self._rejected(item)
                 if problem:
-                    entry: dict[str, Any] = {"message": problem, "index": index}
-                    if isinstance(item, dict) and item.get("id"):
-                        entry["id"] = item["id"]
+                    entry: dict[str, Any] = {"message": problem}
+                    if self.errors_with_index:
+                        entry["index"] = index
+                        if isinstance(item, dict) and item.get("id"):
+                            entry["id"] = item["id"]
                     errors.append(entry)
                     continue
                 self._ingest(item)
@@ -1160,11 +1173,14 @@ class LangfuseFake:
             if errors:
                 return 207, {"accepted": accepted, "rejected": len(errors), "errors": errors}
             return 202, {"message": "Accepted"}
-        problem = self._zod_problem(body)
+        problem = self._zod_problem(body) or self._rejected(body)
         if problem:
             raise _HttpError(400, {"message": "Invalid request data", "error": [{"message": problem}]})
         score_id = self._ingest(body)
         return 200, {"id": score_id}
+
+    def _rejected(self, b: Any) -> str | None:
+        return self.reject_ids.get(b.get("id") or "") if isinstance(b, dict) else None
 
     @staticmethod
     def _zod_problem(b: Any) -> str | None:
@@ -1503,6 +1519,7 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
                 route = "/".join(route.split("/")[:4]) + "/{id}"
             with fake._lock:
                 fake.counters[f"{method} {route}"] += 1
+                fake.requests.append((method, path, parse_qs(parts.query, keep_blank_values=True)))
             if fake.latency_ms:
                 time.sleep(fake.latency_ms / 1000)
             if route == "/api/public/health":
