@@ -59,7 +59,9 @@ def records_from_state(spec: ReviewSpec, state: CampaignState) -> list[AnswerRec
         ref = refs.get(review.item_key)
         trace_id = None
         if ref is not None:
-            trace_id = ref.trace_id if ref.kind == "observation" else (ref.id if ref.kind == "trace" else None)
+            trace_id = (
+                ref.trace_id if ref.kind == "observation" else (ref.id if ref.kind == "trace" else None)
+            )
         for question, value in review.answers.items():
             out.append(
                 AnswerRecord(
@@ -112,7 +114,9 @@ def make_report(
         link: item → URL for the disputed items (default: Langfuse trace URLs when the source
             knows its host and project id).
     """
-    names = sorted({q.score for q in spec.questions} | {q.compare_with for q in spec.questions if q.compare_with})
+    names = sorted(
+        {q.score for q in spec.questions} | {q.compare_with for q in spec.questions if q.compare_with}
+    )
     scores = list(source.iter_scores(names=names))
     state = _state_for(spec, home)
     seconds: dict[tuple[str, str], float] = {}
@@ -130,10 +134,25 @@ def make_report(
     if seconds:
         records = [replace(r, seconds=seconds.get((r.item_key, r.reviewer), r.seconds)) for r in records]
     if link is None:
-        host, project = getattr(source, "host", None), getattr(source, "project_id", None)
-        if isinstance(host, str) and isinstance(project, str) and project:
+        host, project = getattr(source, "host", None), _project_id(source)
+        if isinstance(host, str) and project:
             link = langfuse_linker(host, project)
     return build_report(spec, records, automated=automated_from_scores(spec, scores), link=link)
+
+
+def _project_id(source: Source) -> str | None:
+    """The Langfuse project of the source's keys (``GET /projects``), for trace links; None if unknown."""
+    project = getattr(source, "project_id", None)
+    if isinstance(project, str) and project:
+        return project
+    api = getattr(source, "_api", None)
+    if api is None:
+        return None
+    try:
+        projects = api.projects.get()
+        return str(projects.data[0].id) if projects.data else None
+    except Exception:  # links are a convenience: a report without them is still a report
+        return None
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,14 @@ class InteropFake(LangfuseFake):
                 return self._post_dataset_item(body)
             if p.startswith("/api/public/annotation-queues"):
                 return self._queues(method, p, query, body)
+            if p == "/api/public/projects" and method == "GET":
+                project = {
+                    "id": PROJECT_ID,
+                    "name": "fake",
+                    "organization": {"id": "org", "name": "Org"},
+                    "metadata": {},
+                }
+                return 200, {"data": [project]}
         return super().handle(method, path, query, body)
 
     # -- datasets -------------------------------------------------------------------------------

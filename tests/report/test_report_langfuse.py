@@ -19,11 +19,11 @@ def test_report_from_langfuse_scores(tmp_path: Path) -> None:
         fake.load_demo(DEMO)
         for s in _scores():
             fake.add_score(s)
+        base = fake.url
         source = LangfuseSource(base_url=fake.url, public_key=fake.public_key, secret_key=fake.secret_key)
         try:
-            report = make_report(
-                SPEC, source, home=tmp_path, link=langfuse_linker("https://lf.example.com", "proj-fake")
-            )
+            report = make_report(SPEC, source, home=tmp_path)  # links: host + project from GET /projects
+            custom = make_report(SPEC, source, link=langfuse_linker("https://lf.example.com", "p1"))
         finally:
             source.close()
     q = {x.score: x for x in report.questions}
@@ -33,6 +33,9 @@ def test_report_from_langfuse_scores(tmp_path: Path) -> None:
     assert q["support_quality"].alpha["nominal"] == pytest.approx(krippendorff_alpha(matrix, "nominal"))
     assert q["support_quality"].answers == 15  # the adjudicator's consensus scores are not answers
     top = report.disputed[0]
-    assert top.url == f"https://lf.example.com/project/proj-fake/traces/{top.item_key.split(':', 1)[1]}"
+    assert top.url == f"{base}/project/proj-fake/traces/{top.item_key.split(':', 1)[1]}"
+    assert (
+        custom.disputed[0].url == f"https://lf.example.com/project/p1/traces/{top.item_key.split(':', 1)[1]}"
+    )
     assert top.item_key in {f"trace:{TRACES[i].id}" for i in (2, 4)}
     assert "<svg" in render_html(report)
