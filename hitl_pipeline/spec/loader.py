@@ -65,6 +65,9 @@ class LoadedYaml:
     values: dict[JsonPath, Position] = field(default_factory=dict)
     keys: dict[JsonPath, Position] = field(default_factory=dict)
     issues: list[SpecIssue] = field(default_factory=list)
+    #: The text as written of every plain scalar YAML did not read as a string (``1.10`` → 1.1),
+    #: so a message can tell the user exactly what to quote.
+    raw: dict[JsonPath, str] = field(default_factory=dict)
 
     def position(self, path: JsonPath, *, key: bool = False) -> Position:
         """Where ``path`` is in the file: its key (if asked and known) or its value, else the nearest
@@ -187,6 +190,8 @@ class _Builder:
             problem = getattr(exc, "problem", None) or str(exc)
             self.result.issues.append(self.result.issue(path, f"cannot read this value: {problem}"))
             return None
+        if not isinstance(value, str) and isinstance(node, ScalarNode):
+            self.result.raw[path] = node.value
         if isinstance(value, bytes | bytearray):
             # !!binary: keep it a string so nothing downstream meets bytes; the schema decides.
             return value.decode("utf-8", "replace")

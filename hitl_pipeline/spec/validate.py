@@ -227,7 +227,7 @@ def _simple(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIss
     last = path[-1] if path else None
     if kind == "type":
         expected = _expected_types(err.schema)
-        return loaded.issue(path, f"expected {_or(expected)}, found {_kind(inst)}")
+        return loaded.issue(path, f"expected {_or(expected)}, found {_kind(inst)}{_quote_hint(path, expected, loaded)}")
     if kind == "enum":
         options = ", ".join(_show(v).strip("'") for v in value)
         hint = _suggest(inst, [str(v) for v in value]) if isinstance(inst, str) else None
@@ -293,6 +293,16 @@ def _simple(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIss
     return loaded.issue(path, err.message)
 
 
+def _quote_hint(path: JsonPath, expected: list[str], loaded: LoadedYaml) -> str:
+    """For a string field YAML read as a number/boolean/null (``version: 1.10``): how to fix it."""
+    raw = loaded.raw.get(path)
+    if raw is None or "a string" not in expected and not any(w.startswith("a list of strings") for w in expected):
+        return ""
+    if raw == "":
+        return ""  # an empty value: there is nothing to quote
+    return f'; write it in quotes to keep it as text: "{raw}"'
+
+
 def _convert_alternatives(err: ValidationError, loaded: LoadedYaml) -> list[SpecIssue]:
     path: JsonPath = tuple(err.absolute_path)
     inst = err.instance
@@ -323,7 +333,7 @@ def _convert_alternatives(err: ValidationError, loaded: LoadedYaml) -> list[Spec
         for i in sorted(by_branch):
             words = _branch_words(branches[i])
             expected.extend(w for w in words if w not in expected)
-        return [loaded.issue(path, f"expected {_or(expected)}, found {_kind(inst)}")]
+        return [loaded.issue(path, f"expected {_or(expected)}, found {_kind(inst)}{_quote_hint(path, expected, loaded)}")]
     # The alternative that got furthest (fewest problems), then the first in schema order.
     best = min(shaped, key=lambda i: (len(shaped[i]), i))
     out: list[SpecIssue] = []

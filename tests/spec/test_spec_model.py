@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -145,3 +146,137 @@ def test_all_problems_at_once_sorted_by_position() -> None:
         "guidelines, langfuse, questions, review, source, target, title, version)",
     ]
     assert str(info.value).startswith("3 problems in spec:\nx.yaml:1:10:")
+
+
+MAXIMAL = """\
+$schema: ../hitl_pipeline/spec/schema/v1.json
+version: 1
+campaign: everything.v2
+title: Every field
+guidelines: "Be *kind*."
+target: observation
+source:
+  filters:
+    trace_name: [support-chat, order-lookup]
+    user_id: user-001
+    session_id: [sess-0001]
+    tags: [support]
+    exclude_tags: [beta]
+    environment: production
+    release: 2026.10.2
+    version: v2
+    from: 2026-10-01T00:00:00Z
+    to: -1h
+    metadata: {topic: billing, language: [de, fr]}
+    observation_type: [TOOL, GENERATION]
+    observation_name: lookup_order
+    scores:
+      - {name: llm_judge_faithfulness, op: "<=", value: 0.5}
+  sample: {size: 25, strategy: stratified, by: observation_name, seed: 9}
+display:
+  parts: [output, input, scores, metadata, tree]
+  metadata_keys: [topic]
+  scores: [llm_judge_faithfulness]
+questions:
+  - score: tool_call_correct
+    type: categorical
+    label: Correct call?
+    config_id: cfg-tool-call-correct
+    categories: [{label: correct, value: 2}, {label: incorrect, value: 0}]
+    description: d
+    required: true
+    help: h
+    compare_with: llm_judge_faithfulness
+  - score: effort
+    type: numeric
+    min: 0
+    max: 10
+    step: 0.5
+    when: {question: tool_call_correct, not_equals: correct}
+  - score: fixed_output
+    type: correction
+    required: false
+comment: required
+review:
+  reviewers_per_item: 2
+  blind: false
+  allow_skip: false
+  lease_minutes: 12.5
+  reviewers: [alice, bob, carol]
+  adjudicators: [carol]
+consensus: {enabled: true, numeric: mean, max_disagreement: 0.5}
+langfuse: {annotation_queue: true, environment: review}
+"""
+
+
+def _schema_paths(node: dict[str, Any], defs: dict[str, Any], prefix: str = "") -> set[str]:
+    if "$ref" in node:
+        node = {**defs[node["$ref"].split("/")[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+    out: set[str] = set()
+    for name, sub in node.get("properties", {}).items():
+        out.add(prefix + name)
+        out |= _schema_paths(sub, defs, f"{prefix}{name}.")
+        if isinstance(sub.get("items"), dict):
+            out |= _schema_paths(sub["items"], defs, f"{prefix}{name}[].")
+    return out
+
+
+def _data_paths(data: Any, prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out.add(prefix + key)
+            out |= _data_paths(value, f"{prefix}{key}.")
+    elif isinstance(data, list):
+        for item in data:
+            out |= _data_paths(item, prefix[:-1] + "[].")
+    return out
+
+
+def test_maximal_spec_uses_every_schema_field() -> None:
+    data, issues = check_text(MAXIMAL)
+    assert issues == []
+    root = schema()
+    # `when` takes one of equals/not_equals/in at a time; the other two are covered elsewhere.
+    unused = _schema_paths(root, root["$defs"]) - _data_paths(data)
+    assert unused == {"questions[].when.equals", "questions[].when.in"}
+
+
+def test_maximal_spec_reaches_the_model() -> None:
+    spec = load_spec_text(MAXIMAL, "max.yaml")
+    f = spec.filters
+    assert f.trace_name == ("support-chat", "order-lookup") and f.user_id == ("user-001",)
+    assert f.session_id == ("sess-0001",) and f.tags == ("support",) and f.exclude_tags == ("beta",)
+    assert (f.environment, f.release, f.version) == (("production",), ("2026.10.2",), ("v2",))
+    assert (f.time_from, f.time_to) == ("2026-10-01T00:00:00Z", "-1h")
+    assert f.metadata == (("language", ("de", "fr")), ("topic", ("billing",)))
+    assert f.observation_type == ("TOOL", "GENERATION") and f.observation_name == ("lookup_order",)
+    assert f.scores == (ScoreThreshold("llm_judge_faithfulness", "<=", 0.5),)
+    assert (spec.sample.size, spec.sample.strategy, spec.sample.by, spec.sample.seed) == (
+        25,
+        "stratified",
+        "observation_name",
+        9,
+    )
+    assert spec.display.parts == ("output", "input", "scores", "metadata", "tree")
+    assert spec.display.metadata_keys == ("topic",) and spec.display.scores == ("llm_judge_faithfulness",)
+    first, effort, fixed = spec.questions
+    assert (first.label, first.config_id, first.description, first.help, first.compare_with) == (
+        "Correct call?",
+        "cfg-tool-call-correct",
+        "d",
+        "h",
+        "llm_judge_faithfulness",
+    )
+    assert first.labels == ("correct", "incorrect")
+    assert (effort.min, effort.max, effort.step) == (0.0, 10.0, 0.5)
+    assert effort.when == Condition("tool_call_correct", "not_equals", ("correct",))
+    assert effort.when.matches("incorrect") and not effort.when.matches("correct") and not effort.when.matches(None)
+    assert fixed.data_type == "CORRECTION" and fixed.required is False
+    assert spec.comment == "required" and spec.guidelines == "Be *kind*."
+    r = spec.review
+    assert (r.reviewers_per_item, r.blind, r.allow_skip, r.lease_minutes) == (2, False, False, 12.5)
+    assert r.reviewers == ("alice", "bob", "carol") and r.adjudicators == ("carol",)
+    assert (spec.consensus.enabled, spec.consensus.numeric, spec.consensus.max_disagreement) == (True, "mean", 0.5)
+    assert (spec.langfuse.annotation_queue, spec.langfuse.environment) == (True, "review")
+    assert spec.path == "max.yaml" and spec.version == 1
