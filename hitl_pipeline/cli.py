@@ -312,7 +312,15 @@ def _open_source(name: str | None, home: Path) -> Any:
     from hitl_pipeline.settings import Settings
     from hitl_pipeline.sources import get_source
 
-    return get_source(name, Settings.from_env(resolve_home(home)))
+    source = get_source(name, Settings.from_env(resolve_home(home)))
+    if getattr(source, "demo_created", False):
+        # First use on this machine: say where the data came from (stderr keeps stdout parseable).
+        typer.echo(
+            f"No local store yet: created {source.path} with the demo data "
+            "(400 customer-support traces, October 2026). Use --source langfuse for real data.",
+            err=True,
+        )
+    return source
 
 
 def _print_dry_run(spec: Any, source_name: str | None, home: Path) -> None:
