@@ -1586,25 +1586,25 @@ def _score_body(s: ScoreWrite) -> dict[str, Any]:
 
 
 def _create_request(s: ScoreWrite) -> CreateScoreRequest:
-    extra: dict[str, Any] = {}
-    if s.timestamp is not None:
-        extra["timestamp"] = s.timestamp
-    return CreateScoreRequest(
-        id=s.id,
-        name=s.name,
-        value=s.value,
-        data_type=s.data_type,  # type: ignore[arg-type]
-        trace_id=s.trace_id,
-        observation_id=s.observation_id,
-        session_id=s.session_id,
-        comment=s.comment,
-        metadata=dict(s.metadata) if s.metadata else None,
-        config_id=s.config_id,
-        source=s.source,  # type: ignore[arg-type]
-        queue_id=s.queue_id,
-        environment=s.environment,
-        **extra,
-    )
+    """The SDK model of one score, with only the fields we set: a field sent as null would erase
+    the stored comment/metadata on a re-send, while an absent one keeps it (§8)."""
+    fields: dict[str, Any] = {
+        "id": s.id,
+        "name": s.name,
+        "value": s.value,
+        "data_type": s.data_type,
+        "source": s.source,
+        "trace_id": s.trace_id,
+        "observation_id": s.observation_id,
+        "session_id": s.session_id,
+        "comment": s.comment,
+        "metadata": dict(s.metadata) if s.metadata else None,
+        "config_id": s.config_id,
+        "queue_id": s.queue_id,
+        "environment": s.environment,
+        "timestamp": s.timestamp,
+    }
+    return CreateScoreRequest(**{k: v for k, v in fields.items() if v is not None})
 
 
 def _observation_from_row(row: Any, root_id: str | None) -> Observation:
