@@ -316,7 +316,7 @@ def _open_source(name: str | None, home: Path) -> Any:
     if getattr(source, "demo_created", False):
         # First use on this machine: say where the data came from (stderr keeps stdout parseable).
         typer.echo(
-            f"No local store yet: created {source.path} with the demo data "
+            f"No local store yet: created {getattr(source, 'path', '')} with the demo data "
             "(400 customer-support traces, October 2026). Use --source langfuse for real data.",
             err=True,
         )
