@@ -74,7 +74,10 @@ def test_validate_missing_file_is_a_clean_error(tmp_path: Path) -> None:
 def test_validate_a_directory_says_so(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(tmp_path)])
     assert result.exit_code == 1
-    assert result.stderr == f"Error: {tmp_path}: a directory, not a spec file; give the files, e.g. {tmp_path}/*.yaml\n"
+    assert (
+        result.stderr
+        == f"Error: {tmp_path}: a directory, not a spec file; give the files, e.g. {tmp_path}/*.yaml\n"
+    )
 
 
 def test_schema_output_validates_every_example_with_a_stock_validator() -> None:
@@ -87,7 +90,9 @@ def test_schema_output_validates_every_example_with_a_stock_validator() -> None:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert list(validator.iter_errors(data)) == [], path
     # …and it rejects what the spec loader rejects on schema grounds.
-    assert not validator.is_valid({"version": 1, "campaign": "x", "title": "t", "target": "tracee", "questions": []})
+    assert not validator.is_valid(
+        {"version": 1, "campaign": "x", "title": "t", "target": "tracee", "questions": []}
+    )
 
 
 def test_init_writes_a_spec_that_validates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,7 +115,10 @@ def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     target.write_text("edited\n")
     refused = runner.invoke(app, ["init", str(target)])
     assert refused.exit_code == 1
-    assert refused.stderr == f"Error: {target} already exists; choose another path or pass --force to overwrite it\n"
+    assert (
+        refused.stderr
+        == f"Error: {target} already exists; choose another path or pass --force to overwrite it\n"
+    )
     assert target.read_text() == "edited\n"
     forced = runner.invoke(app, ["init", str(target), "--force"])
     assert forced.exit_code == 0
@@ -192,7 +200,9 @@ def test_home_option_env_and_default(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.chdir(tmp_path)
     probe = _probe_app()
     assert runner.invoke(probe, ["where"]).stdout.strip() == str(tmp_path / ".hitl")
-    assert runner.invoke(probe, ["where"], env={"HITL_HOME": str(tmp_path / "h")}).stdout.strip() == str(tmp_path / "h")
+    assert runner.invoke(probe, ["where"], env={"HITL_HOME": str(tmp_path / "h")}).stdout.strip() == str(
+        tmp_path / "h"
+    )
     assert runner.invoke(probe, ["where", "--home", "x"]).stdout.strip() == str(tmp_path / "x")
 
 

@@ -56,7 +56,9 @@ def test_command_has_help_with_an_example(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_command_is_in_the_readme_cli_reference(name: str) -> None:
     reference = _section("CLI reference")
-    assert re.search(rf"`hitl {re.escape(name)}\b", reference), f"`hitl {name}` is missing from README's CLI reference"
+    assert re.search(rf"`hitl {re.escape(name)}\b", reference), (
+        f"`hitl {name}` is missing from README's CLI reference"
+    )
 
 
 def test_readme_spec_reference_is_generated_from_the_schema() -> None:
@@ -101,7 +103,12 @@ def test_quick_start_has_the_two_setup_commands_and_ci_runs_the_test_one() -> No
     assert "exec bash scripts/test.sh" in ci
     script = (REPO / "scripts" / "test.sh").read_text()
     assert "set -euo pipefail" in script
-    for step in ('pip install --quiet -e ".[test]"', "ruff check hitl_pipeline tests", "mypy", "python -m pytest"):
+    for step in (
+        'pip install --quiet -e ".[test]"',
+        "ruff check hitl_pipeline tests",
+        "mypy",
+        "python -m pytest",
+    ):
         assert step in script
     for path in (REPO / ".ci" / "run", REPO / "scripts" / "test.sh"):
         assert path.stat().st_mode & 0o111, f"{path} is not executable"

@@ -122,7 +122,9 @@ def replace_reference(document: str, reference: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the reference, or write/check it in a Markdown file between the markers."""
-    parser = argparse.ArgumentParser(prog="python -m hitl_pipeline.spec.docs", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m hitl_pipeline.spec.docs", description=__doc__.splitlines()[0]
+    )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--write", metavar="FILE", help="replace the reference between the markers in FILE")
     group.add_argument("--check", metavar="FILE", help="exit 1 if FILE's reference is out of date")
@@ -134,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         updated = replace_reference(current, reference)
         if args.check:
             if updated != current:
-                print(f"{path}: the spec reference is out of date; run: python -m hitl_pipeline.spec.docs --write {path}")
+                print(
+                    f"{path}: the spec reference is out of date; run: python -m hitl_pipeline.spec.docs --write {path}"
+                )
                 return 1
             return 0
         path.write_text(updated, encoding="utf-8")

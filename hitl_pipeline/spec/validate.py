@@ -227,7 +227,9 @@ def _simple(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIss
     last = path[-1] if path else None
     if kind == "type":
         expected = _expected_types(err.schema)
-        return loaded.issue(path, f"expected {_or(expected)}, found {_kind(inst)}{_quote_hint(path, expected, loaded)}")
+        return loaded.issue(
+            path, f"expected {_or(expected)}, found {_kind(inst)}{_quote_hint(path, expected, loaded)}"
+        )
     if kind == "enum":
         options = ", ".join(_show(v).strip("'") for v in value)
         hint = _suggest(inst, [str(v) for v in value]) if isinstance(inst, str) else None
@@ -296,7 +298,11 @@ def _simple(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIss
 def _quote_hint(path: JsonPath, expected: list[str], loaded: LoadedYaml) -> str:
     """For a string field YAML read as a number/boolean/null (``version: 1.10``): how to fix it."""
     raw = loaded.raw.get(path)
-    if raw is None or "a string" not in expected and not any(w.startswith("a list of strings") for w in expected):
+    if (
+        raw is None
+        or "a string" not in expected
+        and not any(w.startswith("a list of strings") for w in expected)
+    ):
         return ""
     if raw == "":
         return ""  # an empty value: there is nothing to quote
@@ -333,7 +339,11 @@ def _convert_alternatives(err: ValidationError, loaded: LoadedYaml) -> list[Spec
         for i in sorted(by_branch):
             words = _branch_words(branches[i])
             expected.extend(w for w in words if w not in expected)
-        return [loaded.issue(path, f"expected {_or(expected)}, found {_kind(inst)}{_quote_hint(path, expected, loaded)}")]
+        return [
+            loaded.issue(
+                path, f"expected {_or(expected)}, found {_kind(inst)}{_quote_hint(path, expected, loaded)}"
+            )
+        ]
     # The alternative that got furthest (fewest problems), then the first in schema order.
     best = min(shaped, key=lambda i: (len(shaped[i]), i))
     out: list[SpecIssue] = []
@@ -471,7 +481,9 @@ def _question_issues(questions: Any, target: Any, loaded: LoadedYaml) -> Iterato
                 if lo > hi:
                     yield loaded.issue((*base, "max"), f"{_show(hi)} is less than min {_show(lo)}")
                 elif lo == hi:
-                    yield loaded.issue((*base, "max"), f"{_show(hi)} equals min; max must be greater than min")
+                    yield loaded.issue(
+                        (*base, "max"), f"{_show(hi)} equals min; max must be greater than min"
+                    )
                 elif _is_number(step) and step > hi - lo:
                     yield loaded.issue(
                         (*base, "step"), f"{_show(step)} is larger than the range {_show(lo)}…{_show(hi)}"

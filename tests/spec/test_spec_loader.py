@@ -80,9 +80,18 @@ def test_unknown_tag_is_a_located_issue() -> None:
     [
         ("", "f.yaml:1:1: the spec is empty; start from `hitl init` or specs/support_qa.yaml"),
         ("# nothing\n", "f.yaml:1:1: the spec is empty; start from `hitl init` or specs/support_qa.yaml"),
-        ("- a\n", "f.yaml:1:1: the spec must be a mapping of keys (version:, campaign:, title:, …), found a list"),
-        ("\n\nhello\n", "f.yaml:3:1: the spec must be a mapping of keys (version:, campaign:, title:, …), found a single value ('hello')"),
-        ("a: 1\nb: \x07\n", "f.yaml:2:4: the file contains a control character U+0007 that YAML does not allow; remove it"),
+        (
+            "- a\n",
+            "f.yaml:1:1: the spec must be a mapping of keys (version:, campaign:, title:, …), found a list",
+        ),
+        (
+            "\n\nhello\n",
+            "f.yaml:3:1: the spec must be a mapping of keys (version:, campaign:, title:, …), found a single value ('hello')",
+        ),
+        (
+            "a: 1\nb: \x07\n",
+            "f.yaml:2:4: the file contains a control character U+0007 that YAML does not allow; remove it",
+        ),
         ("a: b: c\n", "f.yaml:1:5: YAML syntax error: mapping values are not allowed here"),
     ],
 )

@@ -54,7 +54,11 @@ def test_support_qa_model() -> None:
     assert spec.path.endswith("support_qa.yaml")
     quality = spec.question("support_quality")
     assert quality.type == "categorical" and quality.data_type == "CATEGORICAL"
-    assert quality.categories == (Category("excellent", 2.0), Category("acceptable", 1.0), Category("poor", 0.0))
+    assert quality.categories == (
+        Category("excellent", 2.0),
+        Category("acceptable", 1.0),
+        Category("poor", 0.0),
+    )
     assert spec.question("helpfulness").min == 1.0 and spec.question("helpfulness").max == 5.0
     assert spec.question("helpfulness").compare_with == "llm_judge_helpfulness"
     notes = spec.question("reviewer_notes")
@@ -136,7 +140,10 @@ def test_schema_is_a_fresh_copy() -> None:
 
 
 def test_all_problems_at_once_sorted_by_position() -> None:
-    text = MINIMAL.replace("target: trace", "target: tracee").replace("version: 1", "version: 3") + "colour: red\n"
+    text = (
+        MINIMAL.replace("target: trace", "target: tracee").replace("version: 1", "version: 3")
+        + "colour: red\n"
+    )
     with pytest.raises(SpecError) as info:
         load_spec_text(text, "x.yaml")
     assert [str(i) for i in info.value.issues] == [
@@ -271,12 +278,20 @@ def test_maximal_spec_reaches_the_model() -> None:
     assert first.labels == ("correct", "incorrect")
     assert (effort.min, effort.max, effort.step) == (0.0, 10.0, 0.5)
     assert effort.when == Condition("tool_call_correct", "not_equals", ("correct",))
-    assert effort.when.matches("incorrect") and not effort.when.matches("correct") and not effort.when.matches(None)
+    assert (
+        effort.when.matches("incorrect")
+        and not effort.when.matches("correct")
+        and not effort.when.matches(None)
+    )
     assert fixed.data_type == "CORRECTION" and fixed.required is False
     assert spec.comment == "required" and spec.guidelines == "Be *kind*."
     r = spec.review
     assert (r.reviewers_per_item, r.blind, r.allow_skip, r.lease_minutes) == (2, False, False, 12.5)
     assert r.reviewers == ("alice", "bob", "carol") and r.adjudicators == ("carol",)
-    assert (spec.consensus.enabled, spec.consensus.numeric, spec.consensus.max_disagreement) == (True, "mean", 0.5)
+    assert (spec.consensus.enabled, spec.consensus.numeric, spec.consensus.max_disagreement) == (
+        True,
+        "mean",
+        0.5,
+    )
     assert (spec.langfuse.annotation_queue, spec.langfuse.environment) == (True, "review")
     assert spec.path == "max.yaml" and spec.version == 1

@@ -79,7 +79,9 @@ def test_mutated_data_never_crashes(data: st.DataObject) -> None:
         if action == "drop":
             del parent[key]
         elif action == "rename" and isinstance(parent, dict):
-            parent[data.draw(st.text(min_size=1, max_size=10) | st.sampled_from(list(parent) + ["sampel"]))] = parent.pop(key)
+            parent[
+                data.draw(st.text(min_size=1, max_size=10) | st.sampled_from(list(parent) + ["sampel"]))
+            ] = parent.pop(key)
         elif action == "retype":
             parent[key] = data.draw(values)
         elif action == "swap":
@@ -101,7 +103,10 @@ def test_mutated_text_never_crashes(data: st.DataObject) -> None:
         action = data.draw(st.sampled_from(["insert", "delete", "duplicate_line", "indent", "garbage"]))
         pos = data.draw(st.integers(0, max(len(text) - 1, 0)))
         if action == "insert":
-            chunk = data.draw(st.text(max_size=6) | st.sampled_from([":", "- ", "\t", "{", "]", "&a ", "*a", "!!", "'", '"', "\n  ", "<<: "]))
+            chunk = data.draw(
+                st.text(max_size=6)
+                | st.sampled_from([":", "- ", "\t", "{", "]", "&a ", "*a", "!!", "'", '"', "\n  ", "<<: "])
+            )
             text = text[:pos] + chunk + text[pos:]
         elif action == "delete":
             text = text[:pos] + text[pos + data.draw(st.integers(1, 20)) :]
