@@ -92,6 +92,39 @@ def list_candidates(
     return Listing(count=count, seconds=seconds, peak_bytes=peak)
 
 
+#: Sampling cases (campaign engineer): 1,000 items out of a filtered month, each strategy.
+SAMPLING: list[tuple[str, Filters, str, str | None]] = [
+    ("random 1,000 of support-chat/production", Filters(**MONTH, trace_name=("support-chat",), environment=("production",)), "random", None),
+    ("latest 1,000 of support-chat/production", Filters(**MONTH, trace_name=("support-chat",), environment=("production",)), "latest", None),
+    ("stratified 1,000 by topic, whole month", Filters(**MONTH), "stratified", "metadata.topic"),
+]
+
+
+def sample_queue(store: LocalSource, filters: Filters, strategy: str, by: str | None, size: int = 1000) -> Listing:
+    """Time :func:`hitl_pipeline.campaign.queue.build_queue` (filter in SQL + seeded sampling), then
+    measure its peak Python memory in a second, traced pass. ``count`` = items queued."""
+    from hitl_pipeline.campaign.queue import build_queue
+    from hitl_pipeline.spec.model import Question, ReviewSpec, Sample
+
+    spec = ReviewSpec(
+        campaign="bench",
+        title="bench",
+        target="trace",
+        questions=(Question(score="issue_resolved", type="boolean", label="Resolved?"),),
+        filters=filters,
+        sample=Sample(size=size, strategy=strategy, by=by, seed=42),  # type: ignore[arg-type]
+    )
+    start = time.perf_counter()
+    plan = build_queue(spec, store, now=NOW)
+    seconds = time.perf_counter() - start
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    build_queue(spec, store, now=NOW)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return Listing(count=len(plan), seconds=seconds, peak_bytes=peak)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -112,13 +145,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # Warm the page cache first: this times the queries, not the disk.
                 sum(1 for _ in store.iter_candidates(target, filters, now=NOW))
                 results[(size, label)] = list_candidates(store, target, filters, stratify_by="metadata.topic")
+            for label, filters, strategy, by in SAMPLING:
+                results[(size, label)] = sample_queue(store, filters, strategy, by)
 
     print()
     head = f"{'filter':<36} " + " ".join(f"{f'{s:,} traces':>30}" for s in args.sizes)
     print(head)
     print(f"{'':<36} " + " ".join(f"{'items     time   peak mem':>30}" for _ in args.sizes))
     print("-" * len(head))
-    for label, _, _ in CASES:
+    for label in [c[0] for c in CASES] + [c[0] for c in SAMPLING]:
         cells = []
         for size in args.sizes:
             r = results[(size, label)]

@@ -91,6 +91,38 @@ class _SmallestK:
         return out
 
 
+class _SmallestRank:
+    """Keep the ``k`` refs of smallest :func:`rank`, deduplicated by key: the hot path of random and
+    stratified sampling. Ranks are 256-bit ints (distinct keys never tie), stored negated so
+    ``heapq``'s min-heap top is the largest kept rank, and most candidates are rejected with one
+    integer comparison."""
+
+    def __init__(self, k: int, seed: int) -> None:
+        self.k = k
+        self.seed = seed
+        self._heap: list[tuple[int, str, ItemRef]] = []
+        self._keys: set[str] = set()
+
+    def push(self, ref: ItemRef) -> None:
+        if self.k <= 0:
+            return
+        key = ref.key
+        neg = -int.from_bytes(rank(self.seed, key), "big")
+        heap = self._heap
+        if len(heap) < self.k:
+            if key not in self._keys:
+                heapq.heappush(heap, (neg, key, ref))
+                self._keys.add(key)
+        elif neg > heap[0][0] and key not in self._keys:
+            _, evicted, _ = heapq.heapreplace(heap, (neg, key, ref))
+            self._keys.discard(evicted)
+            self._keys.add(key)
+
+    def refs(self) -> list[tuple[int, ItemRef]]:
+        """(rank, ref) of the kept items, smallest rank first."""
+        return sorted(((-neg, ref) for neg, _, ref in self._heap), key=lambda e: e[0])
+
+
 class _Inverted:
     """Reverses comparison so ``heapq`` (a min-heap) behaves as a max-heap on any comparable value."""
 
@@ -134,30 +166,29 @@ def sample(
             latest.push(_newest_key(ref), ref)
         return [ref for _, ref in latest.items()], count, {}
     if strategy == "random":
-        randomly = _SmallestK(size)
+        randomly = _SmallestRank(size, seed)
         for ref in candidates:
             count += 1
-            randomly.push((rank(seed, ref.key),), ref)
-        return [ref for _, ref in randomly.items()], count, {}
+            randomly.push(ref)
+        return [ref for _, ref in randomly.refs()], count, {}
     if strategy != "stratified":
         raise CampaignError(f"unknown sample strategy {strategy!r}; use random, latest or stratified")
 
-    per_stratum: dict[str | None, _SmallestK] = {}
+    per_stratum: dict[str | None, _SmallestRank] = {}
     totals: dict[str | None, int] = {}
     for ref in candidates:
         heap = per_stratum.get(ref.stratum)
         if heap is None:
-            heap = per_stratum[ref.stratum] = _SmallestK(size)
+            heap = per_stratum[ref.stratum] = _SmallestRank(size, seed)
         # Counting assumes the source yields each item once (dedupe of the *sample* is exact anyway).
         count += 1
         totals[ref.stratum] = totals.get(ref.stratum, 0) + 1
-        heap.push((rank(seed, ref.key),), ref)
+        heap.push(ref)
     quotas = allocate(size, totals)
-    picked: list[tuple[bytes, ItemRef]] = []
-    for stratum, heap in per_stratum.items():
-        kept = heap.items()[: quotas.get(stratum, 0)]
-        picked.extend((k[0], ref) for k, ref in kept)  # type: ignore[misc]
-    picked.sort(key=lambda e: (e[0], e[1].key))
+    picked: list[tuple[int, ItemRef]] = []
+    for stratum, kept in per_stratum.items():
+        picked.extend(kept.refs()[: quotas.get(stratum, 0)])
+    picked.sort(key=lambda e: e[0])
     return [ref for _, ref in picked], count, totals
 
 

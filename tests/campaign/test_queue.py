@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hitl_pipeline.campaign.queue import _SmallestK, allocate, build_queue, rank, sample
+from hitl_pipeline.campaign.queue import _SmallestRank, allocate, build_queue, rank, sample
 from hitl_pipeline.sources.base import ItemRef
 from hitl_pipeline.sources.local import LocalSource
 from tests.campaign.campaign_support import DEMO_NOW, make_spec
@@ -104,9 +104,9 @@ def test_sample_ignores_candidate_order_and_duplicates(n: int, size: int, strate
 
 
 def test_heap_memory_is_bounded_by_size() -> None:
-    heap = _SmallestK(25)
+    heap = _SmallestRank(25, seed=0)
     for r in refs(5000):
-        heap.push((rank(0, r.key),), r)
+        heap.push(r)
         assert len(heap._heap) <= 25 and len(heap._keys) <= 25
 
 
