@@ -145,3 +145,26 @@ def test_cli_import_defaults_to_the_home_store(tmp_path: Path, monkeypatch: pyte
     r = CliRunner().invoke(app, ["import", str(f)])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "envhome" / "local.db").exists()
+
+
+def test_first_run_creates_the_demo_store_and_says_so(tmp_path: Path, repo_root: Path) -> None:
+    runner = CliRunner()
+    home = tmp_path / "fresh"
+    args = [
+        "run",
+        str(repo_root / "specs" / "support_qa.yaml"),
+        "--dry-run",
+        "--source",
+        "local",
+        "--home",
+        str(home),
+    ]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert (
+        "created" in first.stderr and "demo data" in first.stderr and str(home / "local.db") in first.stderr
+    )
+    assert "trace:" in first.stdout  # the queue is built from the demo data
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0 and "demo data" not in second.stderr
+    assert second.stdout == first.stdout  # same data, same queue
