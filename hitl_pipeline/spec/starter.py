@@ -26,6 +26,7 @@ guidelines: |
 source:
   filters:
     # Lists mean "any of"; tags means "all of". Times: ISO dates, now, or -30m/-12h/-7d/-2w.
+    # (The bundled demo data is from October 2026: try from: "2026-10-01" and to: "2026-11-01".)
     trace_name: support-chat
     environment: production
     from: "-30d"
