@@ -256,7 +256,11 @@ class LocalSource:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SourceError(f"cannot create the directory for the local store {self.path}: {exc}") from exc
-        self.migrate()
+        try:
+            self.migrate()
+        except BaseException:
+            self.close()  # do not leak the connection of a store that failed to open
+            raise
 
     # ------------------------------------------------------------------ connections
 
