@@ -152,9 +152,32 @@ def fold(text: str, limit: int = FOLD_CHARS) -> tuple[str, bool]:
     )
 
 
+#: Inserted between ``!`` and ``[`` so markdown never sees an image (the text still reads the same).
+ZERO_WIDTH_SPACE = "\u200b"
+_CODE = re.compile(r"(?P<fence>`{3,}|~{3,})[\s\S]*?(?P=fence)|`[^`\n]+`")
+
+
+def _escape_outside_code(text: str) -> str:
+    out: list[str] = []
+    pos = 0
+    for m in _CODE.finditer(text):
+        out.append(text[pos : m.start()].replace("&", "&amp;").replace("<", "&lt;"))
+        out.append(m.group())  # code is shown literally by the renderer already
+        pos = m.end()
+    out.append(text[pos:].replace("&", "&amp;").replace("<", "&lt;"))
+    return "".join(out)
+
+
 def defuse_markdown(text: str) -> str:
-    """Chat text for a markdown-rendering Chatbot: images become literal text, controls visible."""
-    return _MD_IMAGE.sub(r"!\\[", safe_text(text))
+    """Chat text for a markdown-rendering Chatbot that shows every character and loads nothing.
+
+    Outside code, ``<`` and ``&`` become entities, so *all* HTML in the text (``<answer>``,
+    ``<script>``, ``<img src=http://…>``) is displayed as typed and never becomes an element; the
+    browser-side sanitizer is then a second line of defence, not the only one. Markdown images get a
+    zero-width space between ``!`` and ``[`` (a backslash escape is shown literally next to inline
+    HTML), so they read the same but are never fetched. Markdown emphasis, lists and code still render.
+    """
+    return _escape_outside_code(_MD_IMAGE.sub("!" + ZERO_WIDTH_SPACE + "[", safe_text(text)))
 
 
 def fenced(text: str, lang: str = "") -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ui"))  # shared helpers: ui_support
 
+from browser_support import Recorder  # noqa: E402
 from ui_support import demo_store  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,6 +36,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)  # Chromium + a server: 5–12 s each
 
 
 @pytest.fixture(scope="session")
@@ -53,22 +54,6 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_store(tmp_path_factory.mktemp("store") / "local.db")
-
-
-@dataclass
-class Recorder:
-    """What the page did: every request URL, dialogs (alert/confirm/prompt), console errors."""
-
-    requests: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-    console: list[str] = field(default_factory=list)
-
-    def outside(self, base: str) -> list[str]:
-        return [
-            u
-            for u in self.requests
-            if not (u.startswith(base) or u.startswith("data:") or u.startswith("blob:"))
-        ]
 
 
 @pytest.fixture

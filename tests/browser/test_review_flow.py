@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import Recorder
+from browser_support import Recorder
 from ui_support import running, trace_spec
 
 from hitl_pipeline.ui.auth import ReviewerAccounts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ui_support import demo_store
+from ui_support import demo_store, password
 
 from hitl_pipeline.ui.auth import ReviewerAccounts
 
@@ -21,9 +21,5 @@ def accounts(tmp_path_factory: pytest.TempPathFactory) -> ReviewerAccounts:
     """Reviewer accounts ``alice``, ``bob``, ``carol``, ``dave``, ``erin``, ``mallory`` (password: ``pw-<name>-123``)."""
     acc = ReviewerAccounts(tmp_path_factory.mktemp("home") / "reviewers.json")
     for name in ("alice", "bob", "carol", "dave", "erin", "mallory"):
-        acc.add(name, f"pw-{name}-123")
+        acc.add(name, password(name))
     return acc
-
-
-def password(name: str) -> str:
-    return f"pw-{name}-123"

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import password
-from ui_support import GOOD, running, trace_spec
+from ui_support import GOOD, password, running, trace_spec
 
 from hitl_pipeline.campaign.service import CampaignService
 from hitl_pipeline.errors import ConfigError

@@ -99,8 +99,17 @@ def test_tags_stay_as_text_and_markdown_images_are_defused() -> None:
     v = build_view(item)
     msgs = v.panels[0].value
     assert v.panels[0].kind == "chat"
-    assert "<thinking>check policy</thinking><answer>42</answer>" in msgs[-1]["content"]
-    assert "![x](" not in msgs[-1]["content"] and "!\\[x](http://evil.example/t.png)" in msgs[-1]["content"]
+    # HTML-escaped outside code, so the renderer shows the tags as typed and never makes elements of them
+    assert "&lt;thinking>check policy&lt;/thinking>&lt;answer>42&lt;/answer>" in msgs[-1]["content"]
+    assert (
+        "![x](" not in msgs[-1]["content"] and "!\u200b[x](http://evil.example/t.png)" in msgs[-1]["content"]
+    )
+
+
+def test_html_is_escaped_outside_code_only() -> None:
+    text = "a <b>x</b> & `<i>` then\n```html\n<script>1</script>\n```\n<img src=x>"
+    out = view.defuse_markdown(text)
+    assert out == "a &lt;b>x&lt;/b> &amp; `<i>` then\n```html\n<script>1</script>\n```\n&lt;img src=x>"
 
 
 def test_bidi_overrides_are_made_visible() -> None:

@@ -54,6 +54,7 @@ def trace_spec(
     extra_filters: str = "",
     allow_skip: bool = True,
     strategy: str = "latest",
+    trace_name: str = "support-chat",
 ) -> ReviewSpec:
     """A support-quality spec on the demo data (all four question types, a ``when`` question)."""
     who = f"  reviewers: [{', '.join(reviewers)}]\n" if reviewers else ""
@@ -65,7 +66,7 @@ guidelines: "Rate the **answer**."
 target: trace
 source:
   filters:
-    trace_name: support-chat
+    trace_name: {trace_name}
     from: "2026-10-01"
     to: "2026-11-01"
 {extra_filters}
@@ -152,6 +153,11 @@ def running(
     finally:
         service.close()
         source.close()
+
+
+def password(name: str) -> str:
+    """The password of the test accounts of ``tests/ui/conftest.py``."""
+    return f"pw-{name}-123"
 
 
 #: A valid answer set for the spec of :func:`trace_spec`.
