@@ -22,6 +22,7 @@ from hitl_pipeline.report.build import (
     Report,
     automated_from_scores,
     build_report,
+    consensus_summaries,
     langfuse_linker,
     records_from_scores,
 )
@@ -120,6 +121,7 @@ def make_report(
     scores = list(source.iter_scores(names=names))
     state = _state_for(spec, home)
     seconds: dict[tuple[str, str], float] = {}
+    open_adjudications: int | None = None
     try:
         if state is not None:
             if spec_version is None:
@@ -127,6 +129,7 @@ def make_report(
             for r in state.reviews():
                 if r.duration_s is not None:
                     seconds[(r.item_key, r.reviewer)] = r.duration_s
+            open_adjudications = _open_adjudications(state)
     finally:
         if state is not None:
             state.close()
@@ -137,7 +140,21 @@ def make_report(
         host, project = getattr(source, "host", None), _project_id(source)
         if isinstance(host, str) and project:
             link = langfuse_linker(host, project)
-    return build_report(spec, records, automated=automated_from_scores(spec, scores), link=link)
+    report = build_report(spec, records, automated=automated_from_scores(spec, scores), link=link)
+    return replace(
+        report,
+        consensus=consensus_summaries(spec, scores, spec_version=spec_version),
+        adjudications_open=open_adjudications,
+    )
+
+
+def _open_adjudications(state: CampaignState) -> int | None:
+    with state.transaction() as c:
+        if not c.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'adjudications'"
+        ).fetchone():
+            return None  # consensus was never enabled for this campaign
+        return int(c.execute("SELECT COUNT(*) FROM adjudications WHERE status = 'open'").fetchone()[0])
 
 
 def _project_id(source: Source) -> str | None:

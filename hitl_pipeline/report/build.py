@@ -118,6 +118,16 @@ class DisputedItem:
 
 
 @dataclass(frozen=True)
+class ConsensusSummary:
+    """The consensus scores written for one question: their distribution, how many by an adjudicator."""
+
+    question: str
+    items: int
+    adjudicated: int
+    distribution: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
 class Report:
     campaign: str
     title: str
@@ -131,6 +141,8 @@ class Report:
     questions: tuple[QuestionReport, ...]
     disputed: tuple[DisputedItem, ...]
     time_estimated: bool  # True when review times come from gaps between submissions
+    consensus: tuple[ConsensusSummary, ...] = ()
+    adjudications_open: int | None = None  # items waiting for an adjudicator (from the campaign state)
 
 
 def _score_value(score: Score, question: Question) -> Any:
@@ -214,6 +226,40 @@ def records_from_scores(
 
 def _version_key(v: str) -> tuple[int, str]:
     return (int(v), v) if v.isdigit() else (-1, v)
+
+
+def consensus_summaries(
+    spec: ReviewSpec, scores: Iterable[Score], *, spec_version: str | int | None = None
+) -> tuple[ConsensusSummary, ...]:
+    """Per question, the stored consensus scores of the campaign (one version; newest if not given)."""
+    by_name = {q.score: q for q in spec.questions}
+    latest: dict[tuple[str, str], Score] = {}
+    versions: set[str] = set()
+    picked: list[tuple[Score, str]] = []
+    for s in scores:
+        md = s.metadata or {}
+        if md.get("hitl_campaign") != spec.campaign or not md.get("hitl_consensus") or s.name not in by_name:
+            continue
+        version = str(md.get("hitl_spec_version", ""))
+        versions.add(version)
+        picked.append((s, version))
+    wanted = str(spec_version) if spec_version is not None else max(versions, key=_version_key, default=None)
+    for s, version in picked:
+        key = item_key_of(spec.target, s.trace_id, s.observation_id, s.session_id)
+        if version != wanted or key is None:
+            continue
+        old = latest.get((s.name, key))
+        if old is None or s.timestamp > old.timestamp:
+            latest[(s.name, key)] = s
+    out: list[ConsensusSummary] = []
+    for q in spec.questions:
+        rows = [s for (name, _), s in latest.items() if name == q.score]
+        if not rows:
+            continue
+        values = [_score_value(s, q) for s in rows]
+        adjudicated = sum(1 for s in rows if s.metadata.get("hitl_consensus_method") == "adjudicated")
+        out.append(ConsensusSummary(q.score, len(rows), adjudicated, _distribution(q, values)))
+    return tuple(out)
 
 
 def automated_from_scores(spec: ReviewSpec, scores: Iterable[Score]) -> dict[str, dict[str, float | str]]:

@@ -157,6 +157,15 @@ def render_html(report: Report) -> str:
         )
     body.append("<h2>Questions</h2>")
     body.extend(_question_html(q) for q in r.questions)
+    if r.consensus or r.adjudications_open:
+        body.append("<h2>Consensus</h2>")
+        if r.adjudications_open:
+            body.append(f"<p><b>{r.adjudications_open}</b> item(s) wait for an adjudicator.</p>")
+        for c in r.consensus:
+            body.append(
+                f'<h3><code>{_e(c.question)}</code></h3><p class="muted">{c.items} consensus score(s), '
+                f"{c.adjudicated} decided by an adjudicator.</p>{bar_chart(c.distribution)}"
+            )
     body.append("<h2>Most disputed items</h2>")
     if not r.disputed:
         body.append('<p class="muted">No item has disagreeing answers.</p>')
@@ -224,6 +233,10 @@ def summary_lines(report: Report) -> list[str]:
         lines.append(
             f"  {q.score}: {q.answers} answers on {q.multi_rated_items} multi-rated items, {alphas}{extra}{auto}"
         )
+    for c in r.consensus:
+        lines.append(f"  consensus {c.question}: {c.items} items ({c.adjudicated} adjudicated)")
+    if r.adjudications_open:
+        lines.append(f"  {r.adjudications_open} item(s) wait for an adjudicator")
     if r.disputed:
         lines.append(f"  most disputed: {r.disputed[0].item_key} ({r.disputed[0].question})")
     return lines

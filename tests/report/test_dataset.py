@@ -106,6 +106,7 @@ def _scores() -> list[Score]:
         "hitl_reviewer": "judge",
         "hitl_spec_version": 1,
         "hitl_consensus": True,
+        "hitl_consensus_method": "adjudicated",
     }
     out.append(
         Score(

@@ -38,4 +38,11 @@ def test_report_from_langfuse_scores(tmp_path: Path) -> None:
         custom.disputed[0].url == f"https://lf.example.com/project/p1/traces/{top.item_key.split(':', 1)[1]}"
     )
     assert top.item_key in {f"trace:{TRACES[i].id}" for i in (2, 4)}
-    assert "<svg" in render_html(report)
+    # The adjudicator's stored consensus shows in its own section.
+    consensus = {c.question: c for c in report.consensus}
+    assert set(consensus) == {"support_quality", "helpfulness"}
+    assert consensus["support_quality"].items == 1 and consensus["support_quality"].adjudicated == 1
+    assert dict(consensus["support_quality"].distribution)["excellent"] == 1
+    assert report.adjudications_open is None  # no campaign state in this home
+    page = render_html(report)
+    assert "<svg" in page and "<h2>Consensus</h2>" in page
