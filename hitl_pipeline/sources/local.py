@@ -332,8 +332,11 @@ class LocalSource:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_ts INTEGER NOT NULL)"
         )
+        done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
         applied: list[str] = []
         for name, statements in MIGRATIONS:
+            if name in done:
+                continue  # up to date: no write lock taken, so opening never waits for a writer
             with self.transaction() as tx:
                 # Checked inside the write transaction, so two processes opening a new store at
                 # once cannot both apply the same migration.
