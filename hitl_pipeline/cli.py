@@ -211,10 +211,21 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build and print the queue, start no server, write nothing.")
     ] = False,
-    host: Annotated[str, typer.Option("--host", help="Interface to serve the form on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port of the review form.")] = 7860,
+    host: Annotated[
+        str, typer.Option("--host", help="Interface to serve the form on (non-loopback needs reviewer accounts).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port of the review form (default: first free of 7860–7959).")
+    ] = None,
     reviewer: Annotated[
         str | None, typer.Option("--reviewer", help="Review as this reviewer (single-user mode, no login).")
+    ] = None,
+    auth_header: Annotated[
+        str | None,
+        typer.Option(
+            "--auth-header",
+            help="Trust this header (e.g. X-Forwarded-User) for the reviewer name; only behind a proxy that sets it.",
+        ),
     ] = None,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
@@ -234,10 +245,27 @@ def run(
     if dry_run:
         _print_dry_run(loaded, source, home)
         return
-    raise ConfigError(
-        "serving the review form is not wired into `hitl run` yet in this build; "
-        "the spec above is valid (use --dry-run to only check it)"
-    )
+    from hitl_pipeline.ui.run import Serving, serve_campaign
+
+    def ready(serving: Serving) -> None:
+        typer.echo(f"Review form: {serving.url}  ({serving.access})")
+        typer.echo("Press Ctrl+C to stop; answers are saved as you go.")
+
+    src = _open_source(source, home)
+    try:
+        serve_campaign(
+            loaded,
+            src,
+            home=resolve_home(home),
+            host=host,
+            port=port,
+            reviewer=reviewer,
+            auth_header=auth_header,
+            on_ready=ready,
+        )
+    finally:
+        src.close()
+    typer.echo("Stopped. Unsent scores stay in the campaign's outbox: `hitl sync SPEC` sends them.")
 
 
 @app.command("import")
@@ -585,6 +613,70 @@ def configs_sync(
             typer.echo(f"  {' ' * width}    {problem}")
     if not report.ok:
         raise HitlError("some questions have no usable score config (see above)")
+
+
+reviewers_app = typer.Typer(
+    cls=HitlGroup, no_args_is_help=True, help="Reviewer accounts (password login to the review form)."
+)
+app.add_typer(reviewers_app, name="reviewers")
+
+
+def _accounts(home: Path) -> Any:
+    from hitl_pipeline.ui.auth import ReviewerAccounts
+
+    return ReviewerAccounts(resolve_home(home) / "reviewers.json")
+
+
+@reviewers_app.command("add")
+def reviewers_add(
+    name: Annotated[str, typer.Argument(help="Reviewer (login) name.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input (for scripts).")
+    ] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Change the password of an existing reviewer.")] = False,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Create a reviewer account (scrypt-hashed password in <home>/reviewers.json).
+
+    Once the file has an account, `hitl run` asks reviewers to log in.
+
+    Example: hitl reviewers add alice
+    """
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+    accounts = _accounts(home)
+    accounts.add(name, password, replace=replace)
+    typer.echo(f"{'Updated' if replace else 'Added'} reviewer {name!r} in {accounts.path}")
+
+
+@reviewers_app.command("list")
+def reviewers_list(home: HomeOption = DEFAULT_HOME) -> None:
+    """List reviewer accounts.
+
+    Example: hitl reviewers list
+    """
+    accounts = _accounts(home)
+    names = accounts.names()
+    if not names:
+        typer.echo(f"No reviewer accounts in {accounts.path} (the form runs in single-user mode).")
+    for n in names:
+        typer.echo(n)
+
+
+@reviewers_app.command("remove")
+def reviewers_remove(
+    name: Annotated[str, typer.Argument(help="Reviewer (login) name.")],
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Delete a reviewer account; a running form refuses them from their next action.
+
+    Example: hitl reviewers remove alice
+    """
+    accounts = _accounts(home)
+    accounts.remove(name)
+    typer.echo(f"Removed reviewer {name!r} from {accounts.path}")
 
 
 def main() -> None:

@@ -1,0 +1,101 @@
+"""``hitl run``: open the campaign, serve the form until Ctrl+C, shut everything down cleanly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hitl_pipeline.errors import ConfigError
+from hitl_pipeline.sources.base import Source
+from hitl_pipeline.spec.model import ReviewSpec
+
+
+@dataclass(frozen=True)
+class Serving:
+    """How the form is being served, for the console: URL and who can get in."""
+
+    url: str
+    access: str
+
+
+def choose_access(
+    home: Path, *, reviewer: str | None, auth_header: str | None
+) -> tuple[object | None, str | None, str | None, str]:
+    """(accounts, auth_header, reviewer, description) from the options and ``<home>/reviewers.json``.
+
+    Reviewer accounts, when the file has any, always apply (password login); ``--auth-header``
+    replaces them; otherwise the form is single-user: ``--reviewer`` or the OS user name.
+    """
+    from hitl_pipeline.ui.app import default_reviewer_name
+    from hitl_pipeline.ui.auth import ReviewerAccounts
+
+    accounts = ReviewerAccounts(home / "reviewers.json")
+    if auth_header:
+        if reviewer:
+            raise ConfigError(
+                "--reviewer is for single-user mode; with --auth-header the proxy names the reviewer"
+            )
+        return None, auth_header, None, f"reviewers identified by the {auth_header} header (trusted proxy)"
+    names = accounts.names()
+    if names:
+        if reviewer:
+            raise ConfigError(
+                f"{accounts.path} has reviewer accounts, so reviewers log in; drop --reviewer "
+                "(or use another --home for single-user mode)"
+            )
+        return accounts, None, None, f"login required ({len(names)} reviewer account(s) in {accounts.path})"
+    name = reviewer or default_reviewer_name()
+    return (
+        None,
+        None,
+        name,
+        f"single user, no login: reviewing as {name!r} (add accounts: hitl reviewers add NAME)",
+    )
+
+
+def serve_campaign(
+    spec: ReviewSpec,
+    source: Source,
+    *,
+    home: Path,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    reviewer: str | None = None,
+    auth_header: str | None = None,
+    on_ready: Callable[[Serving], None] | None = None,
+    block: bool = True,
+) -> None:
+    """Open (or resume) the campaign of ``spec`` on ``source`` and serve its form.
+
+    The outbox worker drains scores to the source in the background while the server runs. On
+    Ctrl+C (or when ``block`` is False, right after ``on_ready``) the server stops, then the
+    campaign (worker stopped after its current round; unsent scores stay in the durable outbox for
+    the next run or ``hitl sync``). ``source`` is not closed here: it belongs to the caller.
+    """
+    from hitl_pipeline.pipeline import open_campaign
+    from hitl_pipeline.ui.auth import ReviewerAccounts
+    from hitl_pipeline.ui.server import serve
+
+    accounts, header, name, access = choose_access(home, reviewer=reviewer, auth_header=auth_header)
+    service = open_campaign(spec, source, home=home)
+    try:
+        handle = serve(
+            service,
+            spec,
+            host=host,
+            port=port,
+            auth=accounts if isinstance(accounts, ReviewerAccounts) else None,
+            auth_header=header,
+            reviewer=name,
+            block=False,
+        )
+        try:
+            if on_ready is not None:
+                on_ready(Serving(handle.url, access))
+            if block:
+                handle.wait()
+        finally:
+            handle.close()
+    finally:
+        service.close()
