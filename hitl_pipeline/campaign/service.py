@@ -61,7 +61,7 @@ class CampaignService:
         clock: Clock = _utcnow,
         git_commit: str | None = None,
         prefetch_depth: int = 4,
-        prefetch_workers: int = 2,
+        prefetch_workers: int = 4,
         cache_size: int = 256,
         worker: OutboxWorker | None = None,
     ) -> None:
