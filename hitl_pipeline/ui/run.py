@@ -77,7 +77,10 @@ def serve_campaign(
     from hitl_pipeline.ui.auth import ReviewerAccounts
     from hitl_pipeline.ui.server import serve
 
+    from hitl_pipeline.ui.server import check_binding
+
     accounts, header, name, access = choose_access(home, reviewer=reviewer, auth_header=auth_header)
+    check_binding(host, authenticated=accounts is not None or header is not None)  # before opening anything
     service = open_campaign(spec, source, home=home)
     try:
         handle = serve(

@@ -75,6 +75,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_binding(host: str, *, authenticated: bool) -> None:
+    """Refuse a non-loopback address without authentication (ConfigError saying how to fix it)."""
+    if not is_loopback(host) and not authenticated:
+        raise ConfigError(
+            f"refusing to serve on {host} without authentication: anyone on the network could write scores. "
+            "Add reviewer accounts (hitl reviewers add NAME) or use --auth-header behind a trusted proxy, "
+            "or bind to 127.0.0.1."
+        )
+
+
 def _bind(host: str, port: int | None) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     candidates = [port] if port is not None else [*DEFAULT_PORTS, 0]
@@ -214,12 +224,7 @@ def serve(
         ConfigError: non-loopback bind without auth, both auth kinds, or the port is taken.
     """
     spec = spec or service.spec
-    if not is_loopback(host) and auth is None and auth_header is None:
-        raise ConfigError(
-            f"refusing to serve on {host} without authentication: anyone on the network could write scores. "
-            "Add reviewer accounts (hitl reviewers add NAME) or use --auth-header behind a trusted proxy, "
-            "or bind to 127.0.0.1."
-        )
+    check_binding(host, authenticated=auth is not None or auth_header is not None)
     app, blocks = create_app(service, spec, auth=auth, auth_header=auth_header, reviewer=reviewer)
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
