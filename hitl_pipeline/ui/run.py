@@ -75,9 +75,7 @@ def serve_campaign(
     """
     from hitl_pipeline.pipeline import open_campaign
     from hitl_pipeline.ui.auth import ReviewerAccounts
-    from hitl_pipeline.ui.server import serve
-
-    from hitl_pipeline.ui.server import check_binding
+    from hitl_pipeline.ui.server import check_binding, serve
 
     accounts, header, name, access = choose_access(home, reviewer=reviewer, auth_header=auth_header)
     check_binding(host, authenticated=accounts is not None or header is not None)  # before opening anything
