@@ -133,7 +133,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = [
-            ("reading time %.1fs" % args.think, run(args.items, args.latency, args.think, args.reviewers, Path(tmp))),
+            (f"reading time {args.think:.1f}s", run(args.items, args.latency, args.think, args.reviewers, Path(tmp))),
             ("no reading time", run(args.items, args.latency, 0.0, args.reviewers, Path(tmp))),
         ]
     print(f"submit → next item, backend {args.latency * 1000:.0f} ms/call, {args.reviewers} reviewer(s)")
