@@ -227,6 +227,13 @@ def run(
             help="Trust this header (e.g. X-Forwarded-User) for the reviewer name; only behind a proxy that sets it.",
         ),
     ] = None,
+    new_version: Annotated[
+        bool,
+        typer.Option(
+            "--new-version",
+            help="The spec changed in meaning: start a new campaign version (scores kept apart) instead of refusing.",
+        ),
+    ] = False,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
     """Build the review queue from a spec and serve the review form.
@@ -262,6 +269,7 @@ def run(
             reviewer=reviewer,
             auth_header=auth_header,
             on_ready=ready,
+            new_version=new_version,
         )
     finally:
         src.close()

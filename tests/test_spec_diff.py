@@ -296,3 +296,31 @@ def test_rerun_continues_refuses_or_starts_a_new_version(demo_store: Any, tmp_pa
         assert row.score_id != first_id and row.payload["metadata"]["hitl_spec_version"] == 2
     finally:
         svc.close()
+
+
+def test_hitl_run_refuses_a_meaning_change_with_the_list(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hitl_pipeline.cli import app
+    from hitl_pipeline.pipeline import open_campaign
+    from hitl_pipeline.settings import Settings
+    from hitl_pipeline.sources import get_source
+    from hitl_pipeline.spec import load_spec
+
+    home = tmp_path / "home"
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(RUN_SPEC, encoding="utf-8")
+    new.write_text(RUN_SPEC.replace("max: 5", "max: 10").replace("Be fair.", "Be kind."), encoding="utf-8")
+    source = get_source("local", Settings.from_env(home))
+    try:
+        configs = {"helpfulness": next(c for c in source.list_score_configs() if c.name == "helpfulness")}
+        open_campaign(load_spec(old), source, home=home, configs=configs, start=False, worker=False).close()
+    finally:
+        source.close()
+    result = CliRunner().invoke(app, ["run", str(new), "--home", str(home), "--reviewer", "ann"])
+    assert result.exit_code == 1, result.output
+    err = result.stderr
+    assert err.startswith("Error: ") and "Traceback" not in err
+    assert "questions[helpfulness].max: numeric max changed from 5.0 to 10.0" in err
+    assert "guidelines" not in err  # only the meaning changes are listed in the refusal
+    assert "--new-version" in err

@@ -65,8 +65,11 @@ def serve_campaign(
     auth_header: str | None = None,
     on_ready: Callable[[Serving], None] | None = None,
     block: bool = True,
+    new_version: bool = False,
 ) -> None:
     """Open (or resume) the campaign of ``spec`` on ``source`` and serve its form.
+
+    ``new_version`` starts a new campaign version when the spec changed in meaning (``--new-version``).
 
     The outbox worker drains scores to the source in the background while the server runs. On
     Ctrl+C (or when ``block`` is False, right after ``on_ready``) the server stops, then the
@@ -79,7 +82,7 @@ def serve_campaign(
 
     accounts, header, name, access = choose_access(home, reviewer=reviewer, auth_header=auth_header)
     check_binding(host, authenticated=accounts is not None or header is not None)  # before opening anything
-    service = open_campaign(spec, source, home=home)
+    service = open_campaign(spec, source, home=home, new_version=new_version)
     try:
         handle = serve(
             service,
