@@ -303,7 +303,7 @@ class ConsensusManager:
                 (self.service.n, CONSENSUS_REVIEWER),
             ).fetchall()
         for (key,) in rows:
-            self.after_submit(key)
+            self.on_submitted(key)  # one bad item must not keep the campaign from opening
         return len(rows)
 
     # -- helpers --------------------------------------------------------------------------------
