@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hitl_pipeline.campaign.consensus import consensus_score_id, decide, decide_item, disagreement
 from hitl_pipeline.spec.model import Category, Question
@@ -80,6 +82,33 @@ def test_consensus_ids_are_deterministic_and_versioned() -> None:
         len({a, consensus_score_id("c", 2, "trace:t1", "q"), consensus_score_id("c", 1, "trace:t2", "q")})
         == 3
     )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.sampled_from(["excellent", "acceptable", "poor"]), min_size=1, max_size=7),
+    st.floats(min_value=0, max_value=1),
+)
+def test_majority_properties(values: list[str], threshold: float) -> None:
+    d = decide(QUALITY, values, max_disagreement=threshold)
+    counts = {v: values.count(v) for v in set(values)}
+    top = max(counts.values())
+    assert d.tie == (sum(1 for c in counts.values() if c == top) > 1)
+    assert d.disagreement == pytest.approx(1 - top / len(values))
+    assert d.needs_adjudication == (d.tie or d.disagreement > threshold)
+    if not d.needs_adjudication:
+        assert counts[d.value] == top
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(min_value=1, max_value=5), min_size=1, max_size=7),
+    st.sampled_from(["mean", "median"]),
+)
+def test_numeric_consensus_lies_within_the_answers(values: list[int], rule: str) -> None:
+    d = decide(HELPFUL, values, numeric=rule, max_disagreement=1.0)  # type: ignore[arg-type]
+    assert not d.needs_adjudication and min(values) <= d.value <= max(values)
+    assert d.disagreement == pytest.approx((max(values) - min(values)) / 4)
 
 
 # -- with the real campaign service on the demo store ---------------------------------------------
