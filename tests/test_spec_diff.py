@@ -324,3 +324,14 @@ def test_hitl_run_refuses_a_meaning_change_with_the_list(tmp_path: Path) -> None
     assert "questions[helpfulness].max: numeric max changed from 5.0 to 10.0" in err
     assert "guidelines" not in err  # only the meaning changes are listed in the refusal
     assert "--new-version" in err
+
+
+def test_example_specs_survive_the_state_round_trip_without_differences(repo_root: Path) -> None:
+    from hitl_pipeline.pipeline import spec_from_json, spec_to_json
+    from hitl_pipeline.spec import load_spec
+
+    paths = sorted((repo_root / "specs").glob("*.yaml"))
+    assert paths
+    for path in paths:
+        spec = load_spec(path)
+        assert diff_specs(spec_from_json(spec_to_json(spec)), spec).identical, path
