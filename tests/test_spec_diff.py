@@ -298,6 +298,7 @@ def test_rerun_continues_refuses_or_starts_a_new_version(demo_store: Any, tmp_pa
         svc.close()
 
 
+@pytest.mark.slow  # imports gradio (the form) before refusing
 def test_hitl_run_refuses_a_meaning_change_with_the_list(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -311,6 +312,13 @@ def test_hitl_run_refuses_a_meaning_change_with_the_list(tmp_path: Path) -> None
     old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
     old.write_text(RUN_SPEC, encoding="utf-8")
     new.write_text(RUN_SPEC.replace("max: 5", "max: 10").replace("Be fair.", "Be kind."), encoding="utf-8")
+    from hitl_pipeline.sources.demo import generate_demo, load_demo
+    from hitl_pipeline.sources.local import LocalSource
+
+    home.mkdir()
+    small = LocalSource(home / "local.db")  # a small store where `hitl run` looks (no 400-trace demo)
+    load_demo(small, generate_demo(seed=0, traces=80))
+    small.close()
     source = get_source("local", Settings.from_env(home))
     try:
         configs = {"helpfulness": next(c for c in source.list_score_configs() if c.name == "helpfulness")}
