@@ -187,7 +187,8 @@ def open_campaign(
             source,
             configs,
             clock=clock,
-            git_commit=meta.git_commit,
+            # The spec's commit *now* (a harmless edit may have been committed since creation).
+            git_commit=git_commit_of(spec.path) or meta.git_commit,
             prefetch_depth=prefetch_depth,
             worker=outbox,
         )

@@ -20,8 +20,8 @@ target: {target}
 source:
   filters:
 {filters}
-    from: "2026-10-01"
-    to: "2026-11-01"
+    from: "{time_from}"
+    to: "{time_to}"
   sample:
     size: {size}
     strategy: {strategy}
@@ -73,6 +73,7 @@ def make_spec(
     reviewers: tuple[str, ...] = (),
     filters: str = "    trace_name: support-chat\n",
     correction: bool = False,
+    window: tuple[str, str] = ("2026-10-01", "2026-11-01"),
 ) -> ReviewSpec:
     """A valid spec on the demo data (through the real loader)."""
     extra = (
@@ -91,6 +92,8 @@ def make_spec(
         comment=comment,
         reviewers=f"  reviewers: [{', '.join(reviewers)}]" if reviewers else "",
         extra_questions=extra,
+        time_from=window[0],
+        time_to=window[1],
     )
     return load_spec_text(text, "<test>")
 

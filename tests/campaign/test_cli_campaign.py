@@ -87,3 +87,24 @@ def test_user_errors_exit_1_without_traceback(tmp_path: Path, repo_root: Path) -
         out = runner.invoke(app, [*args, "--home", str(tmp_path / "empty")])
         assert out.exit_code == 1, out.output
         assert out.output.startswith("Error: ") and "Traceback" not in out.output
+
+
+def test_sync_exits_1_when_scores_are_left_failed(tmp_path: Path, demo_template: Path, repo_root: Path) -> None:
+    home = _home_with_demo(tmp_path, demo_template)
+    spec_path = repo_root / "specs" / "support_qa.yaml"
+    spec = load_spec(spec_path)
+    store = LocalSource(home / "local.db")
+    with open_campaign(
+        spec, store, home=home, now=DEMO_NOW, configs=demo_configs(store, spec), clock=Clock(), worker=False
+    ) as svc:
+        a = svc.open_next("ann")
+        assert a is not None
+        svc.submit("ann", a.item_key, GOOD, None)
+    # The config is archived in the store after the answer was given: the store refuses the score.
+    store._conn().execute("UPDATE score_configs SET is_archived = 1 WHERE id = 'cfg-helpfulness'")
+    store.close()
+    out = runner.invoke(app, ["sync", str(spec_path), "--home", str(home), "--source", "local"])
+    assert out.exit_code == 1, out.output
+    assert "2 confirmed, 1 failed" in out.output and "Error: not every score is confirmed" in out.output
+    out = runner.invoke(app, ["status", str(spec_path), "--home", str(home)])
+    assert "1 × failed:" in out.output and "archived" in out.output

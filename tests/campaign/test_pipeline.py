@@ -172,3 +172,17 @@ def test_state_is_shared_safely_by_two_connections(store: LocalSource, home: Pat
             assert other.counts(1).reviews == 1
         finally:
             other.close()
+
+
+def test_relative_window_does_not_drift_on_restart(store: LocalSource, home: Path) -> None:
+    spec = make_spec(size=5, strategy="latest", window=("-7d", "now"), campaign="rolling")
+    created = Clock(DEMO_NOW.replace(day=1))  # 2026-11-01: the window is the last week of October
+    with open_campaign(spec, store, home=home, configs=demo_configs(store, spec), clock=created, worker=False) as svc:
+        keys = [r.key for r in svc.state.items()]
+        assert keys and svc.state.meta().now == created()
+        assert all(r.ref.timestamp >= DEMO_NOW.replace(month=10, day=25) for r in svc.state.items())
+    later = Clock(DEMO_NOW.replace(day=20))  # a restart weeks later: the window would be empty now
+    assert len(dry_run(spec, store, later())) == 0
+    with open_campaign(spec, store, home=home, configs=demo_configs(store, spec), clock=later, worker=False) as svc:
+        assert [r.key for r in svc.state.items()] == keys
+    assert dry_run(spec, store, home=home).keys == keys  # --dry-run uses the campaign's stored now
