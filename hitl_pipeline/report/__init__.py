@@ -122,6 +122,7 @@ def make_report(
     state = _state_for(spec, home)
     seconds: dict[tuple[str, str], float] = {}
     open_adjudications: int | None = None
+    not_stored: int | None = None
     try:
         if state is not None:
             if spec_version is None:
@@ -130,6 +131,8 @@ def make_report(
                 if r.duration_s is not None:
                     seconds[(r.item_key, r.reviewer)] = r.duration_s
             open_adjudications = _open_adjudications(state)
+            outbox = state.counts(spec.review.reviewers_per_item).outbox
+            not_stored = sum(n for status, n in outbox.items() if status != "confirmed")
     finally:
         if state is not None:
             state.close()
@@ -145,6 +148,7 @@ def make_report(
         report,
         consensus=consensus_summaries(spec, scores, spec_version=spec_version),
         adjudications_open=open_adjudications,
+        scores_not_stored=not_stored,
     )
 
 

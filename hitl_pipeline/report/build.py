@@ -143,6 +143,7 @@ class Report:
     time_estimated: bool  # True when review times come from gaps between submissions
     consensus: tuple[ConsensusSummary, ...] = ()
     adjudications_open: int | None = None  # items waiting for an adjudicator (from the campaign state)
+    scores_not_stored: int | None = None  # answers still in the local outbox (not in the report yet)
 
 
 def _score_value(score: Score, question: Question) -> Any:

@@ -136,6 +136,12 @@ def render_html(report: Report) -> str:
         f'<p class="muted">Campaign <code>{_e(r.campaign)}</code> · target {_e(r.target)} · campaign version '
         f"{_e(r.spec_version or 'n/a')} · spec <code>{_e(r.spec_hash[:12] or 'n/a')}</code> · generated "
         f"{_e(r.generated_at.isoformat(timespec='seconds'))}</p>",
+        (
+            f'<p><b>{r.scores_not_stored} score(s) are not stored yet</b> (still in the local outbox, '
+            "or refused): they are not in this report. <code>hitl sync SPEC</code> sends them.</p>"
+            if r.scores_not_stored
+            else ""
+        ),
         '<div class="cards">'
         + "".join(f'<div class="card"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in cards)
         + "</div>",
@@ -237,6 +243,8 @@ def summary_lines(report: Report) -> list[str]:
         lines.append(f"  consensus {c.question}: {c.items} items ({c.adjudicated} adjudicated)")
     if r.adjudications_open:
         lines.append(f"  {r.adjudications_open} item(s) wait for an adjudicator")
+    if r.scores_not_stored:
+        lines.append(f"  {r.scores_not_stored} score(s) not stored yet (not in this report): run `hitl sync`")
     if r.disputed:
         lines.append(f"  most disputed: {r.disputed[0].item_key} ({r.disputed[0].question})")
     return lines

@@ -295,3 +295,11 @@ def test_empty_report() -> None:
     report = build_report(SPEC, [], now=T0)
     assert report.items == 0 and all(q.alpha.get("nominal") is None for q in report.questions)
     assert "<html" in render_html(report)
+
+
+def test_unsent_scores_are_called_out() -> None:
+    from dataclasses import replace
+
+    report = replace(_report(), scores_not_stored=3)
+    assert "3 score(s) are not stored yet" in render_html(report)
+    assert any("3 score(s) not stored yet" in line for line in summary_lines(report))

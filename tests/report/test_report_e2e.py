@@ -183,6 +183,7 @@ def test_report_numbers_match_an_independent_computation(campaign: dict[str, Any
     reviewers = {x["reviewer"]: x for x in data["reviewers"]}
     assert set(reviewers) == set(REVIEWERS) and all(x["items"] == 12 for x in reviewers.values())
     assert data["time_estimated"] is False
+    assert data["scores_not_stored"] == 0 and data["adjudications_open"] is None
 
     summary = _cli(
         "report",
