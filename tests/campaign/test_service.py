@@ -394,3 +394,54 @@ def test_prefetch_uses_a_batched_get_items(store: LocalSource, home: Path, clock
         assert len(seen) == 8
         assert src.batches and src.batches[0] == 4  # the head of the queue in one call
         assert sum(src.batches) + len(src.calls) >= 8
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_walk_keeps_the_invariants(store: LocalSource, home: Path, clock: Clock, seed: int) -> None:
+    """Random open/skip/submit/back/time-jumps by four reviewers; after every step: no reviewer answers
+    an item twice, no item has more than N answers, answers + live leases never exceed N."""
+    import random
+
+    rng = random.Random(seed)
+    n = 2
+    spec = make_spec(size=6, n=n, campaign=f"walk-{seed}")
+    with open_service(spec, store, home, clock) as svc:
+        open_items: dict[str, str | None] = {}
+        for _ in range(150):
+            who = rng.choice(["ann", "bob", "cy", "dee"])
+            action = rng.random()
+            try:
+                if action < 0.45:
+                    a = svc.open_next(who)
+                    open_items[who] = a.item_key if a else None
+                elif action < 0.75 and open_items.get(who):
+                    svc.submit(who, open_items[who], GOOD, None)  # type: ignore[arg-type]
+                    open_items[who] = None
+                elif action < 0.85 and open_items.get(who):
+                    svc.skip(who, open_items[who])  # type: ignore[arg-type]
+                    open_items[who] = None
+                elif action < 0.92:
+                    back = svc.previous(who, None)
+                    if back is not None:
+                        svc.submit(who, back.item_key, {**GOOD, "helpfulness": rng.randint(1, 5)}, None)
+                else:
+                    clock.advance(minutes=rng.choice([5, 31]))
+            except CampaignError as e:
+                assert "expired" in str(e)  # the only refusal a fair walk can meet
+                open_items[who] = None
+            now = clock()
+            per_item: dict[str, list[str]] = {}
+            for r in svc.state.reviews():
+                per_item.setdefault(r.item_key, []).append(r.reviewer)
+            for key, who_answered in per_item.items():
+                assert len(who_answered) == len(set(who_answered)) <= n
+                assert svc.state.item(key).done == len(who_answered)  # type: ignore[union-attr]
+            for row in svc.state.items():
+                live = svc.state.active_leases(row.key, now)
+                assert row.done + live <= n, (row.key, row.done, live)
+        # Finish: everyone works until nothing is left; every item ends with exactly N answers.
+        for who in ("ann", "bob", "cy", "dee"):
+            while (a := svc.open_next(who)) is not None:
+                svc.submit(who, a.item_key, GOOD, None)
+        assert all(row.done == n for row in svc.state.items())
+        assert len(svc.state.outbox()) == 6 * n * 3
