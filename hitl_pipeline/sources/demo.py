@@ -270,7 +270,7 @@ _QUESTIONS: dict[str, dict[str, list[str]]] = {
     },
 }
 
-# Assistant answers per topic and language, with markdown. Placeholders as above.
+# Assistant answers per topic and language, with markdown; answer i answers question i of _QUESTIONS.
 _ANSWERS: dict[str, dict[str, list[str]]] = {
     "billing": {
         "en": [
@@ -282,23 +282,37 @@ _ANSWERS: dict[str, dict[str, list[str]]] = {
             "the PDF icon next to the order date.",
             "A declined card sometimes leaves a *pending authorisation* of {amount}. It is not a charge and "
             "your bank will release it automatically within a few days.",
+            "Yes! Go to **Account → Billing → Change cycle** and pick *Yearly*. You'll get about 17% off and "
+            "the unused part of this month is credited.",
+            "You're right, the charge of {amount} on {date} came after your cancellation. I've refunded it in "
+            "full; it takes 5–7 business days to appear.",
+            "We accept credit and debit cards, PayPal and, in the EU, SEPA direct debit.",
         ],
         "de": [
             "Entschuldigen Sie die doppelte Abbuchung. Ich habe die zweite Zahlung über **{amount}** erstattet; "
             "sie erscheint in 5–7 Werktagen auf Ihrem Konto.",
+            "Der Einführungspreis ist am {date} ausgelaufen, daher der neue Betrag von {amount}. Ihr Tarif ist "
+            "unverändert.",
             "Die Rechnung finden Sie unter **Konto → Abrechnung → Rechnungen**. Für {order} klicken Sie auf das PDF-Symbol.",
+            "Sie haben recht: Die Abbuchung über {amount} erfolgte nach Ihrer Kündigung. Ich habe sie vollständig erstattet.",
         ],
         "fr": [
             "Désolé pour ce double prélèvement. J'ai remboursé le second paiement de **{amount}**, "
             "il apparaîtra sous 5 à 7 jours ouvrés.",
+            "Le tarif de lancement a pris fin le {date}, d'où le nouveau montant de {amount}. Votre offre est inchangée.",
             "Vous trouverez vos factures dans **Compte → Facturation → Factures**. Pour {order}, cliquez sur l'icône PDF.",
+            "Une carte refusée laisse parfois une *autorisation en attente* de {amount}. Ce n'est pas un débit : "
+            "votre banque la libérera sous quelques jours.",
         ],
         "es": [
             "Disculpe el cobro duplicado. Ya reembolsé el segundo pago de **{amount}**; lo verá en 5 a 7 días hábiles.",
+            "El precio promocional terminó el {date}; por eso el nuevo importe de {amount}. Su plan no ha cambiado.",
             "Puede descargar sus facturas en **Cuenta → Facturación → Facturas**. Para {order}, pulse el icono PDF.",
+            "Tiene razón: el cobro de {amount} fue posterior a la cancelación. Ya lo reembolsé por completo.",
         ],
         "ja": [
             "二重請求となり申し訳ございません。重複分の**{amount}**を返金いたしました。5〜7営業日で反映されます。",
+            "{date}で初回割引期間が終了したため、請求額が{amount}になりました。プランに変更はありません。",
             "請求書は **アカウント → お支払い → 請求書** からダウンロードできます。{order}の横のPDFアイコンを押してください。",
         ],
     },
@@ -310,23 +324,31 @@ _ANSWERS: dict[str, dict[str, list[str]]] = {
             "there within 24 hours, reply here and I'll open an investigation with the carrier.",
             "I've updated the delivery address for {order}. You'll get a confirmation email shortly.",
             "Express shipping to Canada usually takes **3–5 business days**; customs can add 1–2 days.",
+            "Sorry about the box! If the {product} works normally there's nothing to worry about, but please keep "
+            "the packaging for 14 days in case you notice damage later.",
+            "We don't ship to P.O. boxes, as our carriers need a signature. You can use a parcel locker instead.",
         ],
         "de": [
             "Ihre Bestellung {order} ist unterwegs. Der letzte Scan war am {date} im Verteilzentrum; "
             "die Zustellung erfolgt voraussichtlich **innerhalb von 2 Werktagen**.",
             "Das tut mir leid. Wenn das Paket in 24 Stunden nicht da ist, starte ich einen Nachforschungsauftrag.",
+            "Ich habe die Lieferadresse für {order} geändert. Sie erhalten gleich eine Bestätigung per E-Mail.",
         ],
         "fr": [
             "Votre commande {order} est en transit. Le dernier scan date du {date} ; livraison estimée **sous 2 jours ouvrés**.",
             "Désolé pour ce désagrément. Si le colis n'arrive pas sous 24 h, j'ouvrirai une enquête auprès du transporteur.",
+            "Oui, nous livrons en Belgique et en Suisse, en 3 à 5 jours ouvrés. Pour la Suisse, des droits de douane "
+            "peuvent s'appliquer.",
         ],
         "es": [
             "Su pedido {order} está en tránsito. El último escaneo fue el {date}; la entrega estimada es **en 2 días hábiles**.",
             "Lo siento. Si el paquete no aparece en 24 horas, abriré una investigación con la transportadora.",
+            "He actualizado la dirección de entrega del pedido {order}. Recibirá un correo de confirmación.",
         ],
         "ja": [
             "ご注文{order}は現在配送中です。最終スキャンは{date}で、**2営業日以内**にお届け予定です。",
             "ご迷惑をおかけして申し訳ございません。24時間以内に届かない場合は、配送業者に調査を依頼いたします。",
+            "注文{order}の配送先住所を変更いたしました。確認メールをお送りします。",
         ],
     },
     "returns": {
@@ -338,23 +360,28 @@ _ANSWERS: dict[str, dict[str, list[str]]] = {
             "Yes, you can exchange the {product} for another colour at no cost. I've created the exchange; a new label "
             "is on its way to your inbox.",
             "Sorry about the label. I've generated a new prepaid label and emailed it to you.",
+            "Yes — if the item arrived damaged, the return is free and we refund the original shipping cost too.",
         ],
         "de": [
             "Sie können die Rücksendung unter **Bestellungen → {order} → Artikel zurücksenden** starten. "
             "Das Etikett ist kostenlos.",
             "Ihre Rücksendung ist am {date} eingegangen. Die Erstattung über **{amount}** wurde heute veranlasst.",
+            "Ja, bei beschädigter Ware ist die Rücksendung kostenlos, und wir erstatten auch die Versandkosten.",
         ],
         "fr": [
             "Vous pouvez lancer le retour depuis **Commandes → {order} → Retourner l'article**. L'étiquette est prépayée.",
             "Votre retour est arrivé le {date}. Le remboursement de **{amount}** a été émis aujourd'hui.",
+            "Oui, l'échange du {product} contre une autre couleur est gratuit. Je l'ai créé ; l'étiquette arrive par e-mail.",
         ],
         "es": [
             "Puede iniciar la devolución en **Pedidos → {order} → Devolver artículo**. La etiqueta es gratuita.",
             "Su devolución llegó el {date}. El reembolso de **{amount}** se emitió hoy.",
+            "Disculpe. He generado una nueva etiqueta de devolución prepagada y se la he enviado por correo.",
         ],
         "ja": [
             "**注文履歴 → {order} → 返品する** から返品手続きを開始できます。返送ラベルは無料です。",
             "返品は{date}に倉庫に到着しました。**{amount}**の返金を本日手配いたしました。",
+            "はい、破損していた場合の返品送料は無料です。元の送料も返金いたします。",
         ],
     },
     "account": {
@@ -366,22 +393,29 @@ _ANSWERS: dict[str, dict[str, list[str]]] = {
             "get a confirmation email.",
             "I've signed out all sessions and locked the account. Please reset your password and turn on two-factor "
             "authentication.",
+            "Go to **Settings → Team → Invite**, enter their email and choose a role. Team plans include 5 seats.",
+            "Codes are rejected when your phone's clock is off. Turn on automatic time in your phone settings and "
+            "try again; if it still fails, I can send you backup codes.",
         ],
         "de": [
             "Die E-Mail landet manchmal im Spam-Ordner. Ich habe den Link erneut an **{email}** gesendet.",
             "Ich habe die Löschung Ihres Kontos eingeleitet. Alle Daten werden innerhalb von 30 Tagen gelöscht.",
+            "Unter **Einstellungen → Profil → E-Mail** können Sie die Adresse ändern und per Link bestätigen.",
         ],
         "fr": [
             "L'e-mail arrive parfois dans les spams. J'ai renvoyé le lien à **{email}**, valable 30 minutes.",
             "Pour ajouter un utilisateur : **Paramètres → Équipe → Inviter**.",
+            "J'ai lancé la suppression de votre compte. Toutes vos données seront effacées sous 30 jours.",
         ],
         "es": [
             "A veces el correo llega a spam. Reenvié el enlace a **{email}**; es válido durante 30 minutos.",
+            "Vaya a **Configuración → Perfil → Correo**, escriba la nueva dirección y confirme el enlace que le enviamos.",
             "Cerré todas las sesiones y bloqueé la cuenta. Cambie su contraseña y active la verificación en dos pasos.",
         ],
         "ja": [
             "メールが迷惑メールフォルダに入っている可能性があります。**{email}**宛てにリンクを再送しました（30分間有効）。",
             "**設定 → プロフィール → メールアドレス** から変更できます。",
+            "スマートフォンの時刻がずれているとコードが拒否されます。時刻の自動設定をオンにして再度お試しください。",
         ],
     },
     "technical": {
@@ -390,82 +424,164 @@ _ANSWERS: dict[str, dict[str, list[str]]] = {
             "2. Hold the power button for **10 seconds** until the light blinks blue\n3. Pair it again from the app",
             "Thanks for the details. Version 4.2.1 of the app fixes the crash on the settings screen; please update "
             "from the Play Store.",
-            "Error `E-4012` means the sync token expired. Sign out of the app and back in, then sync again.",
+            "Frequent Wi-Fi drops are usually caused by the 5 GHz band. Please connect the {product} to your "
+            "router's **2.4 GHz** network and keep firmware auto-update on.",
             "To factory reset the {product}, hold the reset button for 15 seconds with a paperclip. Note: this erases "
             "all saved settings.",
+            "Error `E-4012` means the sync token expired. Sign out of the app and back in, then sync again.",
+            "Yes: **Settings → Privacy → Export data** gives you a CSV. For automated exports, see our REST API docs "
+            "(`GET /v1/export`).",
         ],
         "de": [
             "So koppeln Sie den {product} neu:\n\n1. Gerät aus der Bluetooth-Liste entfernen\n"
             "2. Einschaltknopf **10 Sekunden** halten\n3. In der App erneut koppeln",
             "Version 4.2.1 der App behebt den Absturz. Bitte aktualisieren Sie die App.",
+            "Halten Sie die Reset-Taste des {product} 15 Sekunden lang gedrückt. Achtung: Alle Einstellungen werden gelöscht.",
         ],
         "fr": [
             "Pour réappairer votre {product} :\n\n1. Supprimez-le de la liste Bluetooth\n"
             "2. Maintenez le bouton d'alimentation **10 secondes**\n3. Appairez-le depuis l'application",
+            "La version 4.2.1 de l'application corrige ce plantage. Merci de la mettre à jour.",
             "L'erreur `E-4012` signifie que le jeton de synchronisation a expiré. Déconnectez-vous puis reconnectez-vous.",
         ],
         "es": [
             "Para volver a emparejar su {product}:\n\n1. Elimínelo de la lista Bluetooth\n"
             "2. Mantenga pulsado el botón **10 segundos**\n3. Emparéjelo desde la app",
             "La versión 4.2.1 de la app corrige el cierre inesperado. Actualícela desde la tienda.",
+            "Mantenga pulsado el botón de reinicio del {product} durante 15 segundos. Se borrarán todos los ajustes.",
         ],
         "ja": [
             "{product}を再ペアリングする手順です：\n\n1. スマートフォンのBluetooth一覧から削除\n"
             "2. 電源ボタンを**10秒間**長押し\n3. アプリから再度ペアリング",
-            "エラー`E-4012`は同期トークンの期限切れです。一度ログアウトしてから再ログインしてください。",
+            "アプリのバージョン4.2.1でこの不具合は修正されています。アップデートをお願いいたします。",
+            "{product}のリセットボタンを15秒間長押ししてください。すべての設定が消去されますのでご注意ください。",
         ],
     },
 }
 
-_FOLLOWUPS: dict[str, list[str]] = {
+# Follow-up turns: (kind, customer message, assistant answer). "middle" turns keep the conversation
+# going, "angry" opens an escalated conversation, "final" closes it.
+_FOLLOWUPS: dict[str, list[tuple[str, str, str]]] = {
     "en": [
-        "Thanks. How long will that take?",
-        "That didn't work, I tried it already.",
-        "Ok great, and will I get an email confirmation?",
-        "Can you check again? It still shows the same thing.",
-        "This is the third time I'm contacting you about this. I want to speak to a manager.",
-        "Perfect, that solved it. Thank you!",
+        (
+            "middle",
+            "Thanks. How long will that take?",
+            "It usually takes **3–5 business days**. You'll get an email as soon as it's done.",
+        ),
+        (
+            "middle",
+            "That didn't work, I tried it already.",
+            "I'm sorry that didn't help. I've escalated your case to our specialist team; they'll reply within 24 hours.",
+        ),
+        (
+            "middle",
+            "Ok great, and will I get an email confirmation?",
+            "Yes, a confirmation email is on its way.",
+        ),
+        (
+            "middle",
+            "Can you check again? It still shows the same thing.",
+            "I've checked again and refreshed the status on our side; please reload the page in a few minutes.",
+        ),
+        (
+            "angry",
+            "This is the third time I'm contacting you about this. I want to speak to a manager.",
+            "I understand your frustration. I've escalated this to a team lead, who will contact you today.",
+        ),
+        (
+            "final",
+            "Perfect, that solved it. Thank you!",
+            "Glad to hear it! Is there anything else I can help with?",
+        ),
     ],
-    "de": ["Danke. Wie lange dauert das?", "Das habe ich schon versucht, es klappt nicht.", "Super, danke!"],
+    "de": [
+        ("middle", "Danke. Wie lange dauert das?", "In der Regel 3–5 Werktage. Sie erhalten eine E-Mail."),
+        (
+            "middle",
+            "Das habe ich schon versucht, es klappt nicht.",
+            "Das tut mir leid. Ich habe Ihren Fall an unser Fachteam weitergeleitet.",
+        ),
+        (
+            "angry",
+            "Ich schreibe Ihnen jetzt zum dritten Mal. Ich möchte mit einem Vorgesetzten sprechen.",
+            "Ich verstehe Ihren Ärger. Eine Teamleiterin meldet sich heute noch bei Ihnen.",
+        ),
+        ("final", "Super, danke!", "Gern geschehen! Kann ich sonst noch etwas für Sie tun?"),
+    ],
     "fr": [
-        "Merci. Combien de temps cela prend-il ?",
-        "J'ai déjà essayé, ça ne marche pas.",
-        "Parfait, merci !",
+        (
+            "middle",
+            "Merci. Combien de temps cela prend-il ?",
+            "En général 3 à 5 jours ouvrés. Vous recevrez un e-mail.",
+        ),
+        (
+            "middle",
+            "J'ai déjà essayé, ça ne marche pas.",
+            "Désolé. J'ai transmis votre demande à l'équipe spécialisée.",
+        ),
+        (
+            "angry",
+            "C'est la troisième fois que je vous contacte. Je veux parler à un responsable.",
+            "Je comprends votre agacement. Un responsable vous contactera aujourd'hui.",
+        ),
+        ("final", "Parfait, merci !", "Avec plaisir ! Puis-je vous aider pour autre chose ?"),
     ],
-    "es": ["Gracias. ¿Cuánto tarda?", "Ya lo intenté y no funciona.", "¡Perfecto, gracias!"],
+    "es": [
+        ("middle", "Gracias. ¿Cuánto tarda?", "Normalmente 3 a 5 días hábiles. Recibirá un correo."),
+        ("middle", "Ya lo intenté y no funciona.", "Lo siento. He escalado su caso al equipo especializado."),
+        (
+            "angry",
+            "Es la tercera vez que les escribo. Quiero hablar con un supervisor.",
+            "Entiendo su molestia. Un supervisor se pondrá en contacto con usted hoy.",
+        ),
+        ("final", "¡Perfecto, gracias!", "¡Con gusto! ¿Puedo ayudarle en algo más?"),
+    ],
     "ja": [
-        "ありがとうございます。どのくらいかかりますか？",
-        "すでに試しましたが、うまくいきません。",
-        "解決しました。ありがとうございます！",
+        (
+            "middle",
+            "ありがとうございます。どのくらいかかりますか？",
+            "通常3〜5営業日かかります。完了次第メールでお知らせします。",
+        ),
+        (
+            "middle",
+            "すでに試しましたが、うまくいきません。",
+            "申し訳ございません。専門チームにエスカレーションしました。24時間以内にご連絡します。",
+        ),
+        (
+            "angry",
+            "問い合わせるのはこれで3回目です。責任者と話をさせてください。",
+            "ご不便をおかけして申し訳ございません。本日中に責任者よりご連絡いたします。",
+        ),
+        (
+            "final",
+            "解決しました。ありがとうございます！",
+            "どういたしまして。ほかにお手伝いできることはありますか？",
+        ),
     ],
 }
 
-_FOLLOWUP_ANSWERS: dict[str, list[str]] = {
-    "en": [
-        "It usually takes **3–5 business days**. You'll get an email as soon as it's done.",
-        "I'm sorry that didn't help. I've escalated your case to our specialist team; they'll reply within 24 hours.",
-        "Yes, a confirmation email is on its way.",
-        "I've checked again and re-synced your account; please refresh the page.",
-        "I understand your frustration. I've escalated this to a team lead, who will contact you today.",
-        "Glad to hear it! Is there anything else I can help with?",
-    ],
-    "de": [
-        "In der Regel 3–5 Werktage. Sie erhalten eine E-Mail.",
-        "Ich habe Ihren Fall an unser Fachteam weitergeleitet.",
-    ],
-    "fr": [
-        "En général 3 à 5 jours ouvrés. Vous recevrez un e-mail.",
-        "J'ai transmis votre demande à l'équipe spécialisée.",
-    ],
-    "es": [
-        "Normalmente 3 a 5 días hábiles. Recibirá un correo.",
-        "He escalado su caso al equipo especializado.",
-    ],
-    "ja": [
-        "通常3〜5営業日かかります。完了次第メールでお知らせします。",
-        "専門チームにエスカレーションしました。24時間以内にご連絡します。",
-    ],
-}
+
+def _plan_followups(
+    rng: random.Random, language: str, count: int, escalated: bool
+) -> list[tuple[str, str, str]]:
+    """``count`` follow-up turns ``(kind, message, answer)`` that read as one conversation: an
+    escalated one opens angrily, fresh follow-ups do not repeat, a thank-you can only close it."""
+    options = _FOLLOWUPS[language]
+    middle = [o for o in options if o[0] == "middle"]
+    angry = next(o for o in options if o[0] == "angry")
+    final = next(o for o in options if o[0] == "final")
+    rng.shuffle(middle)
+    plan: list[tuple[str, str, str]] = [angry] if escalated and count else []
+    while len(plan) < count:
+        last = len(plan) == count - 1
+        if last and (not middle or rng.random() < 0.5):
+            plan.append(final)
+        elif middle:
+            plan.append(middle.pop())
+        else:
+            plan.append(angry)  # out of fresh follow-ups: the customer insists, and is escalated
+    return plan
+
 
 _FALLBACK: dict[str, str] = {
     "en": "Sorry, something went wrong on our side. A human agent will get back to you by email.",
@@ -516,16 +632,22 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def _fill(rng: random.Random, text: str, *, topic: str, order: str) -> str:
-    day = rng.randrange(1, 29)
-    return (
-        text.replace("{order}", order)
-        .replace("{product}", _pick(rng, _PRODUCTS))
-        .replace("{amount}", f"€{rng.randrange(9, 250)}.{_pick(rng, ('00', '49', '90', '99'))}")
-        .replace("{date}", f"2026-10-{day:02d}")
-        .replace("{email}", f"customer{rng.randrange(100, 999)}@example.com")
-        .replace("{topic}", topic)
-    )
+def _session_slots(rng: random.Random, topic: str, order: str) -> dict[str, str]:
+    """The values a conversation is about, drawn once so question and answer agree."""
+    return {
+        "{order}": order,
+        "{product}": _pick(rng, _PRODUCTS),
+        "{amount}": f"€{rng.randrange(9, 250)}.{_pick(rng, ('00', '49', '90', '99'))}",
+        "{date}": f"2026-10-{rng.randrange(1, 29):02d}",
+        "{email}": f"customer{rng.randrange(100, 999)}@example.com",
+        "{topic}": topic,
+    }
+
+
+def _fill(text: str, slots: dict[str, str]) -> str:
+    for key, value in slots.items():
+        text = text.replace(key, value)
+    return text
 
 
 def _long_answer(rng: random.Random, topic: str) -> str:
@@ -571,6 +693,8 @@ def generate_demo(seed: int = 0, traces: int = 400) -> DemoData:
         order = f"ORD-{rng.randrange(10000, 99999)}"
         escalated = rng.random() < 0.12
         beta = rng.random() < 0.12
+        slots = _session_slots(rng, topic, order)
+        followups = _plan_followups(rng, language, turns - 1, escalated)
         start_s = rng.randrange(window_s)
         history: list[dict[str, str]] = []
         offset_s = 0
@@ -584,19 +708,25 @@ def generate_demo(seed: int = 0, traces: int = 400) -> DemoData:
             version = "v2" if release == "2026.10.2" and rng.random() < 0.5 else "v1"
             is_lookup = topic in ("shipping", "returns") and rng.random() < 0.25
             name = "order-lookup" if is_lookup else "support-chat"
-            question_no = rng.randrange(len(_QUESTIONS[topic][language]))
             if turn == 0:
+                question_no = rng.randrange(len(_QUESTIONS[topic][language]))
                 if rng.random() < 0.02:
-                    question = _fill(rng, _pick(rng, _HOSTILE), topic=topic, order=order)
+                    question = _fill(_pick(rng, _HOSTILE), slots)
                 else:
-                    question = _fill(rng, _QUESTIONS[topic][language][question_no], topic=topic, order=order)
+                    question = _fill(_QUESTIONS[topic][language][question_no], slots)
+                # Mostly the answer written for this question; sometimes another one of the topic,
+                # the kind of off-target answer reviewers are there to catch.
+                answers = _ANSWERS[topic][language]
+                on_target = question_no < len(answers) and rng.random() < 0.85
+                planned = _fill(answers[question_no] if on_target else _pick(rng, answers), slots)
             else:
-                question = _pick(rng, _FOLLOWUPS[language])
+                _kind, question, planned = followups[turn - 1]
             messages = [*history, {"role": "user", "content": question}]
             tags = []
             if rng.random() < 0.92:
                 tags.append("support")
-            if escalated and turn >= 1:
+            # Escalated from the customer's first angry message on.
+            if any(kind == "angry" for kind, _, _ in followups[:turn]):
                 tags.append("escalated")
             if plan == "enterprise":
                 tags.append("vip")
@@ -612,8 +742,7 @@ def generate_demo(seed: int = 0, traces: int = 400) -> DemoData:
                 language=language,
                 order=order,
                 with_tool=is_lookup or (topic in ("shipping", "returns") and rng.random() < 0.3),
-                first=turn == 0,
-                question_no=question_no,
+                planned_answer=planned,
             )
             trace = Trace(
                 id=trace_id,
@@ -684,8 +813,7 @@ def _observations(
     language: str,
     order: str,
     with_tool: bool,
-    first: bool,
-    question_no: int = 0,
+    planned_answer: str,
 ) -> tuple[list[Observation], str, bool, bool]:
     """One turn's observations; returns (observations, final answer, failed, used a tool)."""
     obs: list[Observation] = []
@@ -782,18 +910,8 @@ def _observations(
         answer = _FALLBACK[language]
     elif answer_len_roll < 0.02:
         answer = _long_answer(rng, topic)
-    elif first:
-        # Mostly the answer written for this question; sometimes another one of the topic, which
-        # is the kind of off-target answer reviewers are there to catch.
-        answers = _ANSWERS[topic][language]
-        chosen = (
-            answers[question_no]
-            if question_no < len(answers) and rng.random() < 0.85
-            else _pick(rng, answers)
-        )
-        answer = _fill(rng, chosen, topic=topic, order=order)
     else:
-        answer = _pick(rng, _FOLLOWUP_ANSWERS[language])
+        answer = planned_answer
     if tool_failed and not gen_failed:
         answer = _FALLBACK[language]
     raw_output = answer

@@ -26,7 +26,7 @@ from hitl_pipeline.sources.local import LocalSource
 
 #: sha256 of generate_demo(seed=0, traces=400). Other teams' tests and the Langfuse fake rely on
 #: this exact data: change it only on purpose, and update this value in the same commit.
-PINNED_DEMO_HASH = "2ab44ba5ee3ddd5c3aacb8600fb6362b99047352c2152be57e03bdbec4ebde70"
+PINNED_DEMO_HASH = "ab3536271cb71e4c0870136e7dde808448d5d38710c4c78394131f531ca38f3d"
 
 _HASH_SNIPPET = """
 import hashlib, json
