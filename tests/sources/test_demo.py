@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from hitl_pipeline.sources.base import Trace
 from hitl_pipeline.sources.demo import (
     DEMO_END,
     DEMO_START,
@@ -198,3 +200,27 @@ def test_generate_large_streams_cheap_traces() -> None:
     assert all(DEMO_START <= t.timestamp < DEMO_END for t in traces)
     assert {t.metadata["topic"] for t in traces} == {"billing", "shipping", "returns", "account", "technical"}
     assert [t.id for t in generate_large(200, seed=3)] == [t.id for t in generate_large(200, seed=3)]
+
+
+def test_demo_conversations_are_coherent(full: DemoData) -> None:
+    angry = {"en": "manager", "de": "Vorgesetzten", "fr": "responsable", "es": "supervisor", "ja": "責任者"}
+    by_session: dict[str, list[Trace]] = {}
+    for t in full.traces:
+        by_session.setdefault(t.session_id or "", []).append(t)
+        users = [m["content"] for m in t.input["messages"] if m["role"] == "user"]
+        was_angry = any(angry[t.metadata["language"]] in u for u in users[1:])
+        assert ("escalated" in t.tags) == was_angry, t.id
+    for traces in by_session.values():
+        traces.sort(key=lambda t: t.timestamp)
+        last = traces[-1].input["messages"]
+        # One order, one amount per conversation: question and answers agree on them.
+        text = " ".join(m["content"] for m in last) + traces[-1].output["content"]
+        assert len(set(re.findall(r"€\d+\.\d\d", text))) <= 1, text
+        assert len(set(re.findall(r"ORD-\d{5}", text))) <= 1, text
+        # Each turn's history is the previous turn's history plus its answer.
+        for earlier, later in zip(traces, traces[1:], strict=False):
+            assert later.input["messages"][: len(earlier.input["messages"])] == earlier.input["messages"]
+        thanks = [m for m in last if m["role"] == "user"][:-1]
+        assert not any(
+            m["content"] in ("Perfect, that solved it. Thank you!", "Super, danke!") for m in thanks
+        )
