@@ -227,6 +227,10 @@ def summary_lines(report: Report) -> list[str]:
     """A short plain-text summary for the terminal."""
     r = report
     lines = [f"{r.title} ({r.campaign}): {r.items} items, {r.answers} answers, {len(r.reviewers)} reviewers"]
+    if not r.answers:
+        lines.append(
+            "  no stored answers for this campaign in this source yet (review with `hitl run`, send with `hitl sync`)"
+        )
     for q in r.questions:
         if not q.alpha:
             lines.append(f"  {q.score}: {q.answers} answers (free text)")

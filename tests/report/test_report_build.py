@@ -295,6 +295,7 @@ def test_empty_report() -> None:
     report = build_report(SPEC, [], now=T0)
     assert report.items == 0 and all(q.alpha.get("nominal") is None for q in report.questions)
     assert "<html" in render_html(report)
+    assert "no stored answers" in summary_lines(report)[1]
 
 
 def test_unsent_scores_are_called_out() -> None:
