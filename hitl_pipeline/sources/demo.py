@@ -1028,7 +1028,8 @@ def ensure_demo_store(
     if target.exists() and not force:
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    # Unique per caller (process and thread), so concurrent first uses never share a build file.
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     _remove_db(tmp)
     store = LocalSource(tmp)
     try:
@@ -1042,7 +1043,22 @@ def ensure_demo_store(
     store.close()
     if force:
         _remove_db(target)
-    os.replace(tmp, target)
+        os.replace(tmp, target)
+        return True
+    try:
+        # A hard link creates the name only if it is still free: when two processes build the demo
+        # store at once, the first one wins and nobody replaces a file another process has open.
+        os.link(tmp, target)
+    except FileExistsError:
+        _remove_db(tmp)
+        return False
+    except OSError:
+        # No hard links on this file system: fall back to a plain rename.
+        if target.exists():
+            _remove_db(tmp)
+            return False
+        os.replace(tmp, target)
+        return True
     _remove_db(tmp)
     return True
 

@@ -224,3 +224,21 @@ def test_demo_conversations_are_coherent(full: DemoData) -> None:
         assert not any(
             m["content"] in ("Perfect, that solved it. Thank you!", "Super, danke!") for m in thanks
         )
+
+
+def test_concurrent_first_use_creates_one_store(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "race" / "local.db"
+    results: list[bool] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(ensure_demo_store(path, traces=30))) for _ in range(3)
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert sorted(results) == [False, False, True]  # exactly one creator, the others see its store
+    with LocalSource(path) as store:
+        assert store.counts()["traces"] == 30
+    assert [p.name for p in path.parent.iterdir() if "tmp" in p.name] == []
