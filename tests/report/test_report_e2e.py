@@ -290,3 +290,25 @@ def test_export_to_dataset_on_the_local_backend(campaign: dict[str, Any]) -> Non
     rows = read_jsonl(path)
     assert {r["metadata"]["hitl_item"] for r in rows} == expected
     assert all(r["sourceTraceId"] and r["input"] is not None for r in rows)
+
+
+def test_records_from_state_match_the_stored_scores(campaign: dict[str, Any]) -> None:
+    from hitl_pipeline.campaign.state import CampaignState
+    from hitl_pipeline.pipeline import campaign_db_path
+    from hitl_pipeline.report import records_from_scores, records_from_state
+
+    spec = load_spec(campaign["spec"])
+    state = CampaignState(campaign_db_path(campaign["home"], spec.campaign))
+    store = LocalSource(campaign["home"] / "local.db")
+    try:
+        local = records_from_state(spec, state)
+        stored = records_from_scores(spec, store.iter_scores(names=[q.score for q in spec.questions]))
+    finally:
+        state.close()
+        store.close()
+
+    def key(r: Any) -> tuple[Any, ...]:
+        return (r.item_key, r.reviewer, r.question, r.value, r.trace_id, r.spec_version)
+
+    assert sorted(map(key, local)) == sorted(map(key, stored))
+    assert len(local) == 12 * 3 * 3 and all(r.seconds is not None and r.seconds > 0 for r in local)
