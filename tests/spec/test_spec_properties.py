@@ -58,6 +58,8 @@ def _assert_loads_or_located(text: str) -> None:
         assert exc.issues, "a SpecError must carry at least one issue"
         for issue in exc.issues:
             assert issue.line >= 1 and issue.column >= 1, issue
+            # …and inside the file (one past the last line: "unexpected end of file").
+            assert issue.line <= len(text.splitlines()) + 1, issue
             assert issue.file == "mutant.yaml"
             assert issue.message
     else:
