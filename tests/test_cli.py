@@ -234,3 +234,28 @@ def test_console_script() -> None:
     proc = subprocess.run(["hitl", "--version"], capture_output=True, text=True, env=_env(), timeout=60)
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"hitl-pipeline {__version__}"
+
+
+def test_bug_in_a_real_process_exits_2_without_locals(tmp_path: Path) -> None:
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import typer\n"
+        "from hitl_pipeline.cli import HitlGroup\n"
+        "app = typer.Typer(cls=HitlGroup, pretty_exceptions_show_locals=False, add_completion=False)\n"
+        "@app.command()\n"
+        "def boom() -> None:\n"
+        "    secret_key = 'sk-lf-SECRET-0123456789'\n"
+        "    raise ValueError('bad ' + str(len(secret_key)))\n"
+        "@app.command()\n"
+        "def other() -> None:\n"
+        "    pass\n"
+        "app(prog_name='probe')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script), "boom"], capture_output=True, text=True, env=_env(), timeout=60
+    )
+    assert proc.returncode == 2
+    assert "Traceback (most recent call last)" in proc.stderr
+    assert "ValueError: bad 23" in proc.stderr
+    assert "sk-lf-SECRET" not in proc.stderr  # no frame locals (rich's show_locals would print it)
+    assert proc.stdout == ""
