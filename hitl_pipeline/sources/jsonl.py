@@ -15,12 +15,14 @@ ignored)::
      "name": "helpfulness", "value": 4, "dataType": "NUMERIC", "timestamp": "…", "comment": "…",
      "configId": "cfg-helpfulness", "source": "ANNOTATION", "metadata": {}}
     {"type": "score_config", "id": "cfg-helpfulness", "name": "helpfulness", "dataType": "NUMERIC",
-     "minValue": 1, "maxValue": 5, "categories": [{"label": "…", "value": 0}], "description": "…"}
+     "minValue": 1, "maxValue": 5, "description": "…"}
 
 Because ``type`` names the record kind, an observation's own Langfuse type (``GENERATION``,
-``SPAN``, ``TOOL``…) goes in ``observationType``. Every line is checked (JSON syntax, required fields, types,
-timestamps, references: an observation's trace and parent, a score's config, must exist in the
-file or already in the store). If any line is bad, :class:`ImportDataError` lists every bad line
+``SPAN``, ``TOOL``…) goes in ``observationType``. As in a Langfuse observation export, a record
+whose ``type`` *is* an observation type (``{"type": "GENERATION", "traceId": …}``) is read as an
+observation of that type. Every line is checked (JSON syntax, required fields, types, timestamps,
+references: an observation's trace and parent, a score's config, must exist in the file or already
+in the store). If any line is bad, :class:`ImportDataError` lists every bad line
 with its number and nothing is written; otherwise everything is written in one transaction.
 Re-importing the same file updates the same rows (ids are upsert keys, as in Langfuse).
 """
@@ -197,7 +199,9 @@ def parse_jsonl(path: str | os.PathLike[str], store: LocalSource | None = None) 
         kind = obj.get("type")
         if kind == "trace":
             _parse_trace(number, _Line(obj, problems), parsed)
-        elif kind == "observation":
+        elif kind == "observation" or kind in OBSERVATION_TYPES:
+            if kind != "observation" and "observationType" not in obj:
+                obj = {**obj, "observationType": kind}
             ref = _parse_observation(number, _Line(obj, problems), parsed)
             if ref:
                 obs_refs.append((number, *ref))

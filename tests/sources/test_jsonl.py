@@ -287,3 +287,23 @@ def test_one_issue_per_bad_line(tmp_path: Path, store: LocalSource) -> None:
     assert len(issues) == 2 and str(caught.value).startswith("2 bad line(s)")
     assert issues[0].startswith("1: ") and issues[0].count("missing required field") == 3
     assert issues[1].startswith("2: ") and "'gone'" in issues[1] and "'gone-too'" in issues[1]
+
+
+def test_langfuse_style_observation_type_in_type(tmp_path: Path, store: LocalSource) -> None:
+    lines = [
+        GOOD[1],
+        {
+            "type": "GENERATION",
+            "id": "g",
+            "traceId": "t1",
+            "name": "gen",
+            "startTime": "2026-10-02T09:00:00Z",
+        },
+        {"type": "BANANA", "id": "b", "traceId": "t1", "name": "x", "startTime": "2026-10-02T09:00:00Z"},
+    ]
+    with pytest.raises(ImportDataError) as caught:
+        import_jsonl(write_jsonl(tmp_path / "x.jsonl", lines), store)
+    assert [i.split(":")[0] for i in caught.value.issues] == ["3"]
+    import_jsonl(write_jsonl(tmp_path / "y.jsonl", lines[:2]), store)
+    item = store.get_item(ItemRef("observation", "g", NOW, "t1"))
+    assert item.observation is not None and item.observation.type == "GENERATION"
