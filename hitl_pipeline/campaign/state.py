@@ -709,10 +709,19 @@ class CampaignState:
         )
         return [self._outbox(r) for r in rows]
 
-    def next_due_at(self) -> datetime | None:
-        """When the earliest pending row becomes due (None when nothing is pending)."""
-        rows = self._query("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
+    def next_due_at(self, status: str = "pending") -> datetime | None:
+        """When the earliest row in ``status`` becomes due (its next send, or next read-back for
+        ``sent`` rows); None when there is none."""
+        rows = self._query("SELECT MIN(next_attempt_at) FROM outbox WHERE status = ?", (status,))
         return parse_ts(rows[0][0]) if rows and rows[0][0] else None
+
+    def reschedule(self, rows: Sequence[tuple[str, int]], at: Mapping[str, datetime]) -> None:
+        """Set the next attempt (send, or read-back for ``sent`` rows) of ``(score_id, revision)`` rows."""
+        with self.transaction() as c:
+            c.executemany(
+                "UPDATE outbox SET next_attempt_at = ? WHERE score_id = ? AND revision = ?",
+                [(ts(at[score_id]), score_id, revision) for score_id, revision in rows],
+            )
 
     def mark(
         self,

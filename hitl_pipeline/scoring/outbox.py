@@ -109,7 +109,11 @@ class Drainer:
         backoff: Backoff | None = None,
         clock: Clock = _utcnow,
         rng: random.Random | None = None,
+        first_check: float = 0.5,
+        check_cap: float = 10.0,
     ) -> None:
+        self.first_check = first_check
+        self.check_cap = check_cap
         self.state = state
         self.source = source
         self.batch_size = batch_size
@@ -173,7 +177,10 @@ class Drainer:
                     [(row.score_id, row.revision)], "failed", self.clock(), error=message, count_attempt=True
                 )
                 self.report.errors.append(message)
-        self.report.sent += self.state.mark(ok, "sent", self.clock(), count_attempt=True)
+        sent_at = self.clock()
+        self.report.sent += self.state.mark(
+            ok, "sent", sent_at, count_attempt=True, next_attempt_at=sent_at + timedelta(seconds=self.first_check)
+        )
         for row, after in zip(retry, retry_after, strict=True):
             self._retry([row], [after], errors[row.score_id])
         return len(rows)
@@ -191,8 +198,9 @@ class Drainer:
                 count_attempt=True,
             )
 
-    def _read_back(self, rows: Sequence[OutboxRow]) -> set[str]:
-        """Ids among ``rows`` that the source returns with the value we sent."""
+    def _read_back(self, rows: Sequence[OutboxRow], failed: set[str] | None = None) -> set[str]:
+        """Ids among ``rows`` that the source returns with the value we sent. Ids whose read
+        failed (not answered: unknown yet) are added to ``failed`` when given."""
         seen: set[str] = set()
         for start in range(0, len(rows), 100):
             chunk = rows[start : start + 100]
@@ -202,6 +210,8 @@ class Drainer:
             except (HitlError, OSError) as e:
                 log.warning("reading back %d scores failed: %s", len(chunk), e)
                 self.report.errors.append(str(e))
+                if failed is not None:
+                    failed.update(r.score_id for r in chunk)
                 continue
             for row in chunk:
                 score = found.get(row.score_id)
@@ -210,27 +220,41 @@ class Drainer:
         return seen
 
     def confirm(self, *, final: bool = False) -> None:
-        """Read back every ``sent`` row: seen → confirmed; unseen past the timeout → dropped.
+        """Read back the ``sent`` rows that are due: seen → confirmed; unseen past the timeout → dropped.
 
-        ``final`` (the end of a drain's deadline) drops unseen rows whatever their age.
+        A row is first read ``first_check`` seconds after it was sent, then again after as long as
+        it has been waiting (doubling, capped at ``check_cap``): Langfuse makes scores readable
+        within seconds, and polling every row on every round would hammer its rate limits.
+        ``final`` reads every sent row now and drops the unseen ones whatever their age.
         """
-        rows = self.state.outbox(status="sent")
+        now = self.clock()
+        rows = [r for r in self.state.outbox(status="sent") if final or r.next_attempt_at <= now]
         if not rows:
             return
-        seen = self._read_back(rows)
+        unknown: set[str] = set()
+        seen = self._read_back(rows, unknown)
         now = self.clock()
         self.report.confirmed += self.state.mark(
             [(r.score_id, r.revision) for r in rows if r.score_id in seen], "confirmed", now
         )
-        late = [
-            (r.score_id, r.revision)
-            for r in rows
-            if r.score_id not in seen
-            and (final or r.sent_at is None or (now - r.sent_at).total_seconds() >= self.confirm_timeout)
-        ]
+        late: list[tuple[str, int]] = []
+        later: dict[str, datetime] = {}
+        for r in rows:
+            if r.score_id in seen:
+                continue
+            waited = (now - r.sent_at).total_seconds() if r.sent_at else self.confirm_timeout
+            if r.score_id in unknown and not final:  # the read failed: ask again soon, no verdict
+                later[r.score_id] = now + timedelta(seconds=self.first_check)
+            elif final or waited >= self.confirm_timeout:
+                late.append((r.score_id, r.revision))
+            else:
+                wait = min(self.check_cap, max(self.first_check, waited), self.confirm_timeout - waited)
+                later[r.score_id] = now + timedelta(seconds=max(wait, 0.0))
         if late:
             message = "sent and accepted, but not readable back: the server dropped it (check its score config)"
             self.report.dropped += self.state.mark(late, "dropped", now, error=message)
+        if later:
+            self.state.reschedule([(r.score_id, r.revision) for r in rows if r.score_id in later], later)
 
     def remaining(self) -> tuple[int, int]:
         """(pending rows, sent rows awaiting confirmation)."""
@@ -238,11 +262,11 @@ class Drainer:
         return counts["pending"], counts["sent"]
 
     def seconds_until_due(self) -> float | None:
-        """Seconds until the next pending row is due (0 if due now), None when nothing is pending."""
-        due = self.state.next_due_at()
-        if due is None:
+        """Seconds until the next send or read-back is due (0 if due now), None when nothing is left."""
+        dues = [d for d in (self.state.next_due_at("pending"), self.state.next_due_at("sent")) if d is not None]
+        if not dues:
             return None
-        return max(0.0, (due - self.clock()).total_seconds())
+        return max(0.0, (min(dues) - self.clock()).total_seconds())
 
 
 def drain(
@@ -267,7 +291,8 @@ def drain(
         deadline: seconds to work at most; rows still unseen at the end are flagged ``dropped``
             if sent more than ``confirm_timeout`` ago, else left ``sent`` (a later drain confirms them).
         confirm_timeout: how long a sent score may stay invisible before it counts as dropped.
-        poll_interval: pause between read-back rounds while waiting.
+        poll_interval: the first read-back of a score comes this long after sending it (then
+            after as long as it has waited, doubling, capped at 10 s).
         batch_size: scores per write request.
         backoff: retry policy for retryable failures.
         on_progress: called after each round with the running report.
@@ -277,7 +302,14 @@ def drain(
         The report; ``report.done`` is True when nothing is left pending or unconfirmed.
     """
     drainer = Drainer(
-        state, source, batch_size=batch_size, confirm_timeout=confirm_timeout, backoff=backoff, clock=clock, rng=rng
+        state,
+        source,
+        batch_size=batch_size,
+        confirm_timeout=confirm_timeout,
+        backoff=backoff,
+        clock=clock,
+        rng=rng,
+        first_check=poll_interval,
     )
     end = time.monotonic() + deadline
     pending, sent = drainer.remaining()
@@ -295,9 +327,9 @@ def drain(
             on_progress(drainer.report)
         if (pending == 0 and sent == 0) or time.monotonic() >= end:
             break
-        # Waiting for read-back: poll. Only waiting for a backoff: sleep until the first row is due.
+        # Sleep until the next send or read-back is due (never longer than the poll interval × 4).
         wait = drainer.seconds_until_due()
-        pause = poll_interval if sent or wait is None else min(wait, poll_interval * 4)
+        pause = poll_interval if wait is None else min(max(wait, 0.01), poll_interval * 4)
         sleep(max(0.0, min(pause, end - time.monotonic())))
     drainer.report.pending, drainer.report.unconfirmed = drainer.remaining()
     return drainer.report

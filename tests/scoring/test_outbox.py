@@ -189,3 +189,31 @@ def test_background_worker_drains_while_reviewing(store: LocalSource, home: Path
         while time.monotonic() < deadline and svc.state.counts(1).outbox["confirmed"] < 9:
             time.sleep(0.02)
         assert svc.state.counts(1).outbox["confirmed"] == 9
+
+
+def test_read_back_backs_off_while_the_server_lags(store: LocalSource, home: Path, clock: Clock) -> None:
+    class Lagging(Wrapped):
+        """Scores become readable 0.8 s after they were written (Langfuse takes seconds)."""
+
+        def __init__(self, inner: LocalSource) -> None:
+            super().__init__(inner)
+            self.written_at: dict[str, float] = {}
+            self.reads = 0
+
+        def write_scores(self, scores: Sequence[ScoreWrite]) -> list[WriteResult]:
+            for s in scores:
+                self.written_at.setdefault(s.id, time.monotonic())
+            return super().write_scores(scores)
+
+        def read_scores(self, ids: Iterable[str]) -> dict[str, Score]:
+            self.reads += 1
+            now = time.monotonic()
+            visible = [i for i in ids if now - self.written_at.get(i, now) >= 0.8]
+            return super().read_scores(visible)
+
+    src = Lagging(store)
+    with answered_service(src, home, clock, items=3) as svc:
+        report = drain(svc.state, src, deadline=10, poll_interval=0.05)
+        assert report.done and report.confirmed == 9
+        # Polling every 0.05 s would read ~16 times before 0.8 s; doubling waits read ~5 times.
+        assert src.reads <= 7, src.reads
