@@ -149,7 +149,7 @@ def open_campaign(
         created = clock()
         version = 1
         if state.is_initialized():
-            state, version = _check_spec_change(state, spec, new_version=new_version)
+            state, version = _check_spec_change(state, spec, source, new_version=new_version)
         if not state.is_initialized():
             plan = build_queue(spec, source, now=now or created)
             state.initialize(
@@ -206,12 +206,15 @@ def open_campaign(
     return service.start() if start else service
 
 
-def _check_spec_change(state: CampaignState, spec: ReviewSpec, *, new_version: bool) -> tuple[CampaignState, int]:
+def _check_spec_change(
+    state: CampaignState, spec: ReviewSpec, source: Source, *, new_version: bool
+) -> tuple[CampaignState, int]:
     """Compare ``spec`` with the one the campaign recorded (``hitl_pipeline.spec.diff``).
 
     Returns the state to continue with and the campaign version: the same state for an unchanged
-    or harmlessly changed spec; for ``new_version``, an empty state at the campaign's path after
-    archiving the current one as ``<campaign>.v<N>.db``. Raises CampaignError for a meaning change.
+    or harmlessly changed spec (a larger sample appends the new items to the queue); for
+    ``new_version``, an empty state at the campaign's path after archiving the current one as
+    ``<campaign>.v<N>.db``. Raises CampaignError for a meaning change.
     """
     from hitl_pipeline.spec.diff import plan_spec_change
 
@@ -220,6 +223,8 @@ def _check_spec_change(state: CampaignState, spec: ReviewSpec, *, new_version: b
         raise CampaignError(f"{state.path} holds campaign {meta.campaign!r}, not {spec.campaign!r}")
     change = plan_spec_change(spec_from_json(meta.spec_json), meta.spec_version, spec, new_version=new_version)
     if change.action != "new_version":
+        if any(c.path == "source.sample.size" for c in change.diff.harmless):
+            _grow_queue(state, spec, source, meta.now)
         return state, meta.spec_version
     outbox = state.counts(spec.review.reviewers_per_item).outbox
     unsent = outbox.get("pending", 0) + outbox.get("sent", 0)
@@ -242,6 +247,28 @@ def _check_spec_change(state: CampaignState, spec: ReviewSpec, *, new_version: b
         if side.exists():
             side.replace(archive.with_name(archive.name + suffix))
     return CampaignState(path), change.version
+
+
+def _grow_queue(state: CampaignState, spec: ReviewSpec, source: Source, now: datetime) -> int:
+    """Append the items a larger sample adds, after the queued ones (same ``now``, same seed).
+
+    Returns how many were added. The sample is deterministic, so the queued items stay queued and
+    keep their order; reviews already given are untouched.
+    """
+    from hitl_pipeline.campaign.state import ts
+
+    plan = build_queue(spec, source, now=now)
+    queued = {row.key for row in state.items()}
+    new = [r for r in plan.refs if r.key not in queued]
+    if not new:
+        return 0
+    with state.transaction() as c:
+        start = c.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM items").fetchone()[0]
+        c.executemany(
+            "INSERT INTO items (key, kind, id, trace_id, position, stratum, timestamp) VALUES (?,?,?,?,?,?,?)",
+            [(r.key, r.kind, r.id, r.trace_id, start + i, r.stratum, ts(r.timestamp)) for i, r in enumerate(new)],
+        )
+    return len(new)
 
 
 def _answer_from_score(q: Question, score: Score) -> Any:

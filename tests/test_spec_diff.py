@@ -343,3 +343,39 @@ def test_example_specs_survive_the_state_round_trip_without_differences(repo_roo
     for path in paths:
         spec = load_spec(path)
         assert diff_specs(spec_from_json(spec_to_json(spec)), spec).identical, path
+
+
+def test_a_larger_sample_appends_items_to_the_running_campaign(demo_store: Any, tmp_path: Path) -> None:
+    from hitl_pipeline.campaign.queue import build_queue
+    from hitl_pipeline.pipeline import open_campaign
+    from hitl_pipeline.spec import load_spec_text
+
+    home = tmp_path / "home"
+    configs = {"helpfulness": next(c for c in demo_store.list_score_configs() if c.name == "helpfulness")}
+
+    def run(text: str) -> Any:
+        spec = load_spec_text(text, "specs/grow.yaml")
+        return open_campaign(spec, demo_store, home=home, configs=configs, start=False, worker=False)
+
+    svc = run(RUN_SPEC)
+    before = [row.key for row in svc.state.items()]
+    a = svc.open_next("ann")
+    svc.submit("ann", a.item_key, {"helpfulness": 4.0}, None)
+    now = svc.state.meta().now
+    svc.close()
+
+    bigger = RUN_SPEC.replace("size: 3", "size: 6")
+    svc = run(bigger)
+    try:
+        after = [row.key for row in svc.state.items()]
+        assert len(before) == 3 and after[:3] == before and len(after) == 6
+        # Exactly the items a fresh campaign with the larger sample would hold.
+        fresh = build_queue(load_spec_text(bigger), demo_store, now=now)
+        assert set(after) == {r.key for r in fresh.refs}
+        assert svc.state.review(a.item_key, "ann") is not None and svc.spec_version == 1
+    finally:
+        svc.close()
+    # Re-running the same spec adds nothing more.
+    svc = run(bigger)
+    assert len(svc.state.items()) == 6
+    svc.close()
