@@ -537,6 +537,10 @@ def report(
         str | None,
         typer.Option("--source", help="Where the scores are stored: local or langfuse (default: langfuse if configured)."),
     ] = None,
+    campaign_version: Annotated[
+        int | None,
+        typer.Option("--campaign-version", help="Report this campaign version (default: the current one)."),
+    ] = None,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
     """Write a campaign's agreement report as one HTML file and print a summary.
@@ -548,7 +552,9 @@ def report(
     """
     from hitl_pipeline.report import render_json, report_campaign, summary_lines
 
-    result = report_campaign(spec, home=resolve_home(home), source_name=source, output=output)
+    result = report_campaign(
+        spec, home=resolve_home(home), source_name=source, output=output, spec_version=campaign_version
+    )
     if as_json:
         typer.echo(render_json(result.report))
         return

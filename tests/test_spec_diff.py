@@ -294,8 +294,24 @@ def test_rerun_continues_refuses_or_starts_a_new_version(demo_store: Any, tmp_pa
         svc.submit("ann", b.item_key, {"helpfulness": 3.0}, None)
         row = svc.state.outbox(item_key=b.item_key)[0]
         assert row.score_id != first_id and row.payload["metadata"]["hitl_spec_version"] == 2
+        drain(svc.state, demo_store, deadline=10, confirm_timeout=5, poll_interval=0.01)
     finally:
         svc.close()
+
+    # Reports keep the versions apart: the current one by default, an older one on request.
+    from hitl_pipeline.report import make_report
+
+    spec2 = load_spec_text(RUN_SPEC.replace("max: 5", "max: 10"), "specs/change.yaml")
+    current = make_report(spec2, demo_store, home=home)
+    old = make_report(spec2, demo_store, home=home, spec_version=1)
+    assert (current.spec_version, current.questions[0].numeric) == (
+        "2",
+        {"mean": 3.0, "median": 3.0, "min": 3.0, "max": 3.0},
+    )
+    assert (old.spec_version, old.questions[0].numeric) == (
+        "1",
+        {"mean": 4.0, "median": 4.0, "min": 4.0, "max": 4.0},
+    )
 
 
 @pytest.mark.slow  # imports gradio (the form) before refusing

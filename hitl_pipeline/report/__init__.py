@@ -124,6 +124,9 @@ def make_report(
     open_adjudications: int | None = None
     not_stored: int | None = None
     try:
+        if state is not None and spec_version not in (None, state.meta().spec_version):
+            state.close()  # the state holds another campaign version: its times and queue do not apply
+            state = None
         if state is not None:
             if spec_version is None:
                 spec_version = state.meta().spec_version
@@ -185,10 +188,15 @@ class ReportFiles:
 
 
 def write_report(
-    spec: ReviewSpec, source: Source, output: str | Path, *, home: str | Path | None = None
+    spec: ReviewSpec,
+    source: Source,
+    output: str | Path,
+    *,
+    home: str | Path | None = None,
+    spec_version: int | None = None,
 ) -> ReportFiles:
     """Build the report and write it as one self-contained HTML file at ``output``."""
-    report = make_report(spec, source, home=home)
+    report = make_report(spec, source, home=home, spec_version=spec_version)
     path = Path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_html(report), encoding="utf-8")
@@ -201,6 +209,7 @@ def report_campaign(
     home: str | Path,
     source_name: str | None = None,
     output: str | Path | None = None,
+    spec_version: int | None = None,
 ) -> ReportFiles:
     """What ``hitl report`` does: load the spec, open the source, write the HTML report.
 
@@ -209,6 +218,7 @@ def report_campaign(
         home: the state directory (``.hitl``).
         source_name: ``local`` or ``langfuse`` (default: langfuse when its keys are set).
         output: the HTML file (default: ``<home>/reports/<campaign>.html``).
+        spec_version: the campaign version to report (default: the current one).
     """
     from hitl_pipeline.settings import Settings
     from hitl_pipeline.sources import get_source
@@ -219,6 +229,6 @@ def report_campaign(
     source = get_source(source_name, settings, create_demo=False)
     try:
         target = Path(output) if output is not None else settings.home / "reports" / f"{spec.campaign}.html"
-        return write_report(spec, source, target, home=settings.home)
+        return write_report(spec, source, target, home=settings.home, spec_version=spec_version)
     finally:
         source.close()
