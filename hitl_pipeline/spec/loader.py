@@ -310,11 +310,39 @@ def _syntax_issue(exc: yaml.MarkedYAMLError, text: str, file: str) -> SpecIssue:
         problem = f"{problem} ({exc.context} at line {exc.context_mark.line + 1})"
     elif exc.context:
         problem = f"{problem} ({exc.context})"
+    raw_problem = exc.problem or ""
     if "\t" in (text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""):
         problem += "; YAML indentation must use spaces, not tabs"
+    else:
+        problem += _syntax_hint(raw_problem, exc.context or "")
     context = _context(text, line, column)
     message = f"YAML syntax error: {problem}" + (f"\n{context}" if context else "")
     return SpecIssue(file, line, column, "", message)
+
+
+# The most common YAML mistakes in hand-written specs, and what to do about them.
+_HINTS: tuple[tuple[str, str, str], ...] = (
+    (
+        "mapping values are not allowed here",
+        "",
+        "; a value containing ': ' must be put in quotes (label: \"Note: be careful\"), "
+        "or this line is indented too far",
+    ),
+    ("that cannot start any token", "", "; a value starting with @, ` or % must be put in quotes"),
+    ("found undefined alias", "", "; '*' starts a YAML alias: put the value in quotes if you meant the text"),
+    ("expected <block end>", "", "; check the indentation: entries of one list or mapping must line up"),
+    ("could not find expected ':'", "", "; a line of a mapping needs `key: value` (or quote a multi-line value)"),
+    ("found unexpected end of stream", "quoted scalar", "; a quote is not closed"),
+    ("expected ',' or ']'", "", "; a `[` list is not closed, or its items need commas"),
+    ("expected ',' or '}'", "", "; a `{` mapping is not closed, or its entries need commas"),
+)
+
+
+def _syntax_hint(problem: str, context: str) -> str:
+    for needle, in_context, hint in _HINTS:
+        if needle in problem and in_context in context:
+            return hint
+    return ""
 
 
 def _reader_issue(exc: yaml.YAMLError, text: str, file: str) -> SpecIssue:
