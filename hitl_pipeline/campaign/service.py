@@ -12,7 +12,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -81,6 +81,8 @@ class CampaignService:
         self._score_names = list(spec.display.scores) or None
         self._needs_output = any(q.type == "correction" for q in spec.questions)
         self._closed = False
+        #: Longest a request waits for an item being fetched (then SourceError; a retry refetches).
+        self.fetch_timeout = 120.0
         #: The campaign's spec version (part of every score id), from the state.
         self.spec_version = state.meta().spec_version
         # Consensus and adjudication (hitl_pipeline.campaign.consensus) hook in at three points:
@@ -111,6 +113,15 @@ class CampaignService:
             return
         self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
+        # Fetches cancelled with the pool never resolve their futures: fail them, so no request
+        # thread waits forever on an item.
+        with self._cache_lock:
+            pending = [f for f in self._cache.values() if not f.done()]
+        for future in pending:
+            try:
+                future.set_exception(SourceError("the campaign was closed while this item was being fetched"))
+            except InvalidStateError:  # resolved meanwhile
+                pass
         if self.queue_mirror is not None:
             self.queue_mirror.stop()
         if self.worker is not None:
@@ -174,7 +185,10 @@ class CampaignService:
                 get_items = self.source.get_items  # type: ignore[attr-defined]
                 items = list(get_items([ref for ref, _ in job], score_names=self._score_names))
             for (_, fut), item in zip(job, items, strict=True):
-                fut.set_result(item)
+                try:
+                    fut.set_result(item)
+                except InvalidStateError:  # failed by close() meanwhile
+                    pass
         except BaseException as e:  # delivered to whoever waits for the item; a retry refetches
             for _, fut in job:
                 if not fut.done():
@@ -196,7 +210,7 @@ class CampaignService:
             with self._cache_lock:
                 self._cache[key] = future
         try:
-            return future.result()
+            return future.result(timeout=self.fetch_timeout)
         except HitlError:
             with self._cache_lock:  # do not cache a failure: the next request retries
                 if self._cache.get(key) is future:

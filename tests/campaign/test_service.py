@@ -445,3 +445,16 @@ def test_random_walk_keeps_the_invariants(store: LocalSource, home: Path, clock:
                 svc.submit(who, a.item_key, GOOD, None)
         assert all(row.done == n for row in svc.state.items())
         assert len(svc.state.outbox()) == 6 * n * 3
+
+
+def test_close_fails_items_still_being_fetched(store: LocalSource, home: Path, clock: Clock) -> None:
+    from hitl_pipeline.errors import SourceError
+
+    slow = SlowSource(store, 0.5)
+    svc = open_service(make_spec(size=8), slow, home, clock, prefetch_depth=8)
+    keys = [r.key for r in svc.state.items()]
+    svc.close()
+    started = time.perf_counter()
+    with pytest.raises(SourceError):
+        svc.item(keys[-1])  # queued behind the others when the pool was shut down
+    assert time.perf_counter() - started < 1.0
