@@ -331,7 +331,11 @@ _HINTS: tuple[tuple[str, str, str], ...] = (
     ("that cannot start any token", "", "; a value starting with @, ` or % must be put in quotes"),
     ("found undefined alias", "", "; '*' starts a YAML alias: put the value in quotes if you meant the text"),
     ("expected <block end>", "", "; check the indentation: entries of one list or mapping must line up"),
-    ("could not find expected ':'", "", "; a line of a mapping needs `key: value` (or quote a multi-line value)"),
+    (
+        "could not find expected ':'",
+        "",
+        "; a line of a mapping needs `key: value` (or quote a multi-line value)",
+    ),
     ("found unexpected end of stream", "quoted scalar", "; a quote is not closed"),
     ("expected ',' or ']'", "", "; a `[` list is not closed, or its items need commas"),
     ("expected ',' or '}'", "", "; a `{` mapping is not closed, or its entries need commas"),

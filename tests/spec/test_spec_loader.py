@@ -92,7 +92,11 @@ def test_unknown_tag_is_a_located_issue() -> None:
             "a: 1\nb: \x07\n",
             "f.yaml:2:4: the file contains a control character U+0007 that YAML does not allow; remove it",
         ),
-        ("a: b: c\n", "f.yaml:1:5: YAML syntax error: mapping values are not allowed here"),
+        (
+            "a: b: c\n",
+            "f.yaml:1:5: YAML syntax error: mapping values are not allowed here; a value containing ': ' must "
+            'be put in quotes (label: "Note: be careful"), or this line is indented too far',
+        ),
     ],
 )
 def test_unusable_text_raises_a_located_spec_error(text: str, first_line: str) -> None:
