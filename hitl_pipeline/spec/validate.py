@@ -173,8 +173,6 @@ def _convert(err: ValidationError, loaded: LoadedYaml) -> list[SpecIssue]:
             hint = f" (one of {', '.join(map(str, prop['enum']))})" if "enum" in prop else ""
             out.append(loaded.issue(path, f"missing required key '{key}'{hint}"))
         return out
-    if kind == "propertyNames":
-        return []  # reported by the inner "pattern" error, which carries the key
     if kind in ("oneOf", "anyOf"):
         return _convert_alternatives(err, loaded)
     if kind == "not":
