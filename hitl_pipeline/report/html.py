@@ -42,7 +42,7 @@ def bar_chart(rows: tuple[tuple[str, int], ...] | list[tuple[str, int]], *, widt
     """A horizontal bar chart as inline SVG (labels escaped)."""
     if not rows:
         return '<p class="muted">No answers.</p>'
-    bar_h, gap, label_w, pad = 20, 6, 150, 50
+    bar_h, gap, label_w, pad = 20, 6, 150, 90  # pad: room for the "count (share)" text after the bar
     height = len(rows) * (bar_h + gap) + gap
     top = max(c for _, c in rows) or 1
     total = sum(c for _, c in rows) or 1
@@ -65,7 +65,8 @@ def bar_chart(rows: tuple[tuple[str, int], ...] | list[tuple[str, int]], *, widt
 
 
 def _question_html(q: QuestionReport) -> str:
-    out = [f'<h3>{_e(q.label)} <span class="muted">(<code>{_e(q.score)}</code>, {_e(q.type)})</span></h3>']
+    name = "" if q.label == q.score else f"<code>{_e(q.score)}</code>, "
+    out = [f'<h3>{_e(q.label)} <span class="muted">({name}{_e(q.type)})</span></h3>']
     out.append(
         f'<p class="muted">{q.answers} answers on {q.items} items, {q.multi_rated_items} items with two or more.</p>'
     )
@@ -75,7 +76,7 @@ def _question_html(q: QuestionReport) -> str:
         else ['<p class="muted">Free text: no distribution.</p>']
     )
     if q.numeric:
-        left.append("<p>" + ", ".join(f"{k} <b>{v:g}</b>" for k, v in q.numeric.items()) + "</p>")
+        left.append("<p>" + ", ".join(f"{k} <b>{v:.3g}</b>" for k, v in q.numeric.items()) + "</p>")
     right: list[str] = []
     if q.alpha or q.fleiss_kappa is not None or q.observed_agreement is not None:
         right.append("<table><tr><th>Statistic</th><th>Value</th></tr>")
