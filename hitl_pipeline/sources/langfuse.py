@@ -47,6 +47,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NoReturn, TypeVar
@@ -54,7 +55,6 @@ from typing import Any, Literal, NoReturn, TypeVar
 import httpx
 from langfuse.api import LangfuseAPI
 from langfuse.api.core.api_error import ApiError
-from langfuse.api.scores import CreateScoreRequest
 
 from hitl_pipeline.errors import AuthError, ConfigError, SourceError
 from hitl_pipeline.scoring.rules import check_score
@@ -93,6 +93,8 @@ SESSION_LOOKBACK = timedelta(days=7)
 #: A trace's observations are read in ``[timestamp - 1 day, timestamp + 7 days)``.
 ITEM_BEFORE = timedelta(days=1)
 ITEM_AFTER = timedelta(days=7)
+#: Requests in flight at once while fetching items (rows and scores chunks overlap).
+FETCH_WORKERS = 4
 #: Items fetched ahead are kept (and handed out once) up to this many.
 PREFETCH_CACHE = 2048
 
@@ -280,8 +282,11 @@ class LangfuseSource:
         timeout: float = 30.0,
         httpx_client: httpx.Client | None = None,
         page_size: int | None = None,
+        fetch_workers: int = FETCH_WORKERS,
     ) -> None:
-        """``page_size`` lowers the page sizes (tests use it to cross page boundaries cheaply)."""
+        """``page_size`` lowers the page sizes (tests use it to cross page boundaries cheaply);
+        ``fetch_workers`` is how many requests :meth:`get_items` keeps in flight (1 = sequential)."""
+        self._fetch_workers = max(1, fetch_workers)
         self.host = base_url.rstrip("/")
         self._v2_page = min(page_size or V2_PAGE, V2_PAGE)
         self._v1_page = min(page_size or V1_PAGE, V1_PAGE)
@@ -1003,11 +1008,23 @@ class LangfuseSource:
         if not refs:
             return []
         caps = self.probe()
+        # Every chunk (rows of up to 100 traces, one item on v3 servers, scores of up to 100
+        # subjects) is independent: up to FETCH_WORKERS requests are in flight at once, so the
+        # request chains overlap instead of adding up. The request count does not change.
         if caps.v2_observations:
-            items = self._v2_items(refs)
+            row_tasks = self._v2_item_tasks(refs)
         else:
-            items = self._legacy_items(refs)
-        scores = self._subject_scores(refs, score_names)
+            row_tasks = [lambda r=r: self._legacy_item(r) for r in refs]  # type: ignore[misc]
+        score_tasks = self._score_tasks(refs, score_names)
+        items: dict[str, Item] = {}
+        found: list[Score] = []
+        with ThreadPoolExecutor(max_workers=self._fetch_workers, thread_name_prefix="hitl-fetch") as pool:
+            score_futures = [pool.submit(t) for t in score_tasks]
+            for row_future in [pool.submit(t) for t in row_tasks]:
+                items.update(row_future.result())
+            for score_future in score_futures:
+                found.extend(score_future.result())
+        scores = self._group_scores(refs, found)
         out = []
         for ref in refs:
             item = items.get(ref.key)
@@ -1032,61 +1049,71 @@ class LangfuseSource:
         conds = [*self._window_conditions(start, end), *conditions]
         return list(self._v2_rows("fetching items", fields=_FULL_FIELDS, conditions=conds))
 
-    def _v2_items(self, refs: Sequence[ItemRef]) -> dict[str, Item]:
-        out: dict[str, Item] = {}
+    def _v2_item_tasks(self, refs: Sequence[ItemRef]) -> list[Callable[[], dict[str, Item]]]:
         by_kind: dict[str, list[ItemRef]] = {}
         for ref in refs:
             by_kind.setdefault(ref.kind, []).append(ref)
-        for chunk in _chunks(by_kind.get("trace", []), ID_CHUNK):
-            start, end = self._item_window(chunk)
-            rows = self._v2_full_rows([self._options("traceId", [r.id for r in chunk])], start, end)
-            traces = _traces_from_rows(rows)
-            for ref in chunk:
-                if ref.id in traces:
-                    out[ref.key] = Item(ref=ref, trace=traces[ref.id])
-        for chunk in _chunks(by_kind.get("observation", []), ID_CHUNK):
-            start, end = self._item_window(chunk)
-            start -= TRACE_LOOKBACK
-            obs_rows = self._v2_full_rows([self._options("id", [r.id for r in chunk])], start, end)
-            trace_ids = sorted({row.trace_id for row in obs_rows})
-            root_rows = (
-                self._v2_full_rows(
-                    [
-                        {"type": "boolean", "column": "isRootObservation", "operator": "=", "value": True},
-                        self._options("traceId", trace_ids),
-                    ],
-                    start,
-                    end,
-                )
-                if trace_ids
-                else []
+        tasks: list[Callable[[], dict[str, Item]]] = []
+        for kind, fetch in (
+            ("trace", self._v2_trace_chunk),
+            ("observation", self._v2_observation_chunk),
+            ("session", self._v2_session_chunk),
+        ):
+            for chunk in _chunks(by_kind.get(kind, []), ID_CHUNK):
+                tasks.append(lambda f=fetch, c=chunk: f(c))  # type: ignore[misc]
+        return tasks
+
+    def _v2_trace_chunk(self, chunk: Sequence[ItemRef]) -> dict[str, Item]:
+        start, end = self._item_window(chunk)
+        rows = self._v2_full_rows([self._options("traceId", [r.id for r in chunk])], start, end)
+        traces = _traces_from_rows(rows)
+        return {ref.key: Item(ref=ref, trace=traces[ref.id]) for ref in chunk if ref.id in traces}
+
+    def _v2_observation_chunk(self, chunk: Sequence[ItemRef]) -> dict[str, Item]:
+        start, end = self._item_window(chunk)
+        start -= TRACE_LOOKBACK
+        obs_rows = self._v2_full_rows([self._options("id", [r.id for r in chunk])], start, end)
+        trace_ids = sorted({row.trace_id for row in obs_rows})
+        root_rows = (
+            self._v2_full_rows(
+                [
+                    {"type": "boolean", "column": "isRootObservation", "operator": "=", "value": True},
+                    self._options("traceId", trace_ids),
+                ],
+                start,
+                end,
             )
-            roots = {row.trace_id: row for row in root_rows}
-            observations = {row.id: row for row in obs_rows}
-            for ref in chunk:
-                row = observations.get(ref.id)
-                if row is None:
-                    continue
-                root = roots.get(row.trace_id)
-                trace = _trace_from_root(root, ()) if root is not None else None
+            if trace_ids
+            else []
+        )
+        roots = {row.trace_id: row for row in root_rows}
+        observations = {row.id: row for row in obs_rows}
+        out: dict[str, Item] = {}
+        for ref in chunk:
+            row = observations.get(ref.id)
+            if row is None:
+                continue
+            root = roots.get(row.trace_id)
+            trace = _trace_from_root(root, ()) if root is not None else None
+            out[ref.key] = Item(
+                ref=ref, trace=trace, observation=_observation_from_row(row, root.id if root else None)
+            )
+        return out
+
+    def _v2_session_chunk(self, chunk: Sequence[ItemRef]) -> dict[str, Item]:
+        start, end = self._item_window(chunk)
+        rows = self._v2_full_rows([self._options("sessionId", [r.id for r in chunk])], start, end)
+        grouped: dict[str, list[Trace]] = {}
+        for t in _traces_from_rows(rows).values():
+            if t.session_id:
+                grouped.setdefault(t.session_id, []).append(t)
+        out: dict[str, Item] = {}
+        for ref in chunk:
+            turns = sorted(grouped.get(ref.id, []), key=lambda t: (t.timestamp, t.id))
+            if turns:
                 out[ref.key] = Item(
-                    ref=ref, trace=trace, observation=_observation_from_row(row, root.id if root else None)
+                    ref=ref, session=Session(id=ref.id, traces=tuple(turns), created_at=turns[0].timestamp)
                 )
-        for chunk in _chunks(by_kind.get("session", []), ID_CHUNK):
-            start, end = self._item_window(chunk)
-            rows = self._v2_full_rows([self._options("sessionId", [r.id for r in chunk])], start, end)
-            traces = _traces_from_rows(rows)
-            grouped: dict[str, list[Trace]] = {}
-            for t in traces.values():
-                if t.session_id:
-                    grouped.setdefault(t.session_id, []).append(t)
-            for ref in chunk:
-                turns = sorted(grouped.get(ref.id, []), key=lambda t: (t.timestamp, t.id))
-                if turns:
-                    out[ref.key] = Item(
-                        ref=ref,
-                        session=Session(id=ref.id, traces=tuple(turns), created_at=turns[0].timestamp),
-                    )
         return out
 
     def _legacy_trace(self, trace_id: str, *, with_observations: bool = True) -> Trace | None:
@@ -1108,49 +1135,43 @@ class LangfuseSource:
             )
         return _trace_from_v1(response.json(), with_observations=with_observations)
 
-    def _legacy_items(self, refs: Sequence[ItemRef]) -> dict[str, Item]:
-        out: dict[str, Item] = {}
-        for ref in refs:
-            if ref.kind == "trace":
-                trace = self._legacy_trace(ref.id)
-                if trace is not None:
-                    out[ref.key] = Item(ref=ref, trace=trace)
-            elif ref.kind == "observation":
-                d = self._raw_json(f"fetching observation {ref.id}", f"/api/public/observations/{ref.id}")
-                obs = _observation_from_v1(d)
-                trace = self._legacy_trace(obs.trace_id, with_observations=False)
-                out[ref.key] = Item(ref=ref, trace=trace, observation=obs)
-            elif ref.kind == "session":
-                d = self._raw_json(f"fetching session {ref.id}", f"/api/public/sessions/{ref.id}")
-                turns = []
-                for t in d.get("traces", []):
-                    full = self._legacy_trace(t["id"])
-                    turns.append(full if full is not None else _trace_from_v1(t, with_observations=False))
-                turns.sort(key=lambda t: (t.timestamp, t.id))
-                created = _aware(datetime.fromisoformat(d["createdAt"].replace("Z", "+00:00")))
-                out[ref.key] = Item(
-                    ref=ref, session=Session(id=ref.id, traces=tuple(turns), created_at=created)
-                )
-        return out
+    def _legacy_item(self, ref: ItemRef) -> dict[str, Item]:
+        if ref.kind == "trace":
+            trace = self._legacy_trace(ref.id)
+            return {ref.key: Item(ref=ref, trace=trace)} if trace is not None else {}
+        if ref.kind == "observation":
+            d = self._raw_json(f"fetching observation {ref.id}", f"/api/public/observations/{ref.id}")
+            obs = _observation_from_v1(d)
+            trace = self._legacy_trace(obs.trace_id, with_observations=False)
+            return {ref.key: Item(ref=ref, trace=trace, observation=obs)}
+        d = self._raw_json(f"fetching session {ref.id}", f"/api/public/sessions/{ref.id}")
+        turns = []
+        for t in d.get("traces", []):
+            full = self._legacy_trace(t["id"])
+            turns.append(full if full is not None else _trace_from_v1(t, with_observations=False))
+        turns.sort(key=lambda t: (t.timestamp, t.id))
+        created = _aware(datetime.fromisoformat(d["createdAt"].replace("Z", "+00:00")))
+        return {ref.key: Item(ref=ref, session=Session(id=ref.id, traces=tuple(turns), created_at=created))}
 
-    def _subject_scores(
+    def _score_tasks(
         self, refs: Sequence[ItemRef], score_names: Sequence[str] | None
-    ) -> dict[str, list[Score]]:
-        """Existing scores on each item's subject, from ``/v3/scores`` (few pages for many items)."""
+    ) -> list[Callable[[], list[Score]]]:
+        """Reads of the existing scores on the items' subjects (``/v3/scores``, 100 subjects a request)."""
         if score_names is not None and not score_names:
-            return {}
-        out: dict[str, list[Score]] = {}
+            return []
         by_trace = sorted({r.trace_id or r.id for r in refs if r.kind in ("trace", "observation")})
         sessions = sorted({r.id for r in refs if r.kind == "session"})
-        wanted = {r.key for r in refs}
         base: dict[str, Any] = {"fields": _SCORE_FIELDS}
         if score_names:
             base["name"] = ",".join(score_names)
-        found: list[Score] = []
-        for chunk in _chunks(by_trace, ID_CHUNK // 2):
-            found.extend(self._iter_v3_scores("reading scores", {**base, "trace_id": ",".join(chunk)}))
-        for chunk in _chunks(sessions, ID_CHUNK // 2):
-            found.extend(self._iter_v3_scores("reading scores", {**base, "session_id": ",".join(chunk)}))
+        params = [{**base, "trace_id": ",".join(c)} for c in _chunks(by_trace, ID_CHUNK)]
+        params += [{**base, "session_id": ",".join(c)} for c in _chunks(sessions, ID_CHUNK)]
+        return [lambda p=p: list(self._iter_v3_scores("reading scores", p)) for p in params]  # type: ignore[misc]
+
+    @staticmethod
+    def _group_scores(refs: Sequence[ItemRef], found: Iterable[Score]) -> dict[str, list[Score]]:
+        wanted = {r.key for r in refs}
+        out: dict[str, list[Score]] = {}
         for s in found:
             if s.observation_id:
                 key = f"observation:{s.observation_id}"
@@ -1282,40 +1303,40 @@ class LangfuseSource:
         return self._configs[config_id]
 
     def _write_array(self, chunk: Sequence[ScoreWrite]) -> list[WriteResult]:
+        """One ``POST /scores`` with a JSON array (what SDK 5's ``api.scores.create`` sends), built
+        directly: the SDK's generic model conversion costs ~1 ms per score (measured)."""
         try:
-            response = self._api.scores.create(
-                request=[_create_request(s) for s in chunk], request_options=_NO_RETRY
-            )
-        except ApiError as exc:
-            if exc.status_code == 400 and "received array" in _server_message(exc.body).lower():
+            response = self._raw("POST", "/api/public/scores", json_body=[_score_body(s) for s in chunk], retries=0)
+        except httpx.HTTPError as exc:
+            return [self._failure(s.id, exc) for s in chunk]
+        body = _json_or_text(response)
+        if response.status_code >= 300 and response.status_code != 207:
+            if response.status_code == 400 and "received array" in _server_message(body).lower():
                 # The server predates array bodies (the version told us otherwise): switch for good.
                 log.info("Langfuse at %s takes one score per POST /scores; switching", self.host)
                 assert self._caps is not None
                 self._caps = Capabilities(**{**self._caps.__dict__, "score_body": "object"})
                 return [self._write_one(s) for s in chunk]
-            return [self._failure(s.id, exc) for s in chunk]
-        except httpx.HTTPError as exc:
-            return [self._failure(s.id, exc) for s in chunk]
-        errors = list(getattr(response, "errors", None) or [])
-        if not errors:
+            error = ApiError(status_code=response.status_code, headers=dict(response.headers), body=body)
+            return [self._failure(s.id, error) for s in chunk]
+        errors = [e for e in (body.get("errors") or []) if isinstance(e, dict)] if isinstance(body, dict) else []
+        if response.status_code != 207 or not errors:
             return [WriteResult(id=s.id, ok=True) for s in chunk]
         # 207: map each error to its score by index or id when the server says which; otherwise
         # find out by re-sending one at a time (safe: the same id and name replaces the score).
         by_index: dict[int, str] = {}
         for err in errors:
-            extra = getattr(err, "model_extra", None) or {}
-            message = str(getattr(err, "message", "") or "rejected")
-            index = extra.get("index")
+            message = str(err.get("message") or "rejected")
+            index = err.get("index")
             if isinstance(index, int) and 0 <= index < len(chunk):
                 by_index[index] = message
                 continue
-            err_id = extra.get("id")
             for i, s in enumerate(chunk):
-                if s.id == err_id:
+                if s.id == err.get("id"):
                     by_index[i] = message
         if len(by_index) != len(errors):
             if len(chunk) == 1:
-                return [WriteResult(id=chunk[0].id, ok=False, error=str(errors[0].message))]
+                return [WriteResult(id=chunk[0].id, ok=False, error=f"rejected by Langfuse: {errors[0].get('message')}")]
             out: list[WriteResult] = []
             for s in chunk:
                 out.extend(self._write_array([s]))
@@ -1561,7 +1582,9 @@ def _config_from_dict(d: dict[str, Any]) -> ScoreConfig:
 
 
 def _score_body(s: ScoreWrite) -> dict[str, Any]:
-    """The JSON body of one score. Absent fields are left out, so a re-send keeps the stored ones."""
+    """The JSON body of one score (SDK 5's ``CreateScoreRequest`` fields). Unset fields are left
+    out: a field sent as null would erase the stored comment/metadata on a re-send, while an
+    absent one keeps it (§8)."""
     body: dict[str, Any] = {
         "id": s.id,
         "name": s.name,
@@ -1582,29 +1605,10 @@ def _score_body(s: ScoreWrite) -> dict[str, Any]:
             body[key] = value
     if s.metadata:
         body["metadata"] = s.metadata
+    if s.timestamp is not None:
+        # Ignored by servers up to 4.16 (the first request's time wins, §8); kept for newer ones.
+        body["timestamp"] = _iso(s.timestamp)
     return body
-
-
-def _create_request(s: ScoreWrite) -> CreateScoreRequest:
-    """The SDK model of one score, with only the fields we set: a field sent as null would erase
-    the stored comment/metadata on a re-send, while an absent one keeps it (§8)."""
-    fields: dict[str, Any] = {
-        "id": s.id,
-        "name": s.name,
-        "value": s.value,
-        "data_type": s.data_type,
-        "source": s.source,
-        "trace_id": s.trace_id,
-        "observation_id": s.observation_id,
-        "session_id": s.session_id,
-        "comment": s.comment,
-        "metadata": dict(s.metadata) if s.metadata else None,
-        "config_id": s.config_id,
-        "queue_id": s.queue_id,
-        "environment": s.environment,
-        "timestamp": s.timestamp,
-    }
-    return CreateScoreRequest(**{k: v for k, v in fields.items() if v is not None})
 
 
 def _observation_from_row(row: Any, root_id: str | None) -> Observation:

@@ -4,6 +4,7 @@ both server generations, batched items."""
 from __future__ import annotations
 
 import json
+import math
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -132,7 +133,7 @@ def test_observation_filters_and_pagination(v4: LangfuseFake, source_for: Any, s
     )
     assert [(r.timestamp, r.id) for r in refs] == expected
     pages = _filters(v4)
-    assert len(pages) == len(expected) // 7 + 1  # cursor followed across every page
+    assert len(pages) == math.ceil(len(expected) / 7)  # cursor followed across every page
     (conditions,) = {json.dumps(c) for c in pages}
     assert '"column": "type"' in conditions and '"column": "name"' in conditions
 
@@ -144,7 +145,7 @@ def test_legacy_reads_push_filters_to_traces(v3: LangfuseFake, source_for: Any, 
     expected = {t.id for t in small_demo.traces if "support" in t.tags and t.release == "2026.10.1"}
     assert {r.id for r in refs} == expected and expected
     listing = [q for m, p, q in v3.requests if p == "/api/public/traces" and "filter" in q]
-    assert len(listing) == len(expected) // 10 + 1
+    assert len(listing) == math.ceil(len(expected) / 10)
     conditions = json.loads(listing[0]["filter"][0])
     assert {"release", "tags", "timestamp"} <= {c["column"] for c in conditions}
     assert v3.counters["GET /api/public/v2/observations"] == 1  # only the probe

@@ -275,6 +275,7 @@ class LangfuseFake:
         #: Every score body accepted by POST /scores, in arrival order (duplicates visible).
         self.received: list[dict[str, Any]] = []
         self._data = _Data()
+        self._indexes: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._lock = threading.RLock()
         self._faults: list[_Fault] = []
         self._fault_fraction = 0.0
@@ -402,7 +403,11 @@ class LangfuseFake:
                         "usageDetails": {k: int(v) for k, v in obs.usage.items() if isinstance(v, int | float)},
                     }
                 )
+            self._indexes.clear()
             for row in rows:
+                # Serialized once: the v2 reader returns I/O as raw strings anyway.
+                row["input_raw"] = _raw_io(row["input"])
+                row["output_raw"] = _raw_io(row["output"])
                 old = self._data.rows_by_id.get(row["id"])
                 if old is not None:
                     self._data.rows.remove(old)
@@ -587,8 +592,7 @@ class LangfuseFake:
         expand = [k for k in (one.get("expandMetadata") or "").split(",") if k]
         conditions = self._parse_filter(one.get("filter"), _V2_COLUMNS)
         filtered_cols = {c["column"] for c in conditions}
-        with self._lock:
-            rows = list(self._data.rows)
+        rows = self._preselect(conditions, one)
         out = []
         for row in rows:
             if not self._v2_params_match(row, q, one, filtered_cols):
@@ -604,6 +608,35 @@ class LangfuseFake:
             meta["cursor"] = _encode_cursor(offset + limit)
         truncate = not ("io" in groups or expand)
         return {"data": [self._v2_row_out(r, groups, truncate) for r in page], "meta": meta}
+
+    def _preselect(self, conditions: list[dict[str, Any]], one: dict[str, str]) -> list[dict[str, Any]]:
+        """Rows that can match, from the id / trace / session indexes when a condition allows it
+        (the server has indexes too; scanning every row per request made the fake the bottleneck)."""
+        with self._lock:
+            best: list[dict[str, Any]] | None = None
+            for c in conditions:
+                if c["column"] not in ("id", "traceId", "sessionId") or c["operator"] not in ("=", "any of"):
+                    continue
+                keys = c["value"] if isinstance(c["value"], list) else [c["value"]]
+                if c["column"] == "id":
+                    found = [self._data.rows_by_id[k] for k in keys if k in self._data.rows_by_id]
+                else:
+                    index = self._index("traceId" if c["column"] == "traceId" else "sessionId")
+                    found = [r for k in keys for r in index.get(k, ())]
+                if best is None or len(found) < len(best):
+                    best = found
+            if best is None and "traceId" in one and "traceId" not in {c["column"] for c in conditions}:
+                best = list(self._index("traceId").get(one["traceId"], ()))
+            return list(self._data.rows) if best is None else best
+
+    def _index(self, column: str) -> dict[str, list[dict[str, Any]]]:
+        cached = self._indexes.get(column)
+        if cached is None:
+            cached = {}
+            for row in self._data.rows:
+                cached.setdefault(row[column], []).append(row)
+            self._indexes[column] = cached
+        return cached
 
     def _v2_params_match(
         self, row: dict[str, Any], q: dict[str, list[str]], one: dict[str, str], filtered: set[str]
@@ -643,7 +676,7 @@ class LangfuseFake:
             end = row["endTime"]
             return (end - row["startTime"]).total_seconds() if end else None
         if column in ("input", "output"):
-            return _raw_io(row[column]) or ""
+            return row[column + "_raw"] or ""
         if column in ("inputTokens", "outputTokens", "totalTokens", "tokens"):
             usage = row["usageDetails"]
             name = {"inputTokens": "input", "outputTokens": "output"}.get(column, "total")
@@ -685,7 +718,7 @@ class LangfuseFake:
         if "time" in groups:
             out.update(completionStartTime=None, createdAt=_iso(row["startTime"]), updatedAt=_iso(row["startTime"]))
         if "io" in groups:
-            out.update(input=_raw_io(row["input"]), output=_raw_io(row["output"]))
+            out.update(input=row["input_raw"], output=row["output_raw"])
         if "metadata" in groups:
             meta = {}
             for k, v in row["metadata"].items():
@@ -1424,20 +1457,25 @@ class LangfuseFake:
                     newest[s.id] = s
             rows = list(newest.values())
 
+        wanted_sets = {
+            p: set(w)
+            for p in ("name", "environment", "configId", "queueId", "traceId", "sessionId", "observationId", "experimentId")
+            if (w := csv(p)) is not None
+        }
+        attr = {
+            "name": "name",
+            "environment": "environment",
+            "configId": "config_id",
+            "queueId": "queue_id",
+            "traceId": "trace_id",
+            "sessionId": "session_id",
+            "observationId": "observation_id",
+            "experimentId": "dataset_run_id",
+        }
+
         def keep(s: StoredScore) -> bool:
-            checks = [
-                ("name", s.name),
-                ("environment", s.environment),
-                ("configId", s.config_id),
-                ("queueId", s.queue_id),
-                ("traceId", s.trace_id),
-                ("sessionId", s.session_id),
-                ("observationId", s.observation_id),
-                ("experimentId", s.dataset_run_id),
-            ]
-            for param, actual in checks:
-                wanted = csv(param)
-                if wanted is not None and actual not in wanted:
+            for param, wanted in wanted_sets.items():
+                if getattr(s, attr[param]) not in wanted:
                     return False
             sources = csv("source")
             if sources is not None and s.source not in [x.upper() for x in sources]:
@@ -1513,6 +1551,20 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             route = path.rstrip("/")
+            if route.startswith("/__fake/"):
+                # Test-only controls (not counted, no auth), for a fake running in another process.
+                if route == "/__fake/counters":
+                    with fake._lock:
+                        self._send(200, {"counters": dict(fake.counters), "total": fake.total_requests})
+                elif route == "/__fake/reset":
+                    fake.reset_counters()
+                    self._send(200, {"ok": True})
+                elif route == "/__fake/latency":
+                    fake.latency_ms = float(json.loads(raw or b"0"))
+                    self._send(200, {"ok": True})
+                else:
+                    self._send(404, {"message": "unknown fake control"})
+                return
             if route.startswith("/api/public/score-configs/"):
                 route = "/api/public/score-configs/{id}"
             elif route.count("/") >= 4 and route.split("/")[3] in ("traces", "sessions", "observations"):
@@ -1581,3 +1633,39 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
             self._dispatch("DELETE")
 
     return Handler
+
+
+def main() -> None:
+    """Serve a fake in this process: ``python -m tests.support.langfuse_fake --traces 1000``.
+
+    Prints one JSON line ``{"url", "public_key", "secret_key"}`` and serves until stdin closes (or
+    the process is killed). Counters: ``GET /__fake/counters``; ``POST /__fake/reset``.
+    """
+    import argparse
+    import sys
+
+    from hitl_pipeline.sources.demo import generate_demo
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", default="v4")
+    parser.add_argument("--version", default=None)
+    parser.add_argument("--traces", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--fault-fraction", type=float, default=0.0)
+    args = parser.parse_args()
+    fake = LangfuseFake(mode=args.mode, version=args.version, seed=args.seed)
+    fake.load_demo(generate_demo(seed=args.seed, traces=args.traces))
+    fake.latency_ms = args.latency_ms
+    if args.fault_fraction:
+        fake.set_fault_fraction(args.fault_fraction, routes=("/api/public/scores",))
+    fake.start()
+    print(json.dumps({"url": fake.url, "public_key": fake.public_key, "secret_key": fake.secret_key}), flush=True)
+    try:
+        sys.stdin.read()
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
