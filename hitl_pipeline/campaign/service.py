@@ -108,11 +108,14 @@ class CampaignService:
         return self
 
     def close(self) -> None:
-        """Stop the prefetch pool and the outbox worker (the outbox stays durable for the next run)."""
+        """Stop the prefetch pool and the outbox worker, waiting for their calls in flight, so the
+        source can be closed right after (the outbox stays durable for the next run)."""
         if self._closed:
             return
         self._closed = True
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        # Wait for fetches already running: the caller closes the source next, and closing a
+        # SQLite connection another thread is using crashes the interpreter. Queued ones are dropped.
+        self._pool.shutdown(wait=True, cancel_futures=True)
         # Fetches cancelled with the pool never resolve their futures: fail them, so no request
         # thread waits forever on an item.
         with self._cache_lock:

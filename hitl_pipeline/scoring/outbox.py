@@ -372,8 +372,8 @@ class OutboxWorker:
         """Wake the worker (a new answer is in the outbox)."""
         self._wake.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the current round."""
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop after the current request (waits up to ``timeout`` s: the source is closed next)."""
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
@@ -391,6 +391,8 @@ class OutboxWorker:
                 for _ in range(10):
                     if self._stop.is_set() or not self.drainer.send_due():
                         break
+                if self._stop.is_set():
+                    break
                 self.drainer.confirm()
                 wait = self.drainer.seconds_until_due()
             except Exception:

@@ -7,7 +7,9 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import Any
 
+from hitl_pipeline.campaign.service import CampaignService
 from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.pipeline import (
     EXPORT_COLUMNS,
@@ -29,7 +31,7 @@ GOOD = {"support_quality": "excellent", "helpfulness": 4, "factually_correct": T
 POOR = {"support_quality": "poor", "helpfulness": 1, "factually_correct": False, "reviewer_notes": "Wrong refund policy"}
 
 
-def _open(spec: ReviewSpec, store: LocalSource, home: Path, clock: Clock, **kw: object):  # type: ignore[no-untyped-def]
+def _open(spec: ReviewSpec, store: LocalSource, home: Path, clock: Clock, **kw: Any) -> CampaignService:
     return open_campaign(
         spec, store, home=home, now=DEMO_NOW, configs=demo_configs(store, spec), clock=clock, worker=False, **kw
     )
@@ -146,6 +148,24 @@ def test_status_and_export(store: LocalSource, home: Path, clock: Clock) -> None
     table = list(csv.DictReader(io.StringIO(buf.getvalue())))
     assert len(table) == 10 and table[0].keys() == set(EXPORT_COLUMNS)
     assert {r["value"] for r in table if r["question"] == "factually_correct"} == {"true", "false"}
+
+
+def test_spec_json_roundtrip_of_the_example_specs(repo_root: Path) -> None:
+    from hitl_pipeline.spec import load_spec, load_spec_text
+
+    specs = [load_spec(p) for p in sorted((repo_root / "specs").glob("*.yaml"))]
+    specs.append(
+        load_spec_text(
+            "version: 1\ncampaign: c\ntitle: t\ntarget: trace\n"
+            "source:\n  filters:\n    metadata: {topic: [billing, returns], plan: pro}\n"
+            "    scores: [{name: llm_judge_helpfulness, op: '<', value: 0.5}]\n"
+            "questions:\n  - {score: issue_resolved, type: boolean, label: Resolved}\n",
+            "<inline>",
+        )
+    )
+    assert len(specs) >= 4
+    for spec in specs:
+        assert spec_from_json(spec_to_json(spec)) == spec
 
 
 def test_spec_json_roundtrip_for_every_target() -> None:
