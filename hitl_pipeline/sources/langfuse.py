@@ -1263,10 +1263,16 @@ class LangfuseSource:
     def write_scores(self, scores: Sequence[ScoreWrite]) -> list[WriteResult]:
         """Send ``scores`` synchronously; one result per score, in order.
 
-        ok = the server accepted it (202/200; a config-invalid score can still be dropped later, so
-        confirm with :meth:`read_scores`). 429/5xx/transport errors → ``retryable`` (with
-        ``retry_after`` from the header); other 4xx → not retryable, with the server's message.
-        Raises :class:`AuthError` on 401/403 (nothing can be sent with these credentials).
+        First every score is checked with the server's own rules (:func:`check_score`, against
+        the config, cached per source): a score that fails is not sent (not ok, not retryable, the
+        problems as the error). The rest go out in JSON arrays of 100 (servers ≥ 4.59) or one
+        request each (older servers), with the SDK's retries off.
+
+        ok = the server accepted it (202/200; it may still drop it later, e.g. when the config was
+        archived meanwhile, so confirm with :meth:`read_scores`). 429/5xx/transport errors →
+        ``retryable`` (with ``retry_after`` from the header); other 4xx and the rejected entries of
+        a 207 → not retryable, with the server's message. Raises :class:`AuthError` on 401/403
+        (nothing can be sent with these credentials).
         """
         if not scores:
             return []

@@ -4,8 +4,8 @@ both server generations, batched items."""
 from __future__ import annotations
 
 import json
-import math
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Any
 

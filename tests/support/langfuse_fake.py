@@ -1562,6 +1562,39 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
                 elif route == "/__fake/latency":
                     fake.latency_ms = float(json.loads(raw or b"0"))
                     self._send(200, {"ok": True})
+                elif route == "/__fake/faults":
+                    # {"fraction": 0.3, "kinds": [500, 503, 429, "drop"], "routes": ["/api/public/scores"]}
+                    spec = json.loads(raw or b"{}")
+                    fake.set_fault_fraction(
+                        float(spec.get("fraction", 0)),
+                        spec.get("kinds", (500, 503, 429, "drop")),
+                        routes=spec.get("routes", ()),
+                        retry_after=float(spec.get("retry_after", 1.0)),
+                    )
+                    self._send(200, {"ok": True})
+                elif route == "/__fake/scores":
+                    rows = [
+                        {
+                            "id": r.id,
+                            "name": r.name,
+                            "value": r.value,
+                            "stringValue": r.string_value,
+                            "dataType": r.data_type,
+                            "source": r.source,
+                            "traceId": r.trace_id,
+                            "observationId": r.observation_id,
+                            "sessionId": r.session_id,
+                            "configId": r.config_id,
+                            "metadata": r.metadata,
+                            "timestamp": r.timestamp,
+                            "updatedAt": r.updated_at,
+                        }
+                        for r in fake.stored_scores()
+                    ]
+                    with fake._lock:
+                        received = len(fake.received)
+                        dropped = [{"body": b, "reason": why} for b, why in fake.dropped]
+                    self._send(200, {"scores": rows, "received": received, "dropped": dropped})
                 else:
                     self._send(404, {"message": "unknown fake control"})
                 return
@@ -1639,7 +1672,10 @@ def main() -> None:
     """Serve a fake in this process: ``python -m tests.support.langfuse_fake --traces 1000``.
 
     Prints one JSON line ``{"url", "public_key", "secret_key"}`` and serves until stdin closes (or
-    the process is killed). Counters: ``GET /__fake/counters``; ``POST /__fake/reset``.
+    the process is killed). Controls (no auth, not counted): ``GET /__fake/counters``,
+    ``POST /__fake/reset``, ``POST /__fake/latency`` (ms), ``POST /__fake/faults``
+    (``{"fraction", "kinds", "routes", "retry_after"}``), ``GET /__fake/scores`` (every stored row,
+    one per ``(id, name)``, plus how many bodies were received and which were dropped).
     """
     import argparse
     import sys
