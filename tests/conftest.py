@@ -7,7 +7,9 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -27,3 +29,37 @@ def hitl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "hitl-home"
     monkeypatch.setenv("HITL_HOME", str(home))
     return home
+
+
+#: Debian's Chromium (installed by scripts/test.sh); Playwright drives it, no browser download.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--disable-extensions",
+)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Any]:
+    """One headless Chromium for the whole session, shared by every browser test.
+
+    Playwright's sync API allows a single running instance per thread: a test that calls
+    ``sync_playwright()`` itself fails ("Sync API inside the asyncio loop") once another test
+    holds a session-wide one. Use this fixture (``browser.new_context()`` per test) instead.
+    """
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed: apt-get install -y chromium (scripts/test.sh does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
