@@ -56,7 +56,7 @@ def build_spec(data: dict[str, Any], path: str) -> ReviewSpec:
             annotation_queue=data.get("langfuse", {}).get("annotation_queue", False),
             environment=data.get("langfuse", {}).get("environment"),
         ),
-        version=data["version"],
+        version=int(data["version"]),
         path=path,
         spec_hash=spec_hash(data),
     )
@@ -88,10 +88,11 @@ def _filters(f: dict[str, Any]) -> Filters:
 
 def _sample(s: dict[str, Any]) -> Sample:
     return Sample(
-        size=s.get("size"),
+        # JSON Schema counts 10.0 as an integer; the model promises ints.
+        size=None if s.get("size") is None else int(s["size"]),
         strategy=s.get("strategy", "random"),
         by=s.get("by"),
-        seed=s.get("seed", 0),
+        seed=int(s.get("seed", 0)),
     )
 
 
@@ -140,7 +141,7 @@ def _float(value: Any) -> float | None:
 
 def _review(r: dict[str, Any]) -> Review:
     return Review(
-        reviewers_per_item=r.get("reviewers_per_item", 1),
+        reviewers_per_item=int(r.get("reviewers_per_item", 1)),
         blind=r.get("blind", True),
         allow_skip=r.get("allow_skip", True),
         lease_minutes=float(r.get("lease_minutes", 30)),

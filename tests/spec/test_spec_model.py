@@ -295,3 +295,14 @@ def test_maximal_spec_reaches_the_model() -> None:
     )
     assert (spec.langfuse.annotation_queue, spec.langfuse.environment) == (True, "review")
     assert spec.path == "max.yaml" and spec.version == 1
+
+
+def test_whole_floats_in_integer_fields_become_ints() -> None:
+    # JSON Schema accepts 10.0 where it says integer; the model must still hold ints.
+    spec = load_spec_text(
+        MINIMAL.replace("version: 1", "version: 1.0")
+        + "source: {sample: {size: 10.0, seed: 3.0}}\nreview: {reviewers_per_item: 2.0}\n"
+    )
+    values = (spec.version, spec.sample.size, spec.sample.seed, spec.review.reviewers_per_item)
+    assert values == (1, 10, 3, 2)
+    assert all(type(v) is int for v in values)
