@@ -367,7 +367,8 @@ def test_items_are_prefetched_off_the_request_path(store: LocalSource, home: Pat
             t0 = time.perf_counter()
             svc.submit("ann", a.item_key, GOOD, None)
             timings.append(time.perf_counter() - t0)
-        assert max(timings) < 0.15, timings
+        # A fetch takes 0.3 s: a request that waited for one would take longer than this.
+        assert max(timings) < 0.25 and sorted(timings)[len(timings) // 2] < 0.05, timings
         assert all(name.startswith("hitl-prefetch") for name in slow.calls)
 
 
