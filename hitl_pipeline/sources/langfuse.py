@@ -590,7 +590,10 @@ class LangfuseSource:
         *,
         with_metadata: bool,
         extra: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        expand: Sequence[str] = (),
     ) -> Iterator[_TraceInfo]:
+        """Root observations (= traces) in ``[start, end)`` matching ``filters``. ``expand``: metadata
+        keys compared or shown, asked for in full (values are cut to 200 characters otherwise)."""
         conds = [
             {"type": "boolean", "column": "isRootObservation", "operator": "=", "value": True},
             *self._window_conditions(start, end),
@@ -598,7 +601,9 @@ class LangfuseSource:
             *extra,
         ]
         fields = _TRACE_FIELDS + (",metadata" if with_metadata else "")
-        for row in self._v2_rows("listing traces", fields=fields, conditions=conds):
+        keys = sorted({*expand, *(k for k, _ in filters.metadata)}) if with_metadata else []
+        params = {"expandMetadata": ",".join(keys)} if keys else {}
+        for row in self._v2_rows("listing traces", fields=fields, conditions=conds, **params):
             info = self._trace_info_from_root(row)
             if self._client_side_ok(info, filters):
                 yield info
@@ -653,6 +658,7 @@ class LangfuseSource:
         self, target: Target, filters: Filters, start: datetime, end: datetime, by: str | None
     ) -> list[ItemRef]:
         with_meta = bool(filters.metadata) or bool(by and by.startswith("metadata."))
+        expand = [by.removeprefix("metadata.")] if by and by.startswith("metadata.") else []
         if target == "trace":
             return [
                 ItemRef(
@@ -662,7 +668,7 @@ class LangfuseSource:
                     trace_id=t.id,
                     stratum=self._trace_stratum(t, by),
                 )
-                for t in self._v2_roots(filters, start, end, with_metadata=with_meta)
+                for t in self._v2_roots(filters, start, end, with_metadata=with_meta, expand=expand)
             ]
         if target == "observation":
             conds = [
@@ -678,7 +684,9 @@ class LangfuseSource:
             if self._needs_trace_lookup(filters, by):
                 traces = {
                     t.id: t
-                    for t in self._v2_roots(filters, start - TRACE_LOOKBACK, end, with_metadata=with_meta)
+                    for t in self._v2_roots(
+                        filters, start - TRACE_LOOKBACK, end, with_metadata=with_meta, expand=expand
+                    )
                 }
             refs = []
             for row in self._v2_rows(
@@ -711,14 +719,14 @@ class LangfuseSource:
         if target == "session":
             matched = {
                 t.session_id
-                for t in self._v2_roots(filters, start, end, with_metadata=with_meta)
+                for t in self._v2_roots(filters, start, end, with_metadata=with_meta, expand=expand)
                 if t.session_id
             }
             return self._session_refs(sorted(matched), start, end, by, self._v2_session_traces)
         raise SourceError(f"unknown target {target!r}: expected trace, observation or session")
 
     def _v2_session_traces(
-        self, session_ids: Sequence[str], start: datetime, end: datetime, meta: bool
+        self, session_ids: Sequence[str], start: datetime, end: datetime, meta_key: str | None
     ) -> list[_TraceInfo]:
         out: list[_TraceInfo] = []
         for chunk in _chunks(session_ids, ID_CHUNK):
@@ -727,8 +735,9 @@ class LangfuseSource:
                     Filters(),
                     start - SESSION_LOOKBACK,
                     end,
-                    with_metadata=meta,
+                    with_metadata=meta_key is not None,
                     extra=[self._options("sessionId", list(chunk))],
+                    expand=[meta_key] if meta_key else [],
                 )
             )
         return out
@@ -739,13 +748,14 @@ class LangfuseSource:
         start: datetime,
         end: datetime,
         by: str | None,
-        lookup: Callable[[Sequence[str], datetime, datetime, bool], list[_TraceInfo]],
+        lookup: Callable[[Sequence[str], datetime, datetime, str | None], list[_TraceInfo]],
     ) -> list[ItemRef]:
         """A session's timestamp and stratum come from its earliest trace (any trace, not only matching)."""
         if not session_ids:
             return []
         first: dict[str, _TraceInfo] = {}
-        for t in lookup(session_ids, start, end, bool(by and by.startswith("metadata."))):
+        meta_key = by.removeprefix("metadata.") if by and by.startswith("metadata.") else None
+        for t in lookup(session_ids, start, end, meta_key):
             if t.session_id and (
                 t.session_id not in first
                 or (t.timestamp, t.id) < (first[t.session_id].timestamp, first[t.session_id].id)
@@ -904,7 +914,7 @@ class LangfuseSource:
         raise SourceError(f"unknown target {target!r}: expected trace, observation or session")
 
     def _legacy_session_traces(
-        self, session_ids: Sequence[str], start: datetime, end: datetime, meta: bool
+        self, session_ids: Sequence[str], start: datetime, end: datetime, meta_key: str | None
     ) -> list[_TraceInfo]:
         out: list[_TraceInfo] = []
         for chunk in _chunks(session_ids, ID_CHUNK):
@@ -922,7 +932,7 @@ class LangfuseSource:
                     ]
                 )
             }
-            params = {"fields": "core,io" if meta else "core", **extra}
+            params = {"fields": "core,io" if meta_key else "core", **extra}
             out.extend(
                 self._trace_info_from_v1(d)
                 for d in self._legacy_pages("listing sessions", "/api/public/traces", params)

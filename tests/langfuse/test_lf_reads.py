@@ -201,3 +201,30 @@ def test_parse_io() -> None:
     assert parse_io("42") == "42" and parse_io("true") == "true"
     assert parse_io("{not json") == "{not json"
     assert parse_io(None) is None
+
+
+def test_long_metadata_values_are_compared_in_full(make_fake: Any, source_for: Any) -> None:
+    from hitl_pipeline.sources.base import Trace
+
+    long_a, long_b = "x" * 300, "x" * 300 + "y"
+    fake = make_fake(mode="v4", load=False)
+    ts = datetime(2026, 10, 5, tzinfo=UTC)
+    fake.load(
+        [
+            Trace(id="a", name="t", timestamp=ts, metadata={"note": long_a, "n": 1}),
+            Trace(id="b", name="t", timestamp=ts, metadata={"note": long_b, "n": "1"}),
+        ]
+    )
+    # The reader cuts metadata values to 200 characters unless io or expandMetadata is asked for (§7).
+    import httpx
+
+    url, auth = fake.url + "/api/public/v2/observations", (fake.public_key, fake.secret_key)
+    cut = httpx.get(url, params={"fields": "core,metadata"}, auth=auth).json()["data"][0]["metadata"]["note"]
+    full = httpx.get(url, params={"fields": "core,metadata", "expandMetadata": "note"}, auth=auth).json()
+    assert len(cut) == 200 and len(full["data"][0]["metadata"]["note"]) >= 300
+    src = source_for(fake)
+    refs = list(src.iter_candidates("trace", Filters(**MONTH, metadata=(("note", (long_a,)),)), now=NOW))
+    assert [r.id for r in refs] == ["a"]
+    # Types are exact: 1 (number) is not "1" (text), although the server compares text.
+    refs = list(src.iter_candidates("trace", Filters(**MONTH, metadata=(("n", (1,)),)), now=NOW, stratify_by="metadata.note"))
+    assert [(r.id, r.stratum) for r in refs] == [("a", long_a)]
