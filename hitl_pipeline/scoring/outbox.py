@@ -53,7 +53,7 @@ class DrainReport:
     read_requests: int = 0
     pending: int = 0  # still waiting to be sent at the end
     unconfirmed: int = 0  # sent, not yet seen, still within the confirmation window
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # the latest 100 error messages
 
     @property
     def done(self) -> bool:
@@ -123,6 +123,11 @@ class Drainer:
         self.rng = rng or random.Random()
         self.report = DrainReport()
 
+    def _note(self, error: str) -> None:
+        # Keep the latest errors only: a review server runs for days.
+        self.report.errors.append(error)
+        del self.report.errors[:-100]
+
     def recover(self) -> None:
         """After a (re)start: confirm what was sent and is visible; re-queue the rest of ``sent``.
 
@@ -151,7 +156,7 @@ class Drainer:
         except (HitlError, OSError) as e:
             # The whole request failed in transport: every row is retryable.
             log.warning("writing %d scores failed: %s", len(rows), e)
-            self.report.errors.append(str(e))
+            self._note(str(e))
             self._retry(rows, [None] * len(rows), str(e))
             return len(rows)
         by_id = {r.id: r for r in results}
@@ -176,7 +181,7 @@ class Drainer:
                 self.report.failed += self.state.mark(
                     [(row.score_id, row.revision)], "failed", self.clock(), error=message, count_attempt=True
                 )
-                self.report.errors.append(message)
+                self._note(message)
         sent_at = self.clock()
         self.report.sent += self.state.mark(
             ok, "sent", sent_at, count_attempt=True, next_attempt_at=sent_at + timedelta(seconds=self.first_check)
@@ -209,7 +214,7 @@ class Drainer:
                 found = self.source.read_scores([r.score_id for r in chunk])
             except (HitlError, OSError) as e:
                 log.warning("reading back %d scores failed: %s", len(chunk), e)
-                self.report.errors.append(str(e))
+                self._note(str(e))
                 if failed is not None:
                     failed.update(r.score_id for r in chunk)
                 continue
