@@ -329,6 +329,13 @@ class LangfuseSource:
     def __repr__(self) -> str:
         return f"LangfuseSource(host={self.host!r}, public_key={self._public_key!r})"
 
+    @property
+    def api(self) -> LangfuseAPI:
+        """The SDK client (typed API, same auth and base URL), for what this class does not wrap,
+        e.g. annotation queues. Its retries are on (2); pass ``request_options={"max_retries": 0}``
+        for writes that our own retry logic handles."""
+        return self._api
+
     def close(self) -> None:
         self._http.close()
 
