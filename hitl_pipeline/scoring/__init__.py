@@ -1,0 +1,10 @@
+"""Scores: Langfuse's validation rules, building scores from answers, and writing them back.
+
+* :mod:`~hitl_pipeline.scoring.rules` — ``check_score``: the server's exact rules.
+* :mod:`~hitl_pipeline.scoring.validate` — ``validate_answers``: a reviewer's answers against the
+  spec's questions and the resolved configs.
+* :mod:`~hitl_pipeline.scoring.build` — ``build_scores`` and the deterministic ``score_id``.
+* :mod:`~hitl_pipeline.scoring.outbox` — ``drain`` and ``OutboxWorker``: send, retry, read back,
+  confirm or flag as dropped.
+* :mod:`~hitl_pipeline.scoring.configs` — resolving the questions' score configs.
+"""
