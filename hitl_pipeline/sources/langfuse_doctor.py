@@ -58,16 +58,22 @@ def diagnose(settings: Settings, spec_path: str | PathLike[str] | None = None) -
         if not value
     ]
     if missing:
-        report.add("credentials", False, f"{' and '.join(missing)} not set (and LANGFUSE_BASE_URL for self-hosting)")
+        report.add(
+            "credentials", False, f"{' and '.join(missing)} not set (and LANGFUSE_BASE_URL for self-hosting)"
+        )
         return report
     report.add("credentials", True, f"public key {settings.langfuse_public_key}, secret key set")
     source = LangfuseSource.from_settings(settings)
     try:
         try:
-            version = source._api.health.health().version
+            version = source.api.health.health().version
         except Exception as exc:  # any transport or HTTP failure means "not reachable"
-            report.add("reachable", False, f"no answer from {source.host}/api/public/health ({type(exc).__name__}); "
-                       "check LANGFUSE_BASE_URL and that the server is up")
+            report.add(
+                "reachable",
+                False,
+                f"no answer from {source.host}/api/public/health ({type(exc).__name__}); "
+                "check LANGFUSE_BASE_URL and that the server is up",
+            )
             return report
         report.add("reachable", True, f"{source.host} answers, version {version}")
         try:
@@ -90,13 +96,15 @@ def diagnose(settings: Settings, spec_path: str | PathLike[str] | None = None) -
         report.add(
             "score reads",
             caps.v3_scores,
-            "/v3/scores (read-back confirms every score)" if caps.v3_scores
+            "/v3/scores (read-back confirms every score)"
+            if caps.v3_scores
             else "/v3/scores missing: written scores cannot be confirmed; upgrade the server to ≥ 3.179",
         )
         report.add(
             "score writes",
             True,
-            "POST /scores with a JSON array (202/207)" if caps.score_body == "array"
+            "POST /scores with a JSON array (202/207)"
+            if caps.score_body == "array"
             else "POST /scores one object per request (server before 4.59)",
         )
         if spec_path is not None:
