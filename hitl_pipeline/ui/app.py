@@ -41,7 +41,7 @@ from hitl_pipeline.errors import CampaignError, HitlError, ScoreValidationError 
 from hitl_pipeline.sources.base import Item, ScoreConfig  # noqa: E402
 from hitl_pipeline.spec.model import Category, Question, ReviewSpec  # noqa: E402
 from hitl_pipeline.ui.shortcuts import FOCUS_JS  # noqa: E402
-from hitl_pipeline.ui.view import ItemView, Panel, build_view, inspect_content  # noqa: E402
+from hitl_pipeline.ui.view import ItemView, build_view, inspect_content  # noqa: E402
 
 #: Content panels pre-built in the layout (trace: conversation or input+output; observation: context+input+output).
 PANEL_SLOTS = 3
@@ -214,7 +214,6 @@ class _Widgets:
         out += self.questions
         if self.comment is not None:
             out.append(self.comment)
-        out += [self.back, self.submit]
         return out
 
 
@@ -231,19 +230,7 @@ def api_outputs(spec: ReviewSpec) -> list[str]:
     names += [f"q:{q.score}" for q in spec.questions]
     if spec.comment != "off":
         names.append("comment")
-    return [*names, "back", "submit"]
-
-
-def _panel_updates(panel: Panel | None) -> list[Any]:
-    if panel is None:
-        return [gr.update(visible=False, value=None)] * 3
-    title = panel.title + ("  (folded: open it under “Inspect” for all of it)" if panel.folded else "")
-    hide = gr.update(visible=False, value=None)
-    if panel.kind == "chat":
-        return [gr.update(visible=True, value=panel.value, label=title), hide, hide]
-    if panel.kind == "json":
-        return [hide, gr.update(visible=True, value=panel.value, label=title), hide]
-    return [hide, hide, gr.update(visible=True, value=panel.value, label=title)]
+    return names
 
 
 # --------------------------------------------------------------------------------------- the app
@@ -296,31 +283,56 @@ class _ReviewApp:
             return self._items.get(item_key)
 
     # rendering -------------------------------------------------------------------------------
-    def render(self, w: _Widgets, reviewer: str, a: Assignment | None, notice: str = "") -> list[Any]:
+    def render(
+        self,
+        w: _Widgets,
+        reviewer: str,
+        a: Assignment | None,
+        notice: str = "",
+        st: dict[str, Any] | None = None,
+    ) -> list[Any]:
+        """Every output for showing ``a`` (None: the end-of-queue screen) in the tab whose state is ``st``.
+
+        Prop changes (visibility, labels, choices) are sent only when they differ from what this tab
+        already shows: Gradio rebuilds a component server-side for every ``gr.update``, which cost
+        more than everything else in a submit. Plain values are cheap.
+        """
         spec = self.spec
+        shown: dict[str, Any] = dict((st or {}).get("props") or {})
+
+        def put(name: str, value: Any, **props: Any) -> Any:
+            if seen_props(name, props):
+                return value
+            return gr.update(value=value, **props)
+
+        def seen_props(name: str, props: dict[str, Any]) -> bool:
+            if shown.get(name) == props:
+                return True
+            shown[name] = props
+            return False
+
         progress = progress_text(self.service.progress(reviewer))
-        n_q = len(spec.questions)
-        tail_len = n_q + (1 if w.comment is not None else 0)
         if a is None:
             done = (
                 "## ✅ Nothing left for you in this campaign\n\n"
                 "Every item available to you is reviewed. Thank you! You can still go **Back** to change an answer."
             )
             out: list[Any] = [
-                {"item_key": None, "corrections": {}},
+                None,  # state, filled in below
                 progress,
                 notice,
                 "",
                 gr.update(visible=False),
                 gr.update(visible=True),
                 done,
-                gr.update(value=""),
+                "",
             ]
-            out += [gr.update(visible=False, value=None)] * (3 * PANEL_SLOTS)
-            out += [gr.update(visible=False)] * 4
-            out += [gr.update(choices=[], value=None), gr.update(value=""), gr.update(visible=False)]
-            out += [gr.update()] * tail_len
-            out += [gr.update(interactive=True), gr.update(interactive=False)]
+            out += [None] * (3 * PANEL_SLOTS)
+            out += [None, None, None, "", put("inspect", None, choices=[]), "", None]
+            out += [None] * len(spec.questions)
+            if w.comment is not None:
+                out.append("")
+            out[0] = {"item_key": None, "corrections": {}, "props": shown}
             return out
         self.remember(a.item_key, a.item)
         view = build_view(a.item, spec.display)
@@ -335,38 +347,52 @@ class _ReviewApp:
         if a.adjudication:
             notes.append("⚖ Adjudication: reviewers disagreed on this item; their answers are shown below.")
         out = [
-            {"item_key": a.item_key, "corrections": corrections, "revisiting": a.revisiting},
+            None,  # state, filled in below
             progress,
             "  \n".join(notes),
             a.item_key,
             gr.update(visible=True),
             gr.update(visible=False),
             "",
-            gr.update(value=_facts_text(view), label=f"Item · {view.kind}"),
+            put("facts", _facts_text(view), label=f"Item · {view.kind}"),
         ]
         for i in range(PANEL_SLOTS):
-            out += _panel_updates(view.panels[i] if i < len(view.panels) else None)
-        out.append(gr.update(visible=view.metadata is not None, value=view.metadata))
+            panel = view.panels[i] if i < len(view.panels) else None
+            title = ""
+            if panel is not None:
+                title = panel.title + (
+                    "  (folded: open it under “Inspect” for all of it)" if panel.folded else ""
+                )
+            for kind in ("chat", "json", "text"):
+                on = panel is not None and panel.kind == kind
+                value = panel.value if on and panel is not None else None
+                out.append(put(f"{kind}{i}", value, visible=on, label=title if on else ""))
+        out.append(put("metadata", view.metadata, visible=view.metadata is not None))
         score_rows = [[r.name, r.value, r.source, r.target, r.comment] for r in view.scores or ()]
-        out.append(gr.update(visible=view.scores is not None, value=score_rows))
+        out.append(put("scores", score_rows, visible=view.scores is not None))
         tree_rows = [[r.label, r.model, r.latency, r.level, r.status] for r in view.tree or ()]
-        out.append(gr.update(visible=view.tree is not None, value=tree_rows))
+        out.append(put("tree", tree_rows, visible=view.tree is not None))
         tree_note = f"{view.tree_hidden:,} more observations not listed." if view.tree_hidden else ""
-        out.append(gr.update(visible=view.tree is not None, value=tree_note))
-        out.append(gr.update(choices=list(view.inspect), value=None))
-        out.append(gr.update(value="", language=None))
+        out.append(put("tree_note", tree_note, visible=bool(tree_note)))
+        out.append(put("inspect", None, choices=[list(c) for c in view.inspect]))
+        out.append("")
         show_others = bool(a.others) and (a.adjudication or not spec.review.blind)
-        out.append(gr.update(visible=show_others, value=_others_rows(spec, a.others) if show_others else []))
+        out.append(put("others", _others_rows(spec, a.others) if show_others else [], visible=show_others))
         prefill = {q.score: to_widget(q, a.answers.get(q.score)) for q in spec.questions}
         for q in spec.questions:
             if q.type == "correction" and prefill[q.score] is None:
                 prefill[q.score] = corrections[q.score]
         visible = {q.score for q in active_questions(spec.questions, a.answers)}
-        for q in spec.questions:
-            out.append(gr.update(value=prefill[q.score], visible=q.score in visible))
+        for i, q in enumerate(spec.questions):
+            out.append(put(f"q{i}", prefill[q.score], visible=q.score in visible))
         if w.comment is not None:
-            out.append(gr.update(value=a.comment or ""))
-        out += [gr.update(interactive=True), gr.update(interactive=True)]
+            out.append(a.comment or "")
+        out[0] = {
+            "item_key": a.item_key,
+            "corrections": corrections,
+            "revisiting": a.revisiting,
+            "props": shown,
+        }
         return out
 
     def failure(self, exc: HitlError) -> gr.Error:
@@ -515,7 +541,7 @@ def build_app(
         def on_load(st: dict[str, Any], request: gr.Request) -> list[Any]:
             reviewer_name = ctl.who(request)
             try:
-                return ctl.render(w, reviewer_name, service.open_next(reviewer_name))
+                return ctl.render(w, reviewer_name, service.open_next(reviewer_name), st=st)
             except HitlError as exc:
                 raise ctl.failure(exc) from exc
 
@@ -534,7 +560,7 @@ def build_app(
                 raise gr.Error(" ".join(problems))
             try:
                 service.submit(reviewer_name, key, answers, text)
-                return ctl.render(w, reviewer_name, service.open_next(reviewer_name), "✔ Saved.")
+                return ctl.render(w, reviewer_name, service.open_next(reviewer_name), "✔ Saved.", st=st)
             except (ScoreValidationError, CampaignError) as exc:
                 raise ctl.failure(exc) from exc
 
@@ -547,7 +573,7 @@ def build_app(
                 raise gr.Error("No item is open in this tab: reload the page (or call /load) first.")
             try:
                 service.skip(reviewer_name, key)
-                return ctl.render(w, reviewer_name, service.open_next(reviewer_name), "Skipped.")
+                return ctl.render(w, reviewer_name, service.open_next(reviewer_name), "Skipped.", st=st)
             except HitlError as exc:
                 raise ctl.failure(exc) from exc
 
@@ -560,9 +586,9 @@ def build_app(
                     gr.Info("There is no earlier item you answered.")
                     # Stay where we are: the answered item being revisited, or the open lease.
                     if key and (st or {}).get("revisiting"):
-                        return ctl.render(w, reviewer_name, service.open_item(reviewer_name, key))
-                    return ctl.render(w, reviewer_name, service.open_next(reviewer_name))
-                return ctl.render(w, reviewer_name, a)
+                        return ctl.render(w, reviewer_name, service.open_item(reviewer_name, key), st=st)
+                    return ctl.render(w, reviewer_name, service.open_next(reviewer_name), st=st)
+                return ctl.render(w, reviewer_name, a, st=st)
             except HitlError as exc:
                 raise ctl.failure(exc) from exc
 
@@ -598,19 +624,23 @@ def build_app(
         if gated:
             controllers = {q.when.question for _, q in gated if q.when is not None}
 
-            def on_answer_change(*values: Any) -> Any:
+            def on_answer_change(st: dict[str, Any], *values: Any) -> list[Any]:
                 raw = {q.score: to_answer(q, v) for q, v in zip(questions, values, strict=True)}
-                shown = {q.score for q in active_questions(questions, raw)}
-                updates = [gr.update(visible=q.score in shown) for _, q in gated]
-                # Gradio does not unpack a list for a single output: it would be taken as the value.
-                return updates[0] if len(updates) == 1 else updates
+                asked = {q.score for q in active_questions(questions, raw)}
+                props = dict((st or {}).get("props") or {})
+                for j, q in gated:  # keep the tab's record of what it shows in step (see render)
+                    props[f"q{j}"] = {"visible": q.score in asked}
+                return [
+                    {**(st or {}), "props": props},
+                    *[gr.update(visible=q.score in asked) for _, q in gated],
+                ]
 
             for i, q in enumerate(questions):
                 if q.score in controllers:
                     widgets[i].change(  # type: ignore[attr-defined]
                         on_answer_change,
-                        widgets,
-                        [widgets[j] for j, _ in gated],
+                        [state, *widgets],
+                        [state, *[widgets[j] for j, _ in gated]],
                         api_visibility="private",
                         concurrency_limit=None,
                         queue=False,

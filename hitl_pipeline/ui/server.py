@@ -21,7 +21,8 @@ import hitl_pipeline.ui  # noqa: F401  (telemetry off before gradio loads)
 
 import gradio as gr  # noqa: E402  isort: skip
 import uvicorn  # noqa: E402
-from fastapi import FastAPI, Request, Response  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from hitl_pipeline.campaign.types import ReviewService  # noqa: E402
 from hitl_pipeline.errors import ConfigError  # noqa: E402
@@ -85,28 +86,57 @@ def check_binding(host: str, *, authenticated: bool) -> None:
         )
 
 
-def _bind(host: str, port: int | None) -> socket.socket:
+def _free_port(host: str, port: int | None) -> int:
+    """``port`` if it can be bound on ``host``; with None the first free of 7860–7959, else any free one.
+
+    Only probes: uvicorn binds the port itself (given a pre-bound socket instead, responses were
+    measurably slower: ~40 ms of Nagle / delayed-ACK per event stream on Linux).
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     candidates = [port] if port is not None else [*DEFAULT_PORTS, 0]
     last: OSError | None = None
     for p in candidates:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, p))
-        except OSError as exc:
-            sock.close()
-            last = exc
-            continue
-        sock.listen(128)
-        sock.set_inheritable(True)
-        return sock
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, p))
+            except OSError as exc:
+                last = exc
+                continue
+            return int(sock.getsockname()[1])
     where = (
         f"{host}:{port}"
         if port is not None
         else f"{host} (ports {DEFAULT_PORTS.start}–{DEFAULT_PORTS.stop - 1})"
     )
     raise ConfigError(f"cannot listen on {where}: {last}. Choose another port with --port.")
+
+
+class SecurityHeaders:
+    """ASGI middleware adding :data:`SECURITY_HEADERS` to every HTTP response.
+
+    Plain ASGI rather than ``@app.middleware("http")``: Starlette's ``BaseHTTPMiddleware`` wraps
+    every response body in an extra task and queue, which slows Gradio's event streams (SSE).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS.items()
+        ]
+        self.names = {k for k, _ in self.headers}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in self.names]
+                message = {**message, "headers": kept + self.headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 @dataclass
@@ -157,14 +187,7 @@ def create_app(
         raise ConfigError("use either reviewer accounts (password login) or --auth-header, not both")
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers[name] = value
-        return response
+    app.add_middleware(SecurityHeaders)
 
     authenticated = auth is not None or auth_header is not None
     may_review: Callable[[str], bool] | None = None
@@ -226,21 +249,26 @@ def serve(
     spec = spec or service.spec
     check_binding(host, authenticated=auth is not None or auth_header is not None)
     app, blocks = create_app(service, spec, auth=auth, auth_header=auth_header, reviewer=reviewer)
-    sock = _bind(host, port)
-    bound_port = sock.getsockname()[1]
+    bound_port = _free_port(host, port)
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1
+        app,
+        host=host,
+        port=bound_port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="hitl-review-server", daemon=True
-    )
+    thread = threading.Thread(target=server.run, name="hitl-review-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
-            raise ConfigError(f"the review server did not start on {host}:{bound_port}")
+            raise ConfigError(
+                f"the review server did not start on {host}:{bound_port} (taken meanwhile?): try again or use --port"
+            )
         time.sleep(0.02)
     shown_host = f"[{host}]" if ":" in host else host
     handle = ServerHandle(f"http://{shown_host}:{bound_port}/", host, bound_port, app, blocks, server, thread)
