@@ -228,3 +228,20 @@ def test_long_metadata_values_are_compared_in_full(make_fake: Any, source_for: A
     # Types are exact: 1 (number) is not "1" (text), although the server compares text.
     refs = list(src.iter_candidates("trace", Filters(**MONTH, metadata=(("n", (1,)),)), now=NOW, stratify_by="metadata.note"))
     assert [(r.id, r.stratum) for r in refs] == [("a", long_a)]
+
+
+def test_every_v2_read_has_a_bounded_time_window(v4: LangfuseFake, source_for: Any) -> None:
+    src = source_for(v4)
+    src.probe()
+    f = Filters(**MONTH, metadata=(("topic", ("billing", "returns")),), release=("2026.10.1",))
+    for target in ("trace", "observation", "session"):
+        refs = list(src.iter_candidates(target, f, now=NOW, stratify_by="metadata.plan"))  # type: ignore[arg-type]
+        assert refs
+        src.get_items(refs[:20])
+    reads = [q for m, p, q in v4.requests if p == "/api/public/v2/observations"]
+    assert len(reads) > 6
+    for q in reads:
+        conditions = json.loads(q["filter"][0]) if "filter" in q else []
+        ops = {c["operator"] for c in conditions if c["column"] == "startTime"}
+        bounded_by_params = "fromStartTime" in q and "toStartTime" in q
+        assert ops == {">=", "<"} or bounded_by_params, q
