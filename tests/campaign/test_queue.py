@@ -148,3 +148,19 @@ def test_size_larger_than_candidates_takes_all(store: LocalSource) -> None:
     spec = make_spec(size=1000, filters="    trace_name: order-lookup\n")
     plan = build_queue(spec, store, now=DEMO_NOW)
     assert len(plan) == plan.candidates > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    size=st.integers(0, 500),
+    totals=st.dictionaries(st.one_of(st.none(), st.text(min_size=1, max_size=3)), st.integers(1, 300), max_size=8),
+)
+def test_allocate_properties(size: int, totals: dict[str | None, int]) -> None:
+    quotas = allocate(size, totals)
+    n = sum(totals.values())
+    assert sum(quotas.values()) == min(size, n)
+    for stratum, count in totals.items():
+        assert 0 <= quotas[stratum] <= count
+        if size < n:  # within one item of the exact proportional share
+            assert abs(quotas[stratum] - size * count / n) < 1
+    assert allocate(size, dict(reversed(list(totals.items())))) == quotas  # order-independent
