@@ -249,7 +249,9 @@ class LocalSource:
         #: Set by the registry when it just created this store with demo data (so the CLI can say so).
         self.demo_created = False
         self._local = threading.local()
-        self._all_connections: list[sqlite3.Connection] = []
+        # Every connection with the thread that owns it, so close() never closes a connection
+        # another live thread may be using (sqlite3 crashes the interpreter when that happens).
+        self._all_connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._lock = threading.Lock()
         self._closed = False
         try:
@@ -266,6 +268,11 @@ class LocalSource:
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._closed:
+            # This thread was busy when the store was closed: close its connection now.
+            self._local.conn = None
+            conn.close()
+            conn = None
         if conn is None:
             if self._closed:
                 raise SourceError(f"the local store {self.path} is closed")
@@ -284,7 +291,7 @@ class LocalSource:
                 ) from exc
             self._local.conn = conn
             with self._lock:
-                self._all_connections.append(conn)
+                self._all_connections.append((threading.current_thread(), conn))
         return conn
 
     @contextmanager
@@ -304,16 +311,20 @@ class LocalSource:
         conn.execute("COMMIT")
 
     def close(self) -> None:
-        """Close every connection this store opened (from any thread)."""
+        """Close the store: every connection of this thread and of finished threads now; a connection
+        still owned by another live thread is closed by that thread on its next use (closing it
+        from here could crash the interpreter mid-query)."""
+        me = threading.current_thread()
         with self._lock:
             self._closed = True
-            conns, self._all_connections = self._all_connections, []
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
-        self._local = threading.local()
+            owned, self._all_connections = self._all_connections, []
+        for thread, conn in owned:
+            if thread is me or not thread.is_alive():
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+        self._local.conn = None
 
     def __enter__(self) -> LocalSource:
         return self

@@ -1,0 +1,48 @@
+"""Closing the local store while other threads still hold connections must not crash the interpreter."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hitl_pipeline.errors import SourceError
+from hitl_pipeline.sources.demo import ensure_demo_store
+from hitl_pipeline.sources.local import LocalSource
+from hitl_pipeline.spec.model import Filters
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_close_while_another_thread_iterates(tmp_path: Path) -> None:
+    db = tmp_path / "local.db"
+    ensure_demo_store(db)
+    store = LocalSource(db)
+    started, closed = threading.Event(), threading.Event()
+    outcome: list[object] = []
+
+    def reader() -> None:
+        it = store.iter_candidates("trace", Filters(time_from="2026-10-01", time_to="2026-11-01"), now=NOW)
+        first = next(it)
+        started.set()
+        closed.wait(5)
+        # The cursor opened before close() may finish; a new use of the store must say it is closed.
+        rest = sum(1 for _ in it)
+        outcome.append((first.kind, rest > 0))
+        try:
+            store.get_score_config("cfg-support-quality")
+        except SourceError as exc:
+            outcome.append(str(exc))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    assert started.wait(5)
+    store.close()  # from the main thread, while the reader's connection is live
+    closed.set()
+    t.join(10)
+    assert outcome[0] == ("trace", True)
+    assert "closed" in str(outcome[1])
+    with pytest.raises(SourceError, match="closed"):
+        store.list_score_configs()
