@@ -130,7 +130,14 @@ def _resolve_inline(q: Question, configs: Sequence[ScoreConfig]) -> ConfigResolu
     archived = [c for c in configs if c.name == q.score and c.is_archived]
     if archived:
         problems.append(f"archived config(s) with this name are ignored: {', '.join(c.id for c in archived)}")
-    problems.append(f"no score config matches {q.score!r}: run `hitl configs sync SPEC --create` to create it")
+    if same_name:
+        problems.append(
+            f"no score config named {q.score!r} has the spec's shape: change the spec to match one above "
+            f"(or point to it with `config_id:`), or run `hitl configs sync SPEC --create` to create another "
+            f"config named {q.score!r} with the spec's shape"
+        )
+    else:
+        problems.append(f"no score config matches {q.score!r}: run `hitl configs sync SPEC --create` to create it")
     return ConfigResolution(q.score, "error", problems=tuple(problems))
 
 
