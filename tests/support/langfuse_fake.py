@@ -21,6 +21,13 @@ never become readable (see :attr:`LangfuseFake.dropped`). Visibility lag, latenc
 (500/503/429 with ``Retry-After``/dropped connections, next-K or a random fraction) and per-route
 request counters support the outbox fault test and the round-trip benchmarks.
 
+Known differences from a real server (on purpose or unknown there): timestamps keep microseconds
+(the server keeps milliseconds; the shared suite compares with the demo data exactly); 207 error
+entries say which item failed (``index``, ``id``) — unverified on real servers, so
+``errors_with_index = False`` tests the other case; ``stringOptions`` is accepted on the string
+columns ``id``/``traceId``/``sessionId`` (assumed); an unknown filter column is a 400; a dropped
+score is dropped at once (the server's worker does it seconds later — the effect is the same).
+
 Traces are stored the way Langfuse v4 sees them: each trace becomes a *root observation* (type
 ``SPAN``, id ``<trace id>-root``, carrying the trace's name, I/O and metadata) whose children are the
 trace's observations (a top-level observation's physical parent is the root). The legacy routes show
