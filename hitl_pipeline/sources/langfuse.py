@@ -38,7 +38,8 @@ page size 100; sessions from ``/traces`` grouped by ``sessionId`` (their first t
 checked on the rows otherwise) joined with the filtered ``/traces`` listing for the trace filters.
 
 **Score thresholds** read ``/v3/scores`` by name (numeric ranges pushed as ``valueMin``/``valueMax``),
-and keep the candidates whose subject has a satisfying score.
+and keep the candidates whose subject has a satisfying score. v3 servers before 3.179 have no
+``/v3/scores``: every score read then uses the deprecated page-based ``/v2/scores``.
 
 **Writes** (:meth:`LangfuseSource.write_scores`) are synchronous with the SDK's own retries turned
 off: the campaign outbox retries, and two retry layers hide failures.
@@ -964,7 +965,7 @@ class LangfuseSource:
                 params["data_type"] = "NUMERIC"
                 params["value_min" if th.op in (">", ">=") else "value_max"] = float(th.value)
             ids: set[str] = set()
-            for s in self._iter_v3_scores("reading scores for a threshold", params):
+            for s in self._iter_scores("reading scores for a threshold", params):
                 subject = self._subject_id(target, s)
                 if subject is not None and _threshold_holds(s, th):
                     ids.add(subject)
@@ -978,6 +979,37 @@ class LangfuseSource:
         if target == "observation":
             return s.observation_id
         return s.session_id
+
+    def _iter_scores(self, what: str, params: dict[str, Any]) -> Iterator[Score]:
+        """Scores matching ``params`` (``/v3/scores`` keywords) from ``/v3/scores``, or from the
+        deprecated ``/v2/scores`` on v3 servers older than 3.179 that lack it."""
+        if self.probe().v3_scores:
+            return self._iter_v3_scores(what, params)
+        return self._iter_v2_scores(what, params)
+
+    def _iter_v2_scores(self, what: str, params: dict[str, Any]) -> Iterator[Score]:
+        """The page-based ``/v2/scores`` reader: one value per trace/session/name parameter (so one
+        listing per value), ``scoreIds`` for ids, one numeric bound as ``operator``/``value``."""
+        singles = {k: str(params[k]).split(",") for k in ("trace_id", "session_id", "name") if params.get(k)}
+        base: dict[str, Any] = {}
+        if params.get("id"):
+            base["scoreIds"] = params["id"]
+        for key, query in (("source", "source"), ("data_type", "dataType"), ("config_id", "configId")):
+            if params.get(key):
+                base[query] = params[key]
+        if isinstance(params.get("from_timestamp"), datetime):
+            base["fromTimestamp"] = _iso(params["from_timestamp"])
+        if params.get("value_min") is not None:
+            base.update(operator=">=", value=params["value_min"])
+        elif params.get("value_max") is not None:
+            base.update(operator="<=", value=params["value_max"])
+        combos: list[dict[str, Any]] = [{}]
+        for key, values in singles.items():
+            query = {"trace_id": "traceId", "session_id": "sessionId", "name": "name"}[key]
+            combos = [{**c, query: v} for c in combos for v in values]
+        for combo in combos:
+            for d in self._legacy_pages(what, "/api/public/v2/scores", {**base, **combo}):
+                yield _score_from_v2(d)
 
     def _iter_v3_scores(self, what: str, params: dict[str, Any]) -> Iterator[Score]:
         """``/v3/scores`` page by page (raw JSON, for the same reason as :meth:`_v2_rows`)."""
@@ -1188,7 +1220,7 @@ class LangfuseSource:
             base["name"] = ",".join(score_names)
         params = [{**base, "trace_id": ",".join(c)} for c in _chunks(by_trace, ID_CHUNK)]
         params += [{**base, "session_id": ",".join(c)} for c in _chunks(sessions, ID_CHUNK)]
-        return [lambda p=p: list(self._iter_v3_scores("reading scores", p)) for p in params]  # type: ignore[misc]
+        return [lambda p=p: list(self._iter_scores("reading scores", p)) for p in params]  # type: ignore[misc]
 
     @staticmethod
     def _group_scores(refs: Sequence[ItemRef], found: Iterable[Score]) -> dict[str, list[Score]]:
@@ -1417,7 +1449,7 @@ class LangfuseSource:
         wanted = list(dict.fromkeys(ids))
         out: dict[str, Score] = {}
         for chunk in _chunks(wanted, 50):
-            for s in self._iter_v3_scores(
+            for s in self._iter_scores(
                 "reading scores back", {"id": ",".join(chunk), "fields": _SCORE_FIELDS}
             ):
                 out[s.id] = s
@@ -1438,7 +1470,7 @@ class LangfuseSource:
             params["from_timestamp"] = since
         if source:
             params["source"] = source
-        return self._iter_v3_scores("reading scores", params)
+        return self._iter_scores("reading scores", params)
 
 
 # ---------------------------------------------------------------------- conversions
@@ -1517,6 +1549,36 @@ def _score_from_v3(d: dict[str, Any]) -> Score:
         trace_id=trace_id,
         observation_id=observation_id,
         session_id=session_id,
+        string_value=string_value,
+        comment=d.get("comment"),
+        metadata=dict(d.get("metadata") or {}),
+        config_id=d.get("configId"),
+        source=str(d.get("source") or "API"),
+        queue_id=d.get("queueId"),
+        environment=d.get("environment") or "default",
+    )
+
+
+def _score_from_v2(d: dict[str, Any]) -> Score:
+    """A score of the deprecated ``/v2/scores`` reader (numeric ``value`` plus ``stringValue``)."""
+    data_type = str(d.get("dataType") or "NUMERIC")
+    string_value = d.get("stringValue")
+    value: float | str | None
+    if data_type in ("NUMERIC", "BOOLEAN"):
+        value = float(d["value"]) if d.get("value") is not None else None
+    else:
+        value = string_value if string_value is not None else ""
+    ts = _parse_time(d.get("timestamp"))
+    assert ts is not None
+    return Score(
+        id=d["id"],
+        name=d["name"],
+        value=value,
+        data_type=data_type,  # type: ignore[arg-type]
+        timestamp=ts,
+        trace_id=d.get("traceId"),
+        observation_id=d.get("observationId"),
+        session_id=d.get("sessionId"),
         string_value=string_value,
         comment=d.get("comment"),
         metadata=dict(d.get("metadata") or {}),

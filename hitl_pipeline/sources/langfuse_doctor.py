@@ -95,10 +95,11 @@ def diagnose(settings: Settings, spec_path: str | PathLike[str] | None = None) -
         report.add("reads", True, reads)
         report.add(
             "score reads",
-            caps.v3_scores,
+            True,
             "/v3/scores (read-back confirms every score)"
             if caps.v3_scores
-            else "/v3/scores missing: written scores cannot be confirmed; upgrade the server to ≥ 3.179",
+            else "/v3/scores missing (server before 3.179): read-back uses the deprecated /v2/scores, "
+            "one request per trace",
         )
         report.add(
             "score writes",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -176,3 +177,24 @@ def test_401_on_write_is_an_auth_error_without_the_secret(
         src.write_scores([_w(small_demo, 0)])
     shown = "".join(traceback.format_exception(info.value)) + caplog.text + repr(src)
     assert "sk-lf-fake-secret" not in shown and "LANGFUSE_SECRET_KEY" in str(info.value)
+
+
+def test_old_v3_server_without_v3_scores_reads_back_through_v2(
+    make_fake: Any, source_for: Any, small_demo: DemoData
+) -> None:
+    from hitl_pipeline.spec.model import Filters, ScoreThreshold
+
+    old = make_fake(mode="v3", version="3.150.0", v3_scores=False)
+    src = source_for(old)
+    assert src.probe().v3_scores is False
+    assert all(r.ok for r in src.write_scores([_w(small_demo, 0), _w(small_demo, 1, value=2)]))
+    got = src.read_scores(["score-0", "score-1", "missing"])
+    assert {k: v.value for k, v in got.items()} == {"score-0": 4.0, "score-1": 2.0}
+    assert got["score-0"].trace_id == small_demo.traces[0].id
+    # Thresholds and item scores work on the old reader too.
+    f = Filters(time_from="2026-10-01", time_to="2026-11-01", scores=(ScoreThreshold("helpfulness", ">", 3),))
+    refs = list(src.iter_candidates("trace", f, now=datetime(2026, 11, 1, tzinfo=UTC)))
+    assert [r.id for r in refs] == [small_demo.traces[0].id]
+    (item,) = src.get_items(refs, score_names=["helpfulness"])
+    assert [s.id for s in item.scores] == ["score-0"]
+    assert old.counters["GET /api/public/v2/scores"] >= 3 and "GET /api/public/v3/scores" in old.counters

@@ -259,8 +259,10 @@ class LangfuseFake:
         visibility_lag_ms: float = 0.0,
         seed: int = 0,
         accept_arrays: bool | None = None,
+        v3_scores: bool = True,
     ) -> None:
-        """``accept_arrays`` overrides what the version implies for ``POST /scores`` array bodies."""
+        """``accept_arrays`` overrides what the version implies for ``POST /scores`` array bodies;
+        ``v3_scores=False`` (v3 mode) is a server before 3.179: no ``/v3/scores``, only ``/v2/scores``."""
         if mode not in ("v4", "v3"):
             raise ValueError("mode must be 'v4' or 'v3'")
         self.mode = mode
@@ -277,6 +279,7 @@ class LangfuseFake:
         #: Whether 207 error entries say which item failed (``index``/``id``); unknown for real servers.
         self.errors_with_index = True
         self.accept_arrays = accept_arrays
+        self.v3_scores = v3_scores
         #: Every config-invalid score the "worker" dropped: ``(body, reason)``.
         self.dropped: list[tuple[dict[str, Any], str]] = []
         #: Every score body accepted by POST /scores, in arrival order (duplicates visible).
@@ -537,7 +540,12 @@ class LangfuseFake:
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
         """Route one authenticated request; raise :class:`_HttpError` for error answers."""
         p = path.rstrip("/")
-        legacy_prefixes = ("/api/public/traces", "/api/public/sessions", "/api/public/observations")
+        legacy_prefixes = (
+            "/api/public/traces",
+            "/api/public/sessions",
+            "/api/public/observations",
+            "/api/public/v2/scores",
+        )
         if self.mode == "v4" and p.startswith(legacy_prefixes):
             raise _HttpError(
                 404,
@@ -555,8 +563,10 @@ class LangfuseFake:
             if self.mode == "v3":
                 raise _bad(V2_ONLY_V4_MESSAGE, 404)
             return 200, self._v2_observations(query)
-        if p == "/api/public/v3/scores" and method == "GET":
+        if p == "/api/public/v3/scores" and method == "GET" and self.v3_scores:
             return 200, self._v3_scores(query)
+        if p == "/api/public/v2/scores" and method == "GET":
+            return 200, self._v2_scores(query)
         if p == "/api/public/scores" and method == "POST":
             return self._post_scores(body)
         if p == "/api/public/score-configs":
@@ -1415,6 +1425,48 @@ class LangfuseFake:
         if s.data_type == "TEXT":
             out.pop("value")
         return out
+
+    def _v2_scores(self, q: dict[str, list[str]]) -> dict[str, Any]:
+        """The deprecated page-based reader (v3 servers): single-valued filters, ``scoreIds``."""
+        one = {k: v[-1] for k, v in q.items()}
+        page, limit = self._page_params(one)
+        ids = set(one["scoreIds"].split(",")) if one.get("scoreIds") else None
+        now = time.monotonic()
+        with self._lock:
+            rows = [s for s in self._data.scores.values() if s.visible_at <= now]
+        ops = {"<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__, "=": float.__eq__}
+
+        def keep(s: StoredScore) -> bool:
+            for param, actual in (
+                ("name", s.name),
+                ("traceId", s.trace_id),
+                ("sessionId", s.session_id),
+                ("observationId", s.observation_id),
+                ("configId", s.config_id),
+                ("queueId", s.queue_id),
+                ("dataType", s.data_type),
+                ("source", s.source),
+            ):
+                if param in one and actual != one[param]:
+                    return False
+            if ids is not None and s.id not in ids:
+                return False
+            if "fromTimestamp" in one and s.timestamp < _parse_dt(one["fromTimestamp"], "fromTimestamp"):
+                return False
+            if "toTimestamp" in one and s.timestamp >= _parse_dt(one["toTimestamp"], "toTimestamp"):
+                return False
+            if "operator" in one and "value" in one:
+                return bool(ops[one["operator"]](s.value, float(one["value"])))
+            return True
+
+        out = sorted((s for s in rows if keep(s)), key=lambda s: (s.timestamp, s.id, s.name), reverse=True)
+        chunk = out[(page - 1) * limit : page * limit]
+        data = []
+        for s in chunk:
+            d = self._score_v1(s)
+            d.update(sessionId=s.session_id, datasetRunId=s.dataset_run_id)
+            data.append(d)
+        return {"data": data, "meta": self._page_meta(page, limit, len(out))}
 
     def _v3_scores(self, q: dict[str, list[str]]) -> dict[str, Any]:
         one = {k: v[-1] for k, v in q.items()}
