@@ -611,7 +611,8 @@ def _observation_view(item: Item, display: Display) -> ItemView:
     if trace is not None:
         facts.extend(_trace_facts(trace))
         rows = tree_rows(trace.observations, subject=obs.id)
-    meta_src = dict(obs.metadata)
+    # Spec metadata keys (topic, language …) are usually the trace's: show those, then the observation's own.
+    meta_src = {**(trace.metadata if trace is not None else {}), **obs.metadata}
     inspect = [
         ("Observation input", "input"),
         ("Observation output", "output"),
