@@ -392,6 +392,7 @@ class _ReviewApp:
             "corrections": corrections,
             "revisiting": a.revisiting,
             "props": shown,
+            "tree_ids": [r.id for r in view.tree or ()],  # row → observation, for clicks on the tree
         }
         return out
 
@@ -502,7 +503,7 @@ def build_app(
             tree_note = gr.Markdown(visible=False)
             with gr.Accordion(
                 "Inspect: open any part or observation in full", open=False, elem_id="hitl-inspect"
-            ):
+            ) as inspect_box:
                 inspect_pick = gr.Dropdown(label="Part", choices=[], value=None, elem_id="hitl-inspect-pick")
                 inspect_text = gr.Code(
                     label="Full content", interactive=False, elem_id="hitl-inspect-text", max_lines=40
@@ -606,6 +607,16 @@ def build_app(
                 raise gr.Error(f"This item has no part {part!r}.") from None
             return gr.update(value=text, language="json" if is_json else None)
 
+        def on_tree_select(st: dict[str, Any], evt: gr.SelectData, request: gr.Request) -> list[Any]:
+            ctl.who(request)
+            ids = (st or {}).get("tree_ids") or []
+            row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+            item = ctl.recall((st or {}).get("item_key") or "")
+            if item is None or not isinstance(row, int) or not 0 <= row < len(ids):
+                raise gr.Error("That row is no longer on screen: reload the page.")
+            text, _ = inspect_content(item, f"obs:{ids[row]}")
+            return [gr.update(value=text, language="json"), gr.update(open=True)]
+
         def on_progress(request: gr.Request) -> str:
             return progress_text(service.progress(ctl.who(request)))
 
@@ -617,6 +628,8 @@ def build_app(
         skip.click(on_skip, [state], outs, api_name="skip", **write).then(None, js=FOCUS_JS)
         back.click(on_back, [state], outs, api_name="back", **read).then(None, js=FOCUS_JS)
         inspect_pick.change(on_inspect, [state, inspect_pick], [inspect_text], api_name="inspect", **read)
+        # Clicking a row of the tree opens that observation under Inspect (browser only: needs the click).
+        tree.select(on_tree_select, [state], [inspect_text, inspect_box], api_visibility="private", **read)
         progress_btn = gr.Button("refresh progress", visible=False)
         progress_btn.click(on_progress, None, [progress], api_name="progress", **read)
 

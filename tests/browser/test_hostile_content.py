@@ -148,6 +148,11 @@ def test_hostile_content_is_inert_and_visible(page: tuple[Any, Recorder], tmp_pa
         t0 = time.monotonic()
         assert pg.evaluate("() => 1 + 1") == 2
         assert time.monotonic() - t0 < 1
+        # Any node of the tree opens with a click on its row.
+        pg.locator("#hitl-tree").get_by_text("step-3", exact=False).first.click()
+        pg.wait_for_function(
+            "() => document.querySelector('#hitl-inspect-text')?.innerText.includes('\"step-3\"')"
+        )
         pg.click("#hitl-inspect-pick input")
         pg.get_by_role("option", name="Trace output").click()
         pg.wait_for_function(
