@@ -48,6 +48,10 @@ PANEL_SLOTS = 3
 #: Items kept in memory for the "Inspect" picker (the one on screen per reviewer, plus recent ones).
 ITEM_CACHE_SIZE = 512
 
+TREE_HEADERS = ["observation", "model", "latency", "level", "status"]
+#: Row style of an observation by level: errors stand out in the tree.
+_LEVEL_STYLE = {"ERROR": "color: #b00020; font-weight: 600", "WARNING": "color: #9a6700"}
+
 WRITE_GROUP, WRITE_LIMIT = "hitl-write", 4
 READ_GROUP, READ_LIMIT = "hitl-read", 16
 
@@ -371,7 +375,9 @@ class _ReviewApp:
         score_rows = [[r.name, r.value, r.source, r.target, r.comment] for r in view.scores or ()]
         out.append(put("scores", score_rows, visible=view.scores is not None))
         tree_rows = [[r.label, r.model, r.latency, r.level, r.status] for r in view.tree or ()]
-        out.append(put("tree", tree_rows, visible=view.tree is not None))
+        styling = [[_LEVEL_STYLE.get(r.level, "")] * 5 for r in view.tree or ()]
+        tree_value = {"headers": TREE_HEADERS, "data": tree_rows, "metadata": {"styling": styling}}
+        out.append(put("tree", tree_value, visible=view.tree is not None))
         tree_note = f"{view.tree_hidden:,} more observations not listed." if view.tree_hidden else ""
         out.append(put("tree_note", tree_note, visible=bool(tree_note)))
         out.append(put("inspect", None, choices=[list(c) for c in view.inspect]))
@@ -492,7 +498,7 @@ def build_app(
                 elem_id="hitl-scores",
             )
             tree = gr.Dataframe(
-                headers=["observation", "model", "latency", "level", "status"],
+                headers=TREE_HEADERS,
                 datatype="str",
                 label="Observation tree (⛔ = ERROR level; open any node under “Inspect”)",
                 interactive=False,

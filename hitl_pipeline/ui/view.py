@@ -43,6 +43,7 @@ MAX_TREE_ROWS = 1000
 FULL_CONTENT_CHARS = 4_000_000
 
 PanelKind = Literal["chat", "json", "text"]
+NBSP = "\u00a0"
 
 _BIDI = {
     "\u061c": "ALM",
@@ -97,7 +98,8 @@ class TreeRow:
         """Indented one-line label, used in the tree table and the node picker."""
         mark = "▶ " if self.subject else ""
         warn = "⛔ " if self.error else ""
-        return f"{'   ' * self.depth}{'└ ' if self.depth else ''}{warn}{mark}{self.type} · {self.name}"
+        # No-break spaces: browsers collapse ordinary leading spaces in table cells and lists.
+        return f"{NBSP * 3 * self.depth}{'└ ' if self.depth else ''}{warn}{mark}{self.type} · {self.name}"
 
 
 @dataclass(frozen=True)
@@ -558,7 +560,7 @@ def build_view(item: Item, display: Display | None = None) -> ItemView:
             panels.append(_value_panel("Output", trace.output, "output"))
     inspect = [("Trace input", "input"), ("Trace output", "output"), ("Trace metadata", "metadata")]
     rows = tree_rows(trace.observations)
-    inspect += [(r.label.strip(), f"obs:{r.id}") for r in rows[:MAX_TREE_ROWS]]
+    inspect += [(r.label, f"obs:{r.id}") for r in rows[:MAX_TREE_ROWS]]
     correction, is_json = _correction_text(trace.output)
     return ItemView(
         kind="trace",
@@ -620,7 +622,7 @@ def _observation_view(item: Item, display: Display) -> ItemView:
     ]
     if trace is not None:
         inspect += [("Trace input", "trace.input"), ("Trace output", "trace.output")]
-    inspect += [(r.label.strip(), f"obs:{r.id}") for r in rows[:MAX_TREE_ROWS]]
+    inspect += [(r.label, f"obs:{r.id}") for r in rows[:MAX_TREE_ROWS]]
     correction, is_json = _correction_text(obs.output)
     return ItemView(
         kind="observation",
