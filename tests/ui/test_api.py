@@ -221,3 +221,13 @@ def test_non_loopback_bind_without_auth_is_refused(demo_db: Path, tmp_path: Path
     finally:
         service.close()
         source.close()
+
+
+def test_concurrency_is_set_deliberately(server: tuple[ServerHandle, CampaignService]) -> None:
+    from hitl_pipeline.ui.app import READ_GROUP, READ_LIMIT, WRITE_GROUP, WRITE_LIMIT
+
+    fns = {f.api_name: f for f in server[0].blocks.fns.values() if f.api_name}
+    for name in ("submit", "skip"):
+        assert (fns[name].concurrency_id, fns[name].concurrency_limit) == (WRITE_GROUP, WRITE_LIMIT)
+    for name in ("load", "back", "inspect", "progress"):
+        assert (fns[name].concurrency_id, fns[name].concurrency_limit) == (READ_GROUP, READ_LIMIT)
