@@ -45,8 +45,9 @@ from hitl_pipeline.ui.view import ItemView, build_view, inspect_content  # noqa:
 
 #: Content panels pre-built in the layout (trace: conversation or input+output; observation: context+input+output).
 PANEL_SLOTS = 3
-#: Items kept in memory for the "Inspect" picker (the one on screen per reviewer, plus recent ones).
-ITEM_CACHE_SIZE = 512
+#: Items kept in memory for "Inspect" (the one on screen per reviewer, plus recent ones); bounded
+#: because one item can hold megabytes of output.
+ITEM_CACHE_SIZE = 128
 
 TREE_HEADERS = ["observation", "model", "latency", "level", "status"]
 #: Row style of an observation by level: errors stand out in the tree.
@@ -284,7 +285,16 @@ class _ReviewApp:
 
     def recall(self, item_key: str) -> Item | None:
         with self._lock:
-            return self._items.get(item_key)
+            item = self._items.get(item_key)
+        if item is None:
+            # Evicted here: the campaign service (if it offers ``item``) still knows its items.
+            fetch = getattr(self.service, "item", None)
+            if callable(fetch):
+                try:
+                    item = fetch(item_key)
+                except HitlError:
+                    return None
+        return item if isinstance(item, Item) else None
 
     # rendering -------------------------------------------------------------------------------
     def render(

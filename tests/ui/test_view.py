@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import hitl_pipeline.spec  # noqa: F401
 from hitl_pipeline.sources.base import Item, ItemRef, Observation, Score, Session, Trace
 from hitl_pipeline.sources.demo import generate_demo
 from hitl_pipeline.spec.model import Display

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import hitl_pipeline.spec  # noqa: F401  (import order: the spec package first)
 from hitl_pipeline.campaign.service import CampaignService
 from hitl_pipeline.pipeline import open_campaign
 from hitl_pipeline.sources.base import ScoreConfig
