@@ -8,6 +8,7 @@ gradio is imported.
 
 from __future__ import annotations
 
+import html
 import ipaddress
 import logging
 import socket
@@ -207,7 +208,8 @@ def create_app(
         blocks,
         path="/",
         auth=auth,
-        auth_message=f"Log in to review: {spec.title}" if auth is not None else None,
+        # Gradio renders auth_message as HTML: escape the title.
+        auth_message=f"Log in to review: {html.escape(spec.title)}" if auth is not None else None,
         auth_dependency=identity,
         enable_monitoring=False,
         run_history=False,
