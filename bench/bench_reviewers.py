@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import signal
@@ -28,6 +29,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -79,6 +81,54 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
+def run_reviewers(
+    url: str, spec_path: str, indices: list[int], submits: int, think: float, start_at: float
+) -> dict[str, list[Any]]:
+    """Reviewers ``indices``, one thread each, in this process; returns their timings and errors."""
+    spec = load_spec(spec_path)
+    latencies: list[float] = []
+    loads: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def reviewer(i: int) -> None:
+        name = f"rev{i:03d}"
+        rng = random.Random(i)
+        try:
+            with FormClient(url, spec, headers={"X-Forwarded-User": name}) as form:
+                time.sleep(max(0.0, start_at - time.time()))
+                t0 = time.perf_counter()
+                screen = form.load()
+                with lock:
+                    loads.append(time.perf_counter() - t0)
+                for k in range(submits):
+                    if not screen.item_key:
+                        break
+                    if think:  # reading time, spread ±50 % so reviewers do not submit in lockstep
+                        time.sleep(think * rng.uniform(0.5, 1.5))
+                    answers = {"support_quality": ["excellent", "acceptable", "poor"][(i + k) % 3],
+                               "helpfulness": 1 + (i + k) % 5, "factually_correct": (i + k) % 2 == 0}  # fmt: skip
+                    t0 = time.perf_counter()
+                    try:
+                        screen = form.submit(answers, comment=f"bench {name} #{k}")
+                    except FormError as exc:
+                        with lock:
+                            errors.append(f"{name}: {exc}")
+                        continue
+                    with lock:
+                        latencies.append(time.perf_counter() - t0)
+        except Exception as exc:  # any failure counts as an error of the run
+            with lock:
+                errors.append(f"{name}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=reviewer, args=(i,)) for i in indices]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"latencies": latencies, "loads": loads, "errors": errors}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reviewers", type=int, default=50)
@@ -86,12 +136,15 @@ def main() -> None:
     ap.add_argument(
         "--think", type=float, default=0.0, help="seconds between opening an item and submitting it"
     )
+    ap.add_argument(
+        "--procs", type=int, default=1, help="client processes the reviewer threads are spread over"
+    )
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="hitl-bench-"))
     spec_path = work / "bench.yaml"
     spec_path.write_text(SPEC_TEMPLATE.format(size=args.reviewers * args.submits + args.reviewers))
-    spec = load_spec(spec_path)
+    load_spec(spec_path)  # fail early on a bad spec, before starting anything
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANGFUSE_")}
@@ -118,51 +171,21 @@ def main() -> None:
         ready_s = time.monotonic() - started
         rss_idle, _ = rss_kib(server.pid)
 
-        latencies: list[float] = []
-        loads: list[float] = []
-        errors: list[str] = []
-        lock = threading.Lock()
-        barrier = threading.Barrier(args.reviewers)
-
-        def reviewer(i: int) -> None:
-            name = f"rev{i:03d}"
-            rng = random.Random(i)
-            try:
-                with FormClient(url, spec, headers={"X-Forwarded-User": name}) as form:
-                    barrier.wait()
-                    t0 = time.perf_counter()
-                    screen = form.load()
-                    with lock:
-                        loads.append(time.perf_counter() - t0)
-                    for k in range(args.submits):
-                        if not screen.item_key:
-                            break
-                        if args.think:  # reading time, spread ±50 % so reviewers do not submit in lockstep
-                            time.sleep(args.think * rng.uniform(0.5, 1.5))
-                        answers = {"support_quality": ["excellent", "acceptable", "poor"][(i + k) % 3],
-                                   "helpfulness": 1 + (i + k) % 5, "factually_correct": (i + k) % 2 == 0}  # fmt: skip
-                        t0 = time.perf_counter()
-                        try:
-                            screen = form.submit(answers, comment=f"bench {name} #{k}")
-                        except FormError as exc:
-                            with lock:
-                                errors.append(f"{name}: {exc}")
-                            continue
-                        with lock:
-                            latencies.append(time.perf_counter() - t0)
-            except Exception as exc:  # any failure counts as an error of the run
-                with lock:
-                    errors.append(f"{name}: {type(exc).__name__}: {exc}")
-
-        threads = [threading.Thread(target=reviewer, args=(i,)) for i in range(args.reviewers)]
+        start_at = time.time() + 2.0 * args.procs  # every reviewer starts at the same instant (after imports)
+        chunks = [list(range(args.reviewers))[i :: args.procs] for i in range(args.procs)]
+        jobs = [(url, str(spec_path), c, args.submits, args.think, start_at) for c in chunks if c]
         t_run = time.perf_counter()
-        for t in threads:
-            t.start()
         peak_during = 0
-        while any(t.is_alive() for t in threads):
-            peak_during = max(peak_during, rss_kib(server.pid)[0])
-            time.sleep(0.2)
-        wall = time.perf_counter() - t_run
+        with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
+            pending = pool.starmap_async(run_reviewers, jobs)
+            while not pending.ready():
+                peak_during = max(peak_during, rss_kib(server.pid)[0])
+                time.sleep(0.2)
+            parts = pending.get()
+        wall = time.perf_counter() - t_run - max(0.0, start_at - time.time())
+        latencies = [x for part in parts for x in part["latencies"]]
+        loads = [x for part in parts for x in part["loads"]]
+        errors = [x for part in parts for x in part["errors"]]
         rss_end, rss_peak = rss_kib(server.pid)
     finally:
         server.send_signal(signal.SIGINT)
@@ -177,6 +200,7 @@ def main() -> None:
         "reviewers": args.reviewers,
         "submits_per_reviewer": args.submits,
         "think_s": args.think,
+        "client_processes": args.procs,
         "server_ready_s": round(ready_s, 2),
         "submits": len(ms),
         "errors": len(errors),

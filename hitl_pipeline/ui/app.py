@@ -40,11 +40,10 @@ from hitl_pipeline.campaign.types import Assignment, OtherAnswer, Progress, Revi
 from hitl_pipeline.errors import CampaignError, HitlError, ScoreValidationError  # noqa: E402
 from hitl_pipeline.sources.base import Item, ScoreConfig  # noqa: E402
 from hitl_pipeline.spec.model import Category, Question, ReviewSpec  # noqa: E402
+from hitl_pipeline.ui.api import PANEL_SLOTS, api_outputs  # noqa: E402,F401  (re-exported)
 from hitl_pipeline.ui.shortcuts import FOCUS_JS  # noqa: E402
 from hitl_pipeline.ui.view import ItemView, build_view, inspect_content  # noqa: E402
 
-#: Content panels pre-built in the layout (trace: conversation or input+output; observation: context+input+output).
-PANEL_SLOTS = 3
 #: Items kept in memory for "Inspect" (the one on screen per reviewer, plus recent ones); bounded
 #: because one item can hold megabytes of output.
 ITEM_CACHE_SIZE = 128
@@ -220,22 +219,6 @@ class _Widgets:
         if self.comment is not None:
             out.append(self.comment)
         return out
-
-
-def api_outputs(spec: ReviewSpec) -> list[str]:
-    """Names of the values ``/load``, ``/submit``, ``/skip`` and ``/back`` return, in order.
-
-    ``item_key`` is the open item (``trace:<id>`` …, empty at the end of the queue); ``q:<score>``
-    are the pre-filled answers. The tab's hidden state is not part of the API output.
-    """
-    names = ["progress", "notice", "item_key", "item_box", "done_box", "done_text", "facts"]
-    for i in range(PANEL_SLOTS):
-        names += [f"chat_{i}", f"json_{i}", f"text_{i}"]
-    names += ["metadata", "scores", "tree", "tree_note", "inspect_pick", "inspect_text", "others"]
-    names += [f"q:{q.score}" for q in spec.questions]
-    if spec.comment != "off":
-        names.append("comment")
-    return names
 
 
 # --------------------------------------------------------------------------------------- the app
@@ -674,6 +657,9 @@ def build_app(
                         concurrency_limit=None,
                         queue=False,
                     )
+    # Queue-position estimates every second instead of after every finished job: with dozens of
+    # reviewers in the queue, per-job broadcasts to every waiting request cost O(waiting) each.
+    demo.queue(status_update_rate=1.0)
     return demo
 
 

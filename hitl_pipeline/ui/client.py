@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from hitl_pipeline.spec.model import ReviewSpec
-from hitl_pipeline.ui.app import api_outputs
+from hitl_pipeline.ui.api import api_outputs
 
 
 class FormError(Exception):
