@@ -18,7 +18,10 @@ Design decisions (see ``/work/shared/reference/gradio-notes.md``):
   single writer, more threads would only queue on its lock; reads (load, back, inspect, progress)
   share one group of 16; the pure visibility handler is unlimited. The service is thread-safe.
 * LLM text is shown only by components that never execute it (``gr.Chatbot`` with
-  ``sanitize_html=True``/``allow_tags=True``, ``gr.JSON``, ``gr.Code``, read-only ``gr.Textbox``).
+  ``sanitize_html=True``/``allow_tags=True``, ``gr.JSON``, ``gr.Code``, read-only ``gr.Textbox``),
+  and chat text is HTML-escaped outside code first (:func:`hitl_pipeline.ui.view.defuse_markdown`).
+* A ``gr.update`` makes Gradio rebuild the component server-side (slow); :meth:`_ReviewApp.render`
+  sends props only when they change for the tab and plain values otherwise.
 """
 
 from __future__ import annotations
