@@ -737,6 +737,11 @@ def _trace_dump(t: Trace) -> dict[str, Any]:
         "input": t.input,
         "output": t.output,
         "metadata": t.metadata,
+        # The turn's observation tree, in the same depth-first order as a trace's tree view.
+        "observations": [
+            {"tree": r.label, "model": r.model, "latency": r.latency, "level": r.level, "status": r.status}
+            for r in tree_rows(t.observations)
+        ],
     }
 
 

@@ -259,6 +259,7 @@ def test_session_view_is_turn_by_turn_labelled_with_trace_ids() -> None:
     assert contents[3] == "second answer"
     assert v.inspect == (("Turn 1 · trace ta", "trace:ta"), ("Turn 2 · trace tb", "trace:tb"))
     assert "second answer" in inspect_content(item, "trace:tb")[0]
+    assert '"observations": []' in inspect_content(item, "trace:tb")[0]
 
 
 def test_every_demo_trace_renders() -> None:
