@@ -471,6 +471,7 @@ def build_app(
                 chat = gr.Chatbot(
                     visible=False,
                     elem_id=f"hitl-chat-{i}",
+                    elem_classes=["hitl-chat"],
                     sanitize_html=True,
                     render_markdown=True,
                     allow_tags=True,  # keep <answer>, <thinking> … visible as text

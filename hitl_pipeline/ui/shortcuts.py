@@ -116,6 +116,7 @@ HEAD = (
 FOCUS_JS = "() => { if (window.hitlFocusFirst) window.hitlFocusFirst(); }"
 
 CSS = """
-.hitl-error-row { color: #b00020; }
 #hitl-done { padding: 2rem 0; }
+/* The item is read-only: the Chatbot's "Clear" button would only blank the reviewer's view. */
+.hitl-chat button[aria-label="Clear"] { display: none !important; }
 """
