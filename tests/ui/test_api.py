@@ -231,3 +231,15 @@ def test_concurrency_is_set_deliberately(server: tuple[ServerHandle, CampaignSer
         assert (fns[name].concurrency_id, fns[name].concurrency_limit) == (WRITE_GROUP, WRITE_LIMIT)
     for name in ("load", "back", "inspect", "progress"):
         assert (fns[name].concurrency_id, fns[name].concurrency_limit) == (READ_GROUP, READ_LIMIT)
+
+
+def test_a_removed_account_is_refused_at_its_next_action(demo_db: Path, tmp_path: Path) -> None:
+    accounts = ReviewerAccounts(tmp_path / "reviewers.json")
+    accounts.add("gone", "soon-removed")
+    spec = trace_spec("ui-removed", size=2)
+    with running(spec, demo_db, tmp_path / "hitl", auth=accounts) as (handle, _):
+        with FormClient(handle.url, spec, username="gone", password="soon-removed") as c:
+            assert c.load().item_key
+            ReviewerAccounts(tmp_path / "reviewers.json").remove("gone")  # `hitl reviewers remove gone`
+            with pytest.raises(FormError, match="no longer a reviewer account"):
+                c.submit(GOOD)
