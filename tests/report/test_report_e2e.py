@@ -225,36 +225,22 @@ def served(campaign: dict[str, Any]) -> Iterator[str]:
 
 
 @pytest.mark.browser
-def test_report_opens_in_chromium_without_errors_or_outside_requests(served: str) -> None:
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+def test_report_opens_in_chromium_without_errors_or_outside_requests(served: str, chromium_browser: Any) -> None:
     errors: list[str] = []
     requests: list[str] = []
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            page = browser.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(served, wait_until="load")
-            assert page.title().startswith("E2E <report> & agreement")
-            assert page.locator("h1").inner_text() == "E2E <report> & agreement"  # escaped, shown as text
-            assert page.locator("svg").count() >= 3  # one chart per non-text question
-            assert page.locator("text=Krippendorff").count() >= 3
-        finally:
-            browser.close()
+    context = chromium_browser.new_context()
+    try:
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(served, wait_until="load")
+        assert page.title().startswith("E2E <report> & agreement")
+        assert page.locator("h1").inner_text() == "E2E <report> & agreement"  # escaped, shown as text
+        assert page.locator("svg").count() >= 3  # one chart per non-text question
+        assert page.locator("text=Krippendorff").count() >= 3
+    finally:
+        context.close()
     assert errors == []
     origin = served.rsplit("/", 1)[0]
     assert requests and all(u.startswith(origin + "/") for u in requests), requests
