@@ -197,17 +197,21 @@ def init(
     typer.echo(f"Wrote {written}. Check it with: hitl validate {written}")
 
 
+#: ``--source local|langfuse`` for commands that talk to the backend (default: langfuse when both
+#: Langfuse keys are set, else local).
+SourceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="local or langfuse (default: langfuse when LANGFUSE_PUBLIC_KEY/SECRET_KEY are set, else local).",
+    ),
+]
+
+
 @app.command()
 def run(
     spec: SpecArgument,
-    source: Annotated[
-        str,
-        typer.Option(
-            "--source",
-            help="Where items come from and scores go: local (the bundled demo store) or langfuse.",
-            show_default=True,
-        ),
-    ] = "local",
+    source: SourceOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build and print the queue, start no server, write nothing.")
     ] = False,
@@ -242,8 +246,6 @@ def run(
     """
     from hitl_pipeline.spec import load_spec
 
-    if source not in ("local", "langfuse"):
-        raise ConfigError(f"--source must be local or langfuse, not {source!r}")
     loaded = load_spec(spec)
     typer.echo(
         f"✓ {loaded.path}: campaign {loaded.campaign!r}, target {loaded.target}, "
@@ -333,15 +335,6 @@ def demo(
         typer.echo(f"The store at {info.path} already exists ({summary}); use --force to recreate it.")
 
 
-#: ``--source local|langfuse`` for commands that talk to the backend (default: langfuse when both
-#: Langfuse keys are set, else local).
-SourceOption = Annotated[
-    str | None,
-    typer.Option(
-        "--source",
-        help="local or langfuse (default: langfuse when LANGFUSE_PUBLIC_KEY/SECRET_KEY are set, else local).",
-    ),
-]
 
 
 def _open_source(name: str | None, home: Path) -> Any:

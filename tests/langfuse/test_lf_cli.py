@@ -93,3 +93,18 @@ def test_configs_sync_on_the_local_store(tmp_path: Path, spec_file: Path) -> Non
     result = CliRunner().invoke(app, ["configs", "sync", str(spec_file), "--create"], env=env)
     assert result.exit_code == 0, result.output
     assert "on the local source" in result.output and "created" in result.output
+
+
+def test_run_uses_langfuse_when_its_keys_are_set(v4: LangfuseFake, tmp_path: Path) -> None:
+    """With both keys in the environment, `hitl run` reads Langfuse without `--source`; no local store appears."""
+    spec = Path(__file__).resolve().parents[2] / "specs" / "support_qa.yaml"
+    env = _env(v4, tmp_path)
+    implicit = CliRunner().invoke(app, ["run", str(spec), "--dry-run"], env=env)
+    assert implicit.exit_code == 0, implicit.output
+    explicit = CliRunner().invoke(app, ["run", str(spec), "--dry-run", "--source", "langfuse"], env=env)
+    assert implicit.output == explicit.output
+    assert "trace:" in implicit.output
+    assert v4.counters.get("GET /api/public/v2/observations", 0) > 0
+    assert not (tmp_path / "home" / "local.db").exists()
+    local = CliRunner().invoke(app, ["run", str(spec), "--dry-run", "--source", "local"], env=env)
+    assert local.exit_code == 0 and (tmp_path / "home" / "local.db").exists()
