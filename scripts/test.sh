@@ -14,15 +14,15 @@ if [ "${HITL_SKIP_INSTALL:-0}" != "1" ] && [ ! -x /usr/bin/chromium ]; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
     $SUDO apt-get update
-    $SUDO apt-get install -y chromium
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 fi
 
 export GRADIO_ANALYTICS_ENABLED=False
 export HF_HUB_DISABLE_TELEMETRY=1
 
 echo "== ruff check"
-ruff check hitl_pipeline tests
+python -m ruff check hitl_pipeline tests
 echo "== mypy"
-mypy
+python -m mypy
 echo "== pytest"
 python -m pytest -q "$@"
