@@ -517,6 +517,17 @@ class LangfuseSource:
             return {"type": "string", "column": column, "operator": "=", "value": values[0]}
         return {"type": "stringOptions", "column": column, "operator": "any of", "value": list(values)}
 
+    @staticmethod
+    def _tag_conditions(filters: Filters) -> list[dict[str, Any]]:
+        """``tags`` (all of) and ``exclude_tags`` (none of): the same filter on both read paths."""
+        conds: list[dict[str, Any]] = []
+        for operator, tags in (("all of", filters.tags), ("none of", filters.exclude_tags)):
+            if tags:
+                conds.append(
+                    {"type": "arrayOptions", "column": "tags", "operator": operator, "value": list(tags)}
+                )
+        return conds
+
     def _v2_trace_conditions(self, filters: Filters, *, root: bool) -> list[dict[str, Any]]:
         """Trace filters as v2 conditions. ``root``: the rows are root observations, so the trace's
         own version and metadata are on them; child rows only carry the propagated attributes."""
@@ -529,19 +540,7 @@ class LangfuseSource:
         ):
             if values:
                 conds.append(self._options(column, values))
-        if filters.tags:
-            conds.append(
-                {"type": "arrayOptions", "column": "tags", "operator": "all of", "value": list(filters.tags)}
-            )
-        if filters.exclude_tags:
-            conds.append(
-                {
-                    "type": "arrayOptions",
-                    "column": "tags",
-                    "operator": "none of",
-                    "value": list(filters.exclude_tags),
-                }
-            )
+        conds.extend(self._tag_conditions(filters))
         if root:
             if filters.version:
                 conds.append(self._options("version", filters.version))
@@ -802,19 +801,7 @@ class LangfuseSource:
         ):
             if values:
                 conds.append(self._options(column, values))
-        if filters.tags:
-            conds.append(
-                {"type": "arrayOptions", "column": "tags", "operator": "all of", "value": list(filters.tags)}
-            )
-        if filters.exclude_tags:
-            conds.append(
-                {
-                    "type": "arrayOptions",
-                    "column": "tags",
-                    "operator": "none of",
-                    "value": list(filters.exclude_tags),
-                }
-            )
+        conds.extend(self._tag_conditions(filters))
         for key, wanted in filters.metadata:
             conds.append(
                 {
@@ -1366,7 +1353,9 @@ class LangfuseSource:
         """One ``POST /scores`` with a JSON array (what SDK 5's ``api.scores.create`` sends), built
         directly: the SDK's generic model conversion costs ~1 ms per score (measured)."""
         try:
-            response = self._raw("POST", "/api/public/scores", json_body=[_score_body(s) for s in chunk], retries=0)
+            response = self._raw(
+                "POST", "/api/public/scores", json_body=[_score_body(s) for s in chunk], retries=0
+            )
         except httpx.HTTPError as exc:
             return [self._failure(s.id, exc) for s in chunk]
         body = _json_or_text(response)
@@ -1379,7 +1368,9 @@ class LangfuseSource:
                 return [self._write_one(s) for s in chunk]
             error = ApiError(status_code=response.status_code, headers=dict(response.headers), body=body)
             return [self._failure(s.id, error) for s in chunk]
-        errors = [e for e in (body.get("errors") or []) if isinstance(e, dict)] if isinstance(body, dict) else []
+        errors = (
+            [e for e in (body.get("errors") or []) if isinstance(e, dict)] if isinstance(body, dict) else []
+        )
         if response.status_code != 207 or not errors:
             return [WriteResult(id=s.id, ok=True) for s in chunk]
         # 207: map each error to its score by index or id when the server says which; otherwise
@@ -1396,7 +1387,11 @@ class LangfuseSource:
                     by_index[i] = message
         if len(by_index) != len(errors):
             if len(chunk) == 1:
-                return [WriteResult(id=chunk[0].id, ok=False, error=f"rejected by Langfuse: {errors[0].get('message')}")]
+                return [
+                    WriteResult(
+                        id=chunk[0].id, ok=False, error=f"rejected by Langfuse: {errors[0].get('message')}"
+                    )
+                ]
             out: list[WriteResult] = []
             for s in chunk:
                 out.extend(self._write_array([s]))
