@@ -107,7 +107,13 @@ def bench_queue(demo: DemoData, latency_ms: float, naive_items: int | None) -> t
         src.probe()
         refs = list(src.iter_candidates("trace", MONTH, now=NOW))
         items = src.get_items(refs, score_names=SHOWN_SCORES)
-        fast = Run("batched (probe + list + get_items)", fake.total_requests, time.perf_counter() - t0, len(items), latency_ms)
+        fast = Run(
+            "batched (probe + list + get_items)",
+            fake.total_requests,
+            time.perf_counter() - t0,
+            len(items),
+            latency_ms,
+        )
         assert all(i.trace is not None and i.trace.observations for i in items)
 
         # The same code, one request at a time: what a loop over get_item does without batching.
@@ -152,12 +158,20 @@ def bench_writes(demo: DemoData, latency_ms: float, n: int, version: str) -> tup
         fake.reset_counters()
         t0 = time.perf_counter()
         results = src.write_scores(writes)
-        write = Run(f"write {n} scores (server {version})", fake.total_requests, time.perf_counter() - t0, n, latency_ms)
+        write = Run(
+            f"write {n} scores (server {version})",
+            fake.total_requests,
+            time.perf_counter() - t0,
+            n,
+            latency_ms,
+        )
         assert all(r.ok for r in results)
         fake.reset_counters()
         t0 = time.perf_counter()
         got = src.read_scores(w.id for w in writes)
-        read = Run(f"read back {n} scores by id", fake.total_requests, time.perf_counter() - t0, len(got), latency_ms)
+        read = Run(
+            f"read back {n} scores by id", fake.total_requests, time.perf_counter() - t0, len(got), latency_ms
+        )
         assert len(got) == n
         return write, read
     finally:
@@ -165,12 +179,16 @@ def bench_writes(demo: DemoData, latency_ms: float, n: int, version: str) -> tup
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--traces", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--naive-items", type=int, default=None, help="Fetch only this many items naively.")
     parser.add_argument("--scores", type=int, default=1000)
-    parser.add_argument("--old-scores", type=int, default=100, help="Scores written to a 4.16 server (1 request each).")
+    parser.add_argument(
+        "--old-scores", type=int, default=100, help="Scores written to a 4.16 server (1 request each)."
+    )
     args = parser.parse_args()
 
     demo = generate_demo(seed=0, traces=args.traces)

@@ -94,13 +94,25 @@ def list_candidates(
 
 #: Sampling cases (campaign engineer): 1,000 items out of a filtered month, each strategy.
 SAMPLING: list[tuple[str, Filters, str, str | None]] = [
-    ("random 1,000 of support-chat/production", Filters(**MONTH, trace_name=("support-chat",), environment=("production",)), "random", None),
-    ("latest 1,000 of support-chat/production", Filters(**MONTH, trace_name=("support-chat",), environment=("production",)), "latest", None),
+    (
+        "random 1,000 of support-chat/production",
+        Filters(**MONTH, trace_name=("support-chat",), environment=("production",)),
+        "random",
+        None,
+    ),
+    (
+        "latest 1,000 of support-chat/production",
+        Filters(**MONTH, trace_name=("support-chat",), environment=("production",)),
+        "latest",
+        None,
+    ),
     ("stratified 1,000 by topic, whole month", Filters(**MONTH), "stratified", "metadata.topic"),
 ]
 
 
-def sample_queue(store: LocalSource, filters: Filters, strategy: str, by: str | None, size: int = 1000) -> Listing:
+def sample_queue(
+    store: LocalSource, filters: Filters, strategy: str, by: str | None, size: int = 1000
+) -> Listing:
     """Time :func:`hitl_pipeline.campaign.queue.build_queue` (filter in SQL + seeded sampling), then
     measure its peak Python memory in a second, traced pass. ``count`` = items queued."""
     from hitl_pipeline.campaign.queue import build_queue

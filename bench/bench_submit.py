@@ -133,11 +133,16 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = [
-            (f"reading time {args.think:.1f}s", run(args.items, args.latency, args.think, args.reviewers, Path(tmp))),
+            (
+                f"reading time {args.think:.1f}s",
+                run(args.items, args.latency, args.think, args.reviewers, Path(tmp)),
+            ),
             ("no reading time", run(args.items, args.latency, 0.0, args.reviewers, Path(tmp))),
         ]
     print(f"submit → next item, backend {args.latency * 1000:.0f} ms/call, {args.reviewers} reviewer(s)")
-    print(f"{'scenario':<22} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'calls':>6} {'confirmed':>9}")
+    print(
+        f"{'scenario':<22} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'calls':>6} {'confirmed':>9}"
+    )
     for label, r in rows:
         print(
             f"{label:<22} {r['n']:>4} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['max_ms']:>8.1f} "

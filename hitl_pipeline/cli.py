@@ -216,7 +216,8 @@ def run(
         bool, typer.Option("--dry-run", help="Build and print the queue, start no server, write nothing.")
     ] = False,
     host: Annotated[
-        str, typer.Option("--host", help="Interface to serve the form on (non-loopback needs reviewer accounts).")
+        str,
+        typer.Option("--host", help="Interface to serve the form on (non-loopback needs reviewer accounts)."),
     ] = "127.0.0.1",
     port: Annotated[
         int | None, typer.Option("--port", help="Port of the review form (default: first free of 7860–7959).")
@@ -281,7 +282,8 @@ def run(
 @app.command("import")
 def import_(
     file: Annotated[
-        Path, typer.Argument(help="JSONL file: one trace/observation/score/score_config per line.", metavar="FILE")
+        Path,
+        typer.Argument(help="JSONL file: one trace/observation/score/score_config per line.", metavar="FILE"),
     ],
     db: Annotated[
         Path | None, typer.Option("--db", help="Local store to import into (default: <home>/local.db).")
@@ -310,7 +312,9 @@ def demo(
     db: Annotated[
         Path | None, typer.Option("--db", help="Where to create the demo store (default: <home>/local.db).")
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing store with fresh demo data.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing store with fresh demo data.")
+    ] = False,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
     """Create the local store with the demo data (customer-support chats, October 2026).
@@ -333,8 +337,6 @@ def demo(
         typer.echo(f"Created the demo store at {info.path}: {summary}")
     else:
         typer.echo(f"The store at {info.path} already exists ({summary}); use --force to recreate it.")
-
-
 
 
 def _open_source(name: str | None, home: Path) -> Any:
@@ -383,9 +385,12 @@ def _print_dry_run(spec: Any, source_name: str | None, home: Path) -> None:
 def sync(
     spec: SpecArgument,
     source: SourceOption = None,
-    deadline: Annotated[float, typer.Option("--deadline", help="Seconds to keep sending and confirming.")] = 120.0,
+    deadline: Annotated[
+        float, typer.Option("--deadline", help="Seconds to keep sending and confirming.")
+    ] = 120.0,
     retry_failed: Annotated[
-        bool, typer.Option("--retry-failed", help="Send failed and dropped scores again (after fixing the cause).")
+        bool,
+        typer.Option("--retry-failed", help="Send failed and dropped scores again (after fixing the cause)."),
     ] = False,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
@@ -412,7 +417,12 @@ def sync(
 
         try:
             report = sync_campaign(
-                loaded, src, home=resolve_home(home), deadline=deadline, retry_failed=retry_failed, on_progress=progress
+                loaded,
+                src,
+                home=resolve_home(home),
+                deadline=deadline,
+                retry_failed=retry_failed,
+                on_progress=progress,
             )
         finally:
             src.close()
@@ -473,10 +483,16 @@ def export(
     ] = None,
     where: Annotated[
         list[str] | None,
-        typer.Option("--where", help="With --to-dataset: keep items whose consensus meets this, e.g. support_quality=excellent (repeatable)."),
+        typer.Option(
+            "--where",
+            help="With --to-dataset: keep items whose consensus meets this, e.g. support_quality=excellent (repeatable).",
+        ),
     ] = None,
     source: Annotated[
-        str | None, typer.Option("--source", help="With --to-dataset: local or langfuse (default: langfuse if configured).")
+        str | None,
+        typer.Option(
+            "--source", help="With --to-dataset: local or langfuse (default: langfuse if configured)."
+        ),
     ] = None,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
@@ -496,7 +512,9 @@ def export(
         done = export_campaign_dataset(
             spec, to_dataset, where or [], home=resolve_home(home), source_name=source, output=output
         )
-        typer.echo(f"Wrote {len(done.rows)} of {done.considered} item(s) with a consensus to dataset {done.target}")
+        typer.echo(
+            f"Wrote {len(done.rows)} of {done.considered} item(s) with a consensus to dataset {done.target}"
+        )
         return
     loaded = load_spec(spec)
     if fmt not in ("csv", "jsonl"):
@@ -528,7 +546,10 @@ def report(
     ] = False,
     source: Annotated[
         str | None,
-        typer.Option("--source", help="Where the scores are stored: local or langfuse (default: langfuse if configured)."),
+        typer.Option(
+            "--source",
+            help="Where the scores are stored: local or langfuse (default: langfuse if configured).",
+        ),
     ] = None,
     campaign_version: Annotated[
         int | None,
@@ -578,7 +599,9 @@ def doctor(
         typer.echo(f"  {'✓' if check.ok else '✗'} {check.name}: {check.detail}")
     for row in report.configs:
         mark = "✗" if row.status == "error" else "✓"
-        typer.echo(f"  {mark} config {row.score}: {row.status}{f' ({row.config_id})' if row.config_id else ''}")
+        typer.echo(
+            f"  {mark} config {row.score}: {row.status}{f' ({row.config_id})' if row.config_id else ''}"
+        )
         for problem in row.problems:
             typer.echo(f"      {problem}")
     if not report.ok:
@@ -640,7 +663,9 @@ def reviewers_add(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input (for scripts).")
     ] = False,
-    replace: Annotated[bool, typer.Option("--replace", help="Change the password of an existing reviewer.")] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Change the password of an existing reviewer.")
+    ] = False,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
     """Create a reviewer account (scrypt-hashed password in <home>/reviewers.json).

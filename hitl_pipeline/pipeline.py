@@ -55,7 +55,9 @@ def _convert(tp: Any, value: Any) -> Any:
         return None
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):
         hints = typing.get_type_hints(tp)
-        kwargs = {f.name: _convert(hints[f.name], value[f.name]) for f in dataclasses.fields(tp) if f.name in value}
+        kwargs = {
+            f.name: _convert(hints[f.name], value[f.name]) for f in dataclasses.fields(tp) if f.name in value
+        }
         return typing.cast(Any, tp)(**kwargs)
     if origin is tuple and isinstance(value, list):
         args = typing.get_args(tp)
@@ -84,7 +86,11 @@ def git_commit_of(path: str) -> str | None:
         return None
     try:
         out = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+            ["git", "-C", str(folder), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -95,7 +101,9 @@ def git_commit_of(path: str) -> str | None:
 # -- open / resume ------------------------------------------------------------------------------
 
 
-def resolve_campaign_configs(spec: ReviewSpec, source: Source, state: CampaignState, now: datetime) -> dict[str, ScoreConfig]:
+def resolve_campaign_configs(
+    spec: ReviewSpec, source: Source, state: CampaignState, now: datetime
+) -> dict[str, ScoreConfig]:
     """Resolve the questions' score configs (``scoring.configs.resolve_configs``) and cache them in the state."""
     from hitl_pipeline.scoring.configs import resolve_configs  # owned by the score-config code
 
@@ -221,7 +229,9 @@ def _check_spec_change(
     meta = state.meta()
     if meta.campaign != spec.campaign:
         raise CampaignError(f"{state.path} holds campaign {meta.campaign!r}, not {spec.campaign!r}")
-    change = plan_spec_change(spec_from_json(meta.spec_json), meta.spec_version, spec, new_version=new_version)
+    change = plan_spec_change(
+        spec_from_json(meta.spec_json), meta.spec_version, spec, new_version=new_version
+    )
     if change.action != "new_version":
         if any(c.path == "source.sample.size" for c in change.diff.harmless):
             _grow_queue(state, spec, source, meta.now)
@@ -239,7 +249,9 @@ def _check_spec_change(
     archive = path.with_name(f"{spec.campaign}.v{meta.spec_version}.db")
     if archive.exists():
         state.close()
-        raise CampaignError(f"{archive} already exists; move it away to start a new version of {spec.campaign!r}")
+        raise CampaignError(
+            f"{archive} already exists; move it away to start a new version of {spec.campaign!r}"
+        )
     state.close()
     path.replace(archive)
     for suffix in ("-wal", "-shm"):
@@ -266,7 +278,10 @@ def _grow_queue(state: CampaignState, spec: ReviewSpec, source: Source, now: dat
         start = c.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM items").fetchone()[0]
         c.executemany(
             "INSERT INTO items (key, kind, id, trace_id, position, stratum, timestamp) VALUES (?,?,?,?,?,?,?)",
-            [(r.key, r.kind, r.id, r.trace_id, start + i, r.stratum, ts(r.timestamp)) for i, r in enumerate(new)],
+            [
+                (r.key, r.kind, r.id, r.trace_id, start + i, r.stratum, ts(r.timestamp))
+                for i, r in enumerate(new)
+            ],
         )
     return len(new)
 
@@ -331,7 +346,8 @@ def resume_from_source(spec: ReviewSpec, source: Source, state: CampaignState) -
         first = min(s.timestamp for s in scores.values())
         comment = next((s.comment for s in scores.values() if s.comment), None)
         entries = [
-            OutboxEntry(score_id=s.id, question=name, payload=score_to_json(_as_write(s))) for name, s in scores.items()
+            OutboxEntry(score_id=s.id, question=name, payload=score_to_json(_as_write(s)))
+            for name, s in scores.items()
         ]
         state.record_submission(
             item_key=key,
@@ -397,7 +413,9 @@ def open_state(spec: ReviewSpec, home: Path | str) -> CampaignState:
     """Open an existing campaign's state; CampaignError when the campaign never ran here."""
     path = campaign_db_path(home, spec.campaign)
     if not path.exists():
-        message = f"campaign {spec.campaign!r} has no state in {path.parent}; start it with `hitl run {spec.path}`"
+        message = (
+            f"campaign {spec.campaign!r} has no state in {path.parent}; start it with `hitl run {spec.path}`"
+        )
         raise CampaignError(message)
     state = CampaignState(path)
     if not state.is_initialized():

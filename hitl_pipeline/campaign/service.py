@@ -74,7 +74,9 @@ class CampaignService:
         self.prefetch_depth = prefetch_depth
         self.cache_size = cache_size
         self.worker = worker
-        self._pool = ThreadPoolExecutor(max_workers=max(1, prefetch_workers), thread_name_prefix="hitl-prefetch")
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, prefetch_workers), thread_name_prefix="hitl-prefetch"
+        )
         self._cache: OrderedDict[str, Future[Item]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._opened: dict[tuple[str, str], datetime] = {}
@@ -303,7 +305,9 @@ class CampaignService:
                     lease_expires=current[1],
                     others=self._others(item_key, reviewer),
                 )
-            raise CampaignError(f"{reviewer!r} has not answered {item_key!r}; only answered items can be re-opened")
+            raise CampaignError(
+                f"{reviewer!r} has not answered {item_key!r}; only answered items can be re-opened"
+            )
         self._opened[(reviewer, item_key)] = self.clock()
         return Assignment(
             item_key=item_key,
@@ -340,7 +344,9 @@ class CampaignService:
             message = f"{item_key!r} is not assigned to {reviewer!r}; open it with Next before answering"
             raise CampaignError(message)
         original = output_text(self.item(item_key)) if self._needs_output else None
-        normalised, text = validate_answers(self.spec, self.configs, answers, comment, original_output=original)
+        normalised, text = validate_answers(
+            self.spec, self.configs, answers, comment, original_output=original
+        )
         stamp = existing.created_at if existing is not None else now
         scores = build_scores(
             self.spec,
@@ -365,7 +371,9 @@ class CampaignService:
             # while the item still has room (another reviewer may have taken the slot meanwhile).
             if existing is not None or lease is None or lease[1] > now:
                 return
-            if c.execute("SELECT 1 FROM reviews WHERE item_key = ? AND reviewer = ?", (item_key, reviewer)).fetchone():
+            if c.execute(
+                "SELECT 1 FROM reviews WHERE item_key = ? AND reviewer = ?", (item_key, reviewer)
+            ).fetchone():
                 return
             done = c.execute("SELECT done FROM items WHERE key = ?", (item_key,)).fetchone()[0]
             others = c.execute(
@@ -402,10 +410,14 @@ class CampaignService:
             self.consensus.release(reviewer, item_key)
             return
         if not self.spec.review.allow_skip:
-            raise CampaignError(f"skipping is turned off for campaign {self.spec.campaign!r} (review.allow_skip)")
+            raise CampaignError(
+                f"skipping is turned off for campaign {self.spec.campaign!r} (review.allow_skip)"
+            )
         self._row(item_key)
         if self.state.review(item_key, reviewer) is not None:
-            raise CampaignError(f"{item_key!r} is already answered by {reviewer!r}; use Back to change the answer")
+            raise CampaignError(
+                f"{item_key!r} is already answered by {reviewer!r}; use Back to change the answer"
+            )
         self.state.skip(item_key, reviewer, self.clock())
         self._opened.pop((reviewer, item_key), None)
         self._prefetch_for(reviewer)

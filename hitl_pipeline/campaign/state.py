@@ -229,7 +229,9 @@ class CampaignState:
 
     def _migrate(self) -> None:
         with self._lock:
-            self._conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
             for name, script in _MIGRATIONS:
                 with self.transaction() as c:
                     if c.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
@@ -238,7 +240,8 @@ class CampaignState:
                         if statement.strip():
                             c.execute(statement)
                     c.execute(
-                        "INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, ts(datetime.now(UTC)))
+                        "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
+                        (name, ts(datetime.now(UTC))),
                     )
 
     def migrations(self) -> list[str]:
@@ -283,7 +286,10 @@ class CampaignState:
             )
             c.executemany(
                 "INSERT INTO items (key, kind, id, trace_id, position, stratum, timestamp) VALUES (?,?,?,?,?,?,?)",
-                [(r.key, r.kind, r.id, r.trace_id, i, r.stratum, ts(r.timestamp)) for i, r in enumerate(refs)],
+                [
+                    (r.key, r.kind, r.id, r.trace_id, i, r.stratum, ts(r.timestamp))
+                    for i, r in enumerate(refs)
+                ],
             )
 
     def meta(self) -> CampaignMeta:
@@ -304,7 +310,9 @@ class CampaignState:
     def record_spec(self, spec_hash: str, spec_json: str, spec_version: int, at: datetime) -> bool:
         """Record the spec a run uses; returns True when this hash is new. The meta follows the latest."""
         with self.transaction() as c:
-            new = c.execute("SELECT 1 FROM spec_versions WHERE spec_hash = ?", (spec_hash,)).fetchone() is None
+            new = (
+                c.execute("SELECT 1 FROM spec_versions WHERE spec_hash = ?", (spec_hash,)).fetchone() is None
+            )
             if new:
                 c.execute(
                     "INSERT INTO spec_versions (spec_hash, spec_json, version, first_seen) VALUES (?, ?, ?, ?)",
@@ -323,11 +331,15 @@ class CampaignState:
     def mark_resumed(self) -> None:
         """Record that scores already in the source were taken into account."""
         with self.transaction() as c:
-            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('resumed', ?)", (ts(datetime.now(UTC)),))
+            c.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('resumed', ?)", (ts(datetime.now(UTC)),)
+            )
 
     def spec_hashes(self) -> list[str]:
         """Every spec hash this campaign has run with, oldest first."""
-        return [r[0] for r in self._query("SELECT spec_hash FROM spec_versions ORDER BY first_seen, spec_hash")]
+        return [
+            r[0] for r in self._query("SELECT spec_hash FROM spec_versions ORDER BY first_seen, spec_hash")
+        ]
 
     @staticmethod
     def _item(row: sqlite3.Row) -> ItemRow:
@@ -395,7 +407,9 @@ class CampaignState:
         with self._lock:
             return self._next(self._conn, {"reviewer": reviewer, "n": n, "now": ts(now), "limit": limit})
 
-    def lease_next(self, reviewer: str, n: int, now: datetime, expires: datetime) -> tuple[str, datetime] | None:
+    def lease_next(
+        self, reviewer: str, n: int, now: datetime, expires: datetime
+    ) -> tuple[str, datetime] | None:
         """Return the reviewer's open lease, or atomically lease the next free item to them.
 
         An item is free for a reviewer when they have not answered it and fewer than ``n`` reviewers
@@ -427,7 +441,8 @@ class CampaignState:
     def lease_of(self, item_key: str, reviewer: str) -> tuple[datetime, datetime] | None:
         """(leased_at, expires_at) of the reviewer's lease on the item, expired or not."""
         rows = self._query(
-            "SELECT leased_at, expires_at FROM leases WHERE item_key = ? AND reviewer = ?", (item_key, reviewer)
+            "SELECT leased_at, expires_at FROM leases WHERE item_key = ? AND reviewer = ?",
+            (item_key, reviewer),
         )
         return (parse_ts(rows[0]["leased_at"]), parse_ts(rows[0]["expires_at"])) if rows else None
 
@@ -558,7 +573,7 @@ class CampaignState:
         # it already left the machine (then it stays, for the record, and export shows it as such).
         c.execute(
             f"""DELETE FROM outbox WHERE item_key = ? AND reviewer = ? AND status IN ('pending', 'failed')
-                AND question NOT IN ({','.join('?' * len(answers))})""",
+                AND question NOT IN ({",".join("?" * len(answers))})""",
             (item_key, reviewer, *answers),
         )
         for e in entries:
@@ -630,10 +645,14 @@ class CampaignState:
         not one of their answered items)."""
         seq = None
         if before is not None:
-            rows = self._query("SELECT seq FROM reviews WHERE item_key = ? AND reviewer = ?", (before, reviewer))
+            rows = self._query(
+                "SELECT seq FROM reviews WHERE item_key = ? AND reviewer = ?", (before, reviewer)
+            )
             seq = rows[0]["seq"] if rows else None
         if seq is None:
-            rows = self._query("SELECT item_key FROM reviews WHERE reviewer = ? ORDER BY seq DESC LIMIT 1", (reviewer,))
+            rows = self._query(
+                "SELECT item_key FROM reviews WHERE reviewer = ? ORDER BY seq DESC LIMIT 1", (reviewer,)
+            )
         else:
             rows = self._query(
                 "SELECT item_key FROM reviews WHERE reviewer = ? AND seq < ? ORDER BY seq DESC LIMIT 1",
@@ -761,7 +780,7 @@ class CampaignState:
         with self.transaction() as c:
             cur = c.execute(
                 f"""UPDATE outbox SET status = 'pending', next_attempt_at = ?, updated_at = ?
-                    WHERE status IN ({','.join('?' * len(statuses))})""",
+                    WHERE status IN ({",".join("?" * len(statuses))})""",
                 (ts(now), ts(now), *statuses),
             )
             return cur.rowcount

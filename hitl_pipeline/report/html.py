@@ -138,7 +138,7 @@ def render_html(report: Report) -> str:
         f"{_e(r.spec_version or 'n/a')} · spec <code>{_e(r.spec_hash[:12] or 'n/a')}</code> · generated "
         f"{_e(r.generated_at.isoformat(timespec='seconds'))}</p>",
         (
-            f'<p><b>{r.scores_not_stored} score(s) are not stored yet</b> (still in the local outbox, '
+            f"<p><b>{r.scores_not_stored} score(s) are not stored yet</b> (still in the local outbox, "
             "or refused): they are not in this report. <code>hitl sync SPEC</code> sends them.</p>"
             if r.scores_not_stored
             else ""

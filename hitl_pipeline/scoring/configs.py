@@ -92,11 +92,15 @@ def _resolve_reference(q: Question, source: Source) -> ConfigResolution:
     cfg = source.get_score_config(q.config_id)
     if cfg is None:
         return ConfigResolution(
-            q.score, "error", problems=(f"score config {q.config_id!r} does not exist in the {source.name} source",)
+            q.score,
+            "error",
+            problems=(f"score config {q.config_id!r} does not exist in the {source.name} source",),
         )
     problems: list[str] = []
     if cfg.is_archived:
-        problems.append(f"score config {cfg.id!r} ({cfg.name}) is archived; restore it in Langfuse or pick another")
+        problems.append(
+            f"score config {cfg.id!r} ({cfg.name}) is archived; restore it in Langfuse or pick another"
+        )
     if cfg.name != q.score:
         problems.append(
             f"name: the question's score is {q.score!r} but config {cfg.id!r} is named {cfg.name!r} "
@@ -137,7 +141,9 @@ def _resolve_inline(q: Question, configs: Sequence[ScoreConfig]) -> ConfigResolu
             f"config named {q.score!r} with the spec's shape"
         )
     else:
-        problems.append(f"no score config matches {q.score!r}: run `hitl configs sync SPEC --create` to create it")
+        problems.append(
+            f"no score config matches {q.score!r}: run `hitl configs sync SPEC --create` to create it"
+        )
     return ConfigResolution(q.score, "error", problems=tuple(problems))
 
 

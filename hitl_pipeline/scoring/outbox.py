@@ -184,7 +184,11 @@ class Drainer:
                 self._note(message)
         sent_at = self.clock()
         self.report.sent += self.state.mark(
-            ok, "sent", sent_at, count_attempt=True, next_attempt_at=sent_at + timedelta(seconds=self.first_check)
+            ok,
+            "sent",
+            sent_at,
+            count_attempt=True,
+            next_attempt_at=sent_at + timedelta(seconds=self.first_check),
         )
         for row, after in zip(retry, retry_after, strict=True):
             self._retry([row], [after], errors[row.score_id])
@@ -256,7 +260,9 @@ class Drainer:
                 wait = min(self.check_cap, max(self.first_check, waited), self.confirm_timeout - waited)
                 later[r.score_id] = now + timedelta(seconds=max(wait, 0.0))
         if late:
-            message = "sent and accepted, but not readable back: the server dropped it (check its score config)"
+            message = (
+                "sent and accepted, but not readable back: the server dropped it (check its score config)"
+            )
             self.report.dropped += self.state.mark(late, "dropped", now, error=message)
         if later:
             self.state.reschedule([(r.score_id, r.revision) for r in rows if r.score_id in later], later)
@@ -268,7 +274,9 @@ class Drainer:
 
     def seconds_until_due(self) -> float | None:
         """Seconds until the next send or read-back is due (0 if due now), None when nothing is left."""
-        dues = [d for d in (self.state.next_due_at("pending"), self.state.next_due_at("sent")) if d is not None]
+        dues = [
+            d for d in (self.state.next_due_at("pending"), self.state.next_due_at("sent")) if d is not None
+        ]
         if not dues:
             return None
         return max(0.0, (min(dues) - self.clock()).total_seconds())
@@ -358,7 +366,12 @@ class OutboxWorker:
         clock: Clock = _utcnow,
     ) -> None:
         self.drainer = Drainer(
-            state, source, batch_size=batch_size, confirm_timeout=confirm_timeout, backoff=backoff, clock=clock
+            state,
+            source,
+            batch_size=batch_size,
+            confirm_timeout=confirm_timeout,
+            backoff=backoff,
+            clock=clock,
         )
         self.poll_interval = poll_interval
         self._wake = threading.Event()

@@ -68,7 +68,9 @@ def check_score(score: ScoreWrite, config: ScoreConfig | None) -> list[str]:
         if score.name != config.name:
             problems.append(f"score name {score.name!r} differs from its config's name {config.name!r}")
         if score.data_type != config.data_type:
-            problems.append(f"data type mismatch: the config says {config.data_type}, the score is {score.data_type}")
+            problems.append(
+                f"data type mismatch: the config says {config.data_type}, the score is {score.data_type}"
+            )
             return problems
 
     value = score.value

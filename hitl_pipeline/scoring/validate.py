@@ -51,7 +51,9 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip()) or value == []
 
 
-def _normalise(q: Question, value: Any, config: ScoreConfig | None, original: str | None) -> tuple[Any, str | None]:
+def _normalise(
+    q: Question, value: Any, config: ScoreConfig | None, original: str | None
+) -> tuple[Any, str | None]:
     """(normalised value, problem). A value of None means "unanswered" (e.g. an unchanged correction)."""
     if q.type == "categorical":
         labels = [label for label, _ in config.categories] if config else list(q.labels)
@@ -141,7 +143,9 @@ def validate_answers(
                 continue
         if value is None:
             if q.required:
-                hint = " (edit the output to correct it)" if q.type == "correction" and not _blank(raw) else ""
+                hint = (
+                    " (edit the output to correct it)" if q.type == "correction" and not _blank(raw) else ""
+                )
                 problems.append(f"{q.label}: an answer is required{hint}")
             continue
         result[q.score] = value

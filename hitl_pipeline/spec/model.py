@@ -130,7 +130,9 @@ class Condition:
 
 def _same(answer: Any, value: Scalar) -> bool:
     if isinstance(value, bool) or isinstance(answer, bool):
-        return bool(answer) == bool(value) and isinstance(answer, bool | int) and isinstance(value, bool | int)
+        return (
+            bool(answer) == bool(value) and isinstance(answer, bool | int) and isinstance(value, bool | int)
+        )
     if isinstance(value, int | float) and isinstance(answer, int | float):
         return float(answer) == float(value)
     return str(answer) == str(value)

@@ -115,5 +115,3 @@ class Clock:
 
     def advance(self, **kw: float) -> None:
         self.now = self.now + timedelta(**kw)
-
-

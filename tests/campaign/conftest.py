@@ -42,4 +42,3 @@ def clock() -> Clock:
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
-

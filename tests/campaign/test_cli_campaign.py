@@ -25,7 +25,9 @@ def _home_with_demo(tmp_path: Path, demo_template: Path) -> Path:
     return home
 
 
-def test_dry_run_prints_the_exact_queue_deterministically(tmp_path: Path, demo_template: Path, repo_root: Path) -> None:
+def test_dry_run_prints_the_exact_queue_deterministically(
+    tmp_path: Path, demo_template: Path, repo_root: Path
+) -> None:
     home = _home_with_demo(tmp_path, demo_template)
     spec = repo_root / "specs" / "support_qa.yaml"
     first = runner.invoke(app, ["run", str(spec), "--dry-run", "--home", str(home)])
@@ -70,7 +72,9 @@ def test_sync_status_export(tmp_path: Path, demo_template: Path, repo_root: Path
     assert "6 confirmed" in out.output and "0 pending" in out.output
 
     target = tmp_path / "answers.jsonl"
-    out = runner.invoke(app, ["export", str(spec_path), "--home", str(home), "--format", "jsonl", "-o", str(target)])
+    out = runner.invoke(
+        app, ["export", str(spec_path), "--home", str(home), "--format", "jsonl", "-o", str(target)]
+    )
     assert out.exit_code == 0, out.output
     rows = [json.loads(line) for line in target.read_text().splitlines()]
     assert len(rows) == 6 and {r["outbox_status"] for r in rows} == {"confirmed"}
@@ -89,7 +93,9 @@ def test_user_errors_exit_1_without_traceback(tmp_path: Path, repo_root: Path) -
         assert out.output.startswith("Error: ") and "Traceback" not in out.output
 
 
-def test_sync_exits_1_when_scores_are_left_failed(tmp_path: Path, demo_template: Path, repo_root: Path) -> None:
+def test_sync_exits_1_when_scores_are_left_failed(
+    tmp_path: Path, demo_template: Path, repo_root: Path
+) -> None:
     home = _home_with_demo(tmp_path, demo_template)
     spec_path = repo_root / "specs" / "support_qa.yaml"
     spec = load_spec(spec_path)

@@ -26,14 +26,17 @@ def fake() -> Iterator[LangfuseFake]:
 
 
 def _source(fake: LangfuseFake) -> LangfuseSource:
-    return LangfuseSource(base_url=fake.url, public_key=fake.public_key, secret_key=fake.secret_key, timeout=10)
+    return LangfuseSource(
+        base_url=fake.url, public_key=fake.public_key, secret_key=fake.secret_key, timeout=10
+    )
 
 
 @pytest.mark.parametrize("target", ["trace", "observation", "session"])
 def test_review_sync_and_resume_on_langfuse(fake: LangfuseFake, tmp_path: Path, target: str) -> None:
-    filters = {"trace": "    trace_name: support-chat\n", "observation": "    observation_name: generate-answer\n"}.get(
-        target, "    environment: production\n"
-    )
+    filters = {
+        "trace": "    trace_name: support-chat\n",
+        "observation": "    observation_name: generate-answer\n",
+    }.get(target, "    environment: production\n")
     spec = make_spec(target=target, filters=filters, size=4, n=1, campaign=f"lf-{target}")
     home = tmp_path / "home"
     src = _source(fake)
@@ -45,7 +48,11 @@ def test_review_sync_and_resume_on_langfuse(fake: LangfuseFake, tmp_path: Path, 
             for _ in range(3):
                 a = svc.open_next("ann")
                 assert a is not None
-                subject = {"trace": a.item.trace, "observation": a.item.observation, "session": a.item.session}[target]
+                subject = {
+                    "trace": a.item.trace,
+                    "observation": a.item.observation,
+                    "session": a.item.session,
+                }[target]
                 assert subject is not None and subject.id == a.ref.id
                 svc.submit("ann", a.item_key, GOOD, "ok")
         report = sync(spec, src, home=home, deadline=20, poll_interval=0.05)

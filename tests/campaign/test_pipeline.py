@@ -28,26 +28,52 @@ from hitl_pipeline.spec.model import ReviewSpec
 from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs, make_spec
 
 GOOD = {"support_quality": "excellent", "helpfulness": 4, "factually_correct": True}
-POOR = {"support_quality": "poor", "helpfulness": 1, "factually_correct": False, "reviewer_notes": "Wrong refund policy"}
+POOR = {
+    "support_quality": "poor",
+    "helpfulness": 1,
+    "factually_correct": False,
+    "reviewer_notes": "Wrong refund policy",
+}
 
 
 def _open(spec: ReviewSpec, store: LocalSource, home: Path, clock: Clock, **kw: Any) -> CampaignService:
     return open_campaign(
-        spec, store, home=home, now=DEMO_NOW, configs=demo_configs(store, spec), clock=clock, worker=False, **kw
+        spec,
+        store,
+        home=home,
+        now=DEMO_NOW,
+        configs=demo_configs(store, spec),
+        clock=clock,
+        worker=False,
+        **kw,
     )
 
 
 def test_state_file_meta_and_migrations(store: LocalSource, home: Path, clock: Clock) -> None:
     spec = make_spec(size=5)
     with _open(spec, store, home, clock) as svc:
-        assert svc.state.path == campaign_db_path(home, spec.campaign) == home / "campaigns" / f"{spec.campaign}.db"
+        assert (
+            svc.state.path
+            == campaign_db_path(home, spec.campaign)
+            == home / "campaigns" / f"{spec.campaign}.db"
+        )
         meta = svc.state.meta()
-        assert (meta.campaign, meta.spec_hash, meta.spec_version, meta.now) == (spec.campaign, spec.spec_hash, 1, DEMO_NOW)
+        assert (meta.campaign, meta.spec_hash, meta.spec_version, meta.now) == (
+            spec.campaign,
+            spec.spec_hash,
+            1,
+            DEMO_NOW,
+        )
         assert spec_from_json(meta.spec_json) == spec
         assert svc.state.migrations() == ["0001_initial"]
         assert svc.state._query("PRAGMA journal_mode")[0][0] == "wal"
         assert [r.key for r in svc.state.items()] == dry_run(spec, store, DEMO_NOW).keys
-        assert set(svc.state.load_configs()) == {"support_quality", "helpfulness", "factually_correct", "reviewer_notes"}
+        assert set(svc.state.load_configs()) == {
+            "support_quality",
+            "helpfulness",
+            "factually_correct",
+            "reviewer_notes",
+        }
 
 
 def test_restart_resumes_where_it_stopped(store: LocalSource, home: Path, clock: Clock) -> None:
@@ -61,7 +87,9 @@ def test_restart_resumes_where_it_stopped(store: LocalSource, home: Path, clock:
         assert b is not None
     # Later, with a different clock "now": the stored now and queue are kept (no drift).
     later = Clock(DEMO_NOW.replace(month=12))
-    with open_campaign(spec, store, home=home, now=None, configs=demo_configs(store, spec), clock=later, worker=False) as svc:
+    with open_campaign(
+        spec, store, home=home, now=None, configs=demo_configs(store, spec), clock=later, worker=False
+    ) as svc:
         assert [r.key for r in svc.state.items()] == keys
         assert svc.state.meta().now == DEMO_NOW
         assert svc.open_item("ann", a.item_key).comment == "kept"
@@ -169,7 +197,11 @@ def test_spec_json_roundtrip_of_the_example_specs(repo_root: Path) -> None:
 
 
 def test_spec_json_roundtrip_for_every_target() -> None:
-    for kw in ({}, {"target": "session", "filters": "    environment: production\n"}, {"strategy": "stratified", "by": "metadata.topic"}):
+    for kw in (
+        {},
+        {"target": "session", "filters": "    environment: production\n"},
+        {"strategy": "stratified", "by": "metadata.topic"},
+    ):
         spec = make_spec(**kw)  # type: ignore[arg-type]
         assert spec_from_json(spec_to_json(spec)) == spec
 
@@ -197,12 +229,16 @@ def test_state_is_shared_safely_by_two_connections(store: LocalSource, home: Pat
 def test_relative_window_does_not_drift_on_restart(store: LocalSource, home: Path) -> None:
     spec = make_spec(size=5, strategy="latest", window=("-7d", "now"), campaign="rolling")
     created = Clock(DEMO_NOW.replace(day=1))  # 2026-11-01: the window is the last week of October
-    with open_campaign(spec, store, home=home, configs=demo_configs(store, spec), clock=created, worker=False) as svc:
+    with open_campaign(
+        spec, store, home=home, configs=demo_configs(store, spec), clock=created, worker=False
+    ) as svc:
         keys = [r.key for r in svc.state.items()]
         assert keys and svc.state.meta().now == created()
         assert all(r.ref.timestamp >= DEMO_NOW.replace(month=10, day=25) for r in svc.state.items())
     later = Clock(DEMO_NOW.replace(day=20))  # a restart weeks later: the window would be empty now
     assert len(dry_run(spec, store, later())) == 0
-    with open_campaign(spec, store, home=home, configs=demo_configs(store, spec), clock=later, worker=False) as svc:
+    with open_campaign(
+        spec, store, home=home, configs=demo_configs(store, spec), clock=later, worker=False
+    ) as svc:
         assert [r.key for r in svc.state.items()] == keys
     assert dry_run(spec, store, home=home).keys == keys  # --dry-run uses the campaign's stored now

@@ -90,7 +90,9 @@ def test_stratified_proportions_and_within_stratum_rank() -> None:
     strategy=st.sampled_from(["random", "latest", "stratified"]),
     shuffle_seed=st.integers(0, 10_000),
 )
-def test_sample_ignores_candidate_order_and_duplicates(n: int, size: int, strategy: str, shuffle_seed: int) -> None:
+def test_sample_ignores_candidate_order_and_duplicates(
+    n: int, size: int, strategy: str, shuffle_seed: int
+) -> None:
     items = refs(n, dup_times=True)
     base, _, _ = sample(items, size=size, strategy=strategy, seed=5)
     shuffled = list(items)
@@ -140,7 +142,9 @@ def test_build_queue_each_strategy_and_target(store: LocalSource) -> None:
     )
     assert len(obs) == 8 and all(r.kind == "observation" and r.trace_id for r in obs.refs)
 
-    sess = build_queue(make_spec(target="session", filters="    environment: production\n", size=6), store, now=DEMO_NOW)
+    sess = build_queue(
+        make_spec(target="session", filters="    environment: production\n", size=6), store, now=DEMO_NOW
+    )
     assert len(sess) == 6 and all(r.key.startswith("session:sess-") for r in sess.refs)
 
 
@@ -153,7 +157,9 @@ def test_size_larger_than_candidates_takes_all(store: LocalSource) -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     size=st.integers(0, 500),
-    totals=st.dictionaries(st.one_of(st.none(), st.text(min_size=1, max_size=3)), st.integers(1, 300), max_size=8),
+    totals=st.dictionaries(
+        st.one_of(st.none(), st.text(min_size=1, max_size=3)), st.integers(1, 300), max_size=8
+    ),
 )
 def test_allocate_properties(size: int, totals: dict[str | None, int]) -> None:
     quotas = allocate(size, totals)

@@ -34,7 +34,14 @@ def open_service(
 ) -> CampaignService:
     real = store if isinstance(store, LocalSource) else store.inner
     return open_campaign(
-        spec, store, home=home, now=DEMO_NOW, configs=demo_configs(real, spec), clock=clock, worker=worker, **kw
+        spec,
+        store,
+        home=home,
+        now=DEMO_NOW,
+        configs=demo_configs(real, spec),
+        clock=clock,
+        worker=worker,
+        **kw,
     )
 
 
@@ -50,7 +57,13 @@ def test_one_reviewer_walks_the_queue_in_order(store: LocalSource, home: Path, c
             seen.append(a.item_key)
         assert seen == order
         p = svc.progress("ann")
-        assert (p.reviewer_done, p.campaign_done, p.campaign_total, p.items_complete, p.reviewer_remaining) == (
+        assert (
+            p.reviewer_done,
+            p.campaign_done,
+            p.campaign_total,
+            p.items_complete,
+            p.reviewer_remaining,
+        ) == (
             5,
             5,
             5,
@@ -155,7 +168,12 @@ def test_back_prefills_and_edit_updates_the_same_scores(store: LocalSource, home
         assert back2 is not None and back2.item_key == a.item_key and back2.comment == "first"
         assert svc.previous("ann", a.item_key) is None
         ids_before = {r.score_id for r in svc.state.outbox(item_key=a.item_key)}
-        edited = {"support_quality": "poor", "helpfulness": 1, "factually_correct": False, "reviewer_notes": "wrong"}
+        edited = {
+            "support_quality": "poor",
+            "helpfulness": 1,
+            "factually_correct": False,
+            "reviewer_notes": "wrong",
+        }
         svc.submit("ann", a.item_key, edited, "changed my mind")
         rows = svc.state.outbox(item_key=a.item_key)
         assert ids_before <= {r.score_id for r in rows}
@@ -203,7 +221,9 @@ def test_comment_policy_and_condition(store: LocalSource, home: Path, clock: Clo
         assert a is not None
         with pytest.raises(ScoreValidationError, match="a comment is required"):
             svc.submit("ann", a.item_key, GOOD, "  ")
-        svc.submit("ann", a.item_key, {**GOOD, "support_quality": "poor", "reviewer_notes": " why "}, "because")
+        svc.submit(
+            "ann", a.item_key, {**GOOD, "support_quality": "poor", "reviewer_notes": " why "}, "because"
+        )
         rows = {r.question: r.payload for r in svc.state.outbox()}
         assert rows["reviewer_notes"]["value"] == "why" and rows["reviewer_notes"]["data_type"] == "TEXT"
         assert all(p["comment"] == "because" for p in rows.values())

@@ -44,7 +44,9 @@ def source_for() -> Iterator[Callable[..., LangfuseSource]]:
     made: list[LangfuseSource] = []
 
     def make(fake: LangfuseFake, **kwargs: Any) -> LangfuseSource:
-        src = LangfuseSource(base_url=fake.url, public_key=fake.public_key, secret_key=fake.secret_key, **kwargs)
+        src = LangfuseSource(
+            base_url=fake.url, public_key=fake.public_key, secret_key=fake.secret_key, **kwargs
+        )
         made.append(src)
         return src
 

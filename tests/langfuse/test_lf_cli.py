@@ -89,7 +89,11 @@ def test_configs_sync_then_create(v4: LangfuseFake, tmp_path: Path, spec_file: P
 
 
 def test_configs_sync_on_the_local_store(tmp_path: Path, spec_file: Path) -> None:
-    env: dict[str, Any] = {"LANGFUSE_PUBLIC_KEY": "", "LANGFUSE_SECRET_KEY": "", "HITL_HOME": str(tmp_path / "h")}
+    env: dict[str, Any] = {
+        "LANGFUSE_PUBLIC_KEY": "",
+        "LANGFUSE_SECRET_KEY": "",
+        "HITL_HOME": str(tmp_path / "h"),
+    }
     result = CliRunner().invoke(app, ["configs", "sync", str(spec_file), "--create"], env=env)
     assert result.exit_code == 0, result.output
     assert "on the local source" in result.output and "created" in result.output

@@ -29,7 +29,9 @@ def _spec(questions: str) -> Any:
 
 
 @pytest.fixture(params=["langfuse", "local"])
-def source(request: pytest.FixtureRequest, make_fake: Any, source_for: Any, small_demo: DemoData, tmp_path: Path) -> Iterator[Source]:
+def source(
+    request: pytest.FixtureRequest, make_fake: Any, source_for: Any, small_demo: DemoData, tmp_path: Path
+) -> Iterator[Source]:
     if request.param == "langfuse":
         yield source_for(make_fake(mode="v4"))
     else:
@@ -190,7 +192,9 @@ def _archive(source: Source, config_id: str) -> None:
     from hitl_pipeline.sources.langfuse import LangfuseSource
 
     if isinstance(source, LangfuseSource):
-        r = source._raw("PATCH", f"/api/public/score-configs/{config_id}", json_body={"isArchived": True}, retries=0)
+        r = source._raw(
+            "PATCH", f"/api/public/score-configs/{config_id}", json_body={"isArchived": True}, retries=0
+        )
         assert r.status_code == 200
     else:
         with source.transaction() as tx:

@@ -60,9 +60,15 @@ def _get(fake: LangfuseFake, path: str, **params: Any) -> Any:
     return r.json()
 
 
-def test_v2_observations_match_the_schema_for_every_field_group(defs: dict[str, Any], v4: LangfuseFake) -> None:
+def test_v2_observations_match_the_schema_for_every_field_group(
+    defs: dict[str, Any], v4: LangfuseFake
+) -> None:
     window = {"fromStartTime": "2026-10-01T00:00:00Z", "toStartTime": "2026-11-01T00:00:00Z"}
-    for fields in ("core", "core,basic", "core,basic,io,metadata,model,usage,prompt,metrics,time,trace_context"):
+    for fields in (
+        "core",
+        "core,basic",
+        "core,basic,io,metadata,model,usage,prompt,metrics,time,trace_context",
+    ):
         body = _get(v4, "/api/public/v2/observations", fields=fields, limit=200, **window)
         assert body["data"]
         _check(defs, "ObservationsV2Response", body)

@@ -43,7 +43,12 @@ def test_probe_v4_16_takes_single_objects(make_fake: Any, source_for: Any) -> No
 
 def test_probe_v3_falls_back_to_legacy_reads(v3: LangfuseFake, source_for: Any) -> None:
     caps = source_for(v3).probe()
-    assert (caps.read_path, caps.legacy_reads, caps.v3_scores, caps.score_body) == ("legacy", True, True, "object")
+    assert (caps.read_path, caps.legacy_reads, caps.v3_scores, caps.score_body) == (
+        "legacy",
+        True,
+        True,
+        "object",
+    )
 
 
 def test_probe_runs_once(v4: LangfuseFake, source_for: Any) -> None:
@@ -84,7 +89,8 @@ def test_from_settings_names_missing_variables(tmp_path: Any) -> None:
     with pytest.raises(ConfigError, match="LANGFUSE_SECRET_KEY"):
         LangfuseSource.from_settings(settings)
     ok = Settings.from_env(
-        tmp_path, environ={"LANGFUSE_PUBLIC_KEY": "pk", "LANGFUSE_SECRET_KEY": "sk-x", "LANGFUSE_HOST": "http://h:1/"}
+        tmp_path,
+        environ={"LANGFUSE_PUBLIC_KEY": "pk", "LANGFUSE_SECRET_KEY": "sk-x", "LANGFUSE_HOST": "http://h:1/"},
     )
     src = LangfuseSource.from_settings(ok)
     assert src.host == "http://h:1" and "sk-x" not in repr(src)
@@ -118,7 +124,9 @@ def test_every_trace_filter_goes_into_the_v2_filter(v4: LangfuseFake, source_for
         ("version", "="),
         ("metadata", "any of"),
     } <= columns
-    (method, path, query) = next(r for r in v4.requests if r[1] == "/api/public/v2/observations" and "filter" in r[2])
+    (method, path, query) = next(
+        r for r in v4.requests if r[1] == "/api/public/v2/observations" and "filter" in r[2]
+    )
     # Lists without heavy I/O; no simple parameters that the filter would override.
     assert "io" not in query["fields"][0] and "fromStartTime" not in query
 
@@ -128,7 +136,12 @@ def test_observation_filters_and_pagination(v4: LangfuseFake, source_for: Any, s
     f = Filters(**MONTH, observation_type=("GENERATION",), observation_name=("generate-answer",))
     refs = list(src.iter_candidates("observation", f, now=NOW))
     expected = sorted(
-        ((o.start_time, o.id) for t in small_demo.traces for o in t.observations if o.name == "generate-answer"),
+        (
+            (o.start_time, o.id)
+            for t in small_demo.traces
+            for o in t.observations
+            if o.name == "generate-answer"
+        ),
         reverse=True,
     )
     assert [(r.timestamp, r.id) for r in refs] == expected
@@ -157,7 +170,10 @@ def test_score_threshold_reads_v3_scores(v4: LangfuseFake, source_for: Any, smal
     expected = {
         s.trace_id
         for s in small_demo.scores
-        if s.name == "llm_judge_helpfulness" and not s.observation_id and isinstance(s.value, float) and s.value < 0.5
+        if s.name == "llm_judge_helpfulness"
+        and not s.observation_id
+        and isinstance(s.value, float)
+        and s.value < 0.5
     }
     assert {r.id for r in refs} == expected and expected
     query = next(q for m, p, q in v4.requests if p == "/api/public/v3/scores" and "name" in q)
@@ -178,7 +194,9 @@ def test_items_are_fetched_in_batches_and_io_is_parsed(
         assert item.trace is not None
         want = by_id[item.ref.id]
         assert item.trace.input == want.input and item.trace.output == want.output
-        assert [o.id for o in item.trace.observations] == [o.id for o in sorted(want.observations, key=lambda o: (o.start_time, o.id))]
+        assert [o.id for o in item.trace.observations] == [
+            o.id for o in sorted(want.observations, key=lambda o: (o.start_time, o.id))
+        ]
         assert isinstance(item.trace.input, dict)  # the v2 reader's raw string, parsed
 
 
@@ -226,7 +244,11 @@ def test_long_metadata_values_are_compared_in_full(make_fake: Any, source_for: A
     refs = list(src.iter_candidates("trace", Filters(**MONTH, metadata=(("note", (long_a,)),)), now=NOW))
     assert [r.id for r in refs] == ["a"]
     # Types are exact: 1 (number) is not "1" (text), although the server compares text.
-    refs = list(src.iter_candidates("trace", Filters(**MONTH, metadata=(("n", (1,)),)), now=NOW, stratify_by="metadata.note"))
+    refs = list(
+        src.iter_candidates(
+            "trace", Filters(**MONTH, metadata=(("n", (1,)),)), now=NOW, stratify_by="metadata.note"
+        )
+    )
     assert [(r.id, r.stratum) for r in refs] == [("a", long_a)]
 
 

@@ -32,7 +32,9 @@ def _w(demo: DemoData, i: int, **kw: Any) -> ScoreWrite:
     return ScoreWrite(**{**base, **kw})
 
 
-def test_current_server_takes_one_array_per_batch(v4: LangfuseFake, source_for: Any, small_demo: DemoData) -> None:
+def test_current_server_takes_one_array_per_batch(
+    v4: LangfuseFake, source_for: Any, small_demo: DemoData
+) -> None:
     src = source_for(v4)
     writes = [_w(small_demo, i) for i in range(30)]
     v4.reset_counters()
@@ -42,11 +44,18 @@ def test_current_server_takes_one_array_per_batch(v4: LangfuseFake, source_for: 
     got = src.read_scores(w.id for w in writes)
     assert set(got) == {w.id for w in writes}
     s = got["score-0"]
-    assert (s.value, s.trace_id, s.config_id, s.source) == (4.0, small_demo.traces[0].id, "cfg-helpfulness", "ANNOTATION")
+    assert (s.value, s.trace_id, s.config_id, s.source) == (
+        4.0,
+        small_demo.traces[0].id,
+        "cfg-helpfulness",
+        "ANNOTATION",
+    )
     assert s.metadata == {"hitl_campaign": "c1", "hitl_reviewer": "ana"}
 
 
-def test_old_server_gets_one_object_per_request(make_fake: Any, source_for: Any, small_demo: DemoData) -> None:
+def test_old_server_gets_one_object_per_request(
+    make_fake: Any, source_for: Any, small_demo: DemoData
+) -> None:
     old = make_fake(mode="v4", version="4.16.0")
     src = source_for(old)
     results = src.write_scores([_w(small_demo, i) for i in range(3)])
@@ -61,7 +70,9 @@ def test_v3_server_writes_single_objects(v3: LangfuseFake, source_for: Any, smal
     assert set(src.read_scores(["score-0", "score-1"])) == {"score-0", "score-1"}
 
 
-def test_array_refusal_switches_to_single_objects(make_fake: Any, source_for: Any, small_demo: DemoData) -> None:
+def test_array_refusal_switches_to_single_objects(
+    make_fake: Any, source_for: Any, small_demo: DemoData
+) -> None:
     # A server claiming a new version but answering arrays with "expected object, received array".
     odd = make_fake(mode="v4", version="4.70.0", accept_arrays=False)
     src = source_for(odd)
@@ -82,7 +93,9 @@ def test_207_marks_only_the_rejected_scores(
     assert "environment is not allowed" in (results[1].error or "") and not results[1].retryable
 
 
-def test_locally_invalid_scores_are_never_sent(v4: LangfuseFake, source_for: Any, small_demo: DemoData) -> None:
+def test_locally_invalid_scores_are_never_sent(
+    v4: LangfuseFake, source_for: Any, small_demo: DemoData
+) -> None:
     src = source_for(v4)
     results = src.write_scores([_w(small_demo, 0, value=9), _w(small_demo, 1)])
     assert not results[0].ok and "above the maximum" in (results[0].error or "") and not results[0].retryable
@@ -107,7 +120,9 @@ def test_transient_failures_are_retryable(
     assert all(r.ok for r in src.write_scores([_w(small_demo, 0), _w(small_demo, 1)]))
 
 
-def test_other_4xx_is_final_with_the_server_message(make_fake: Any, source_for: Any, small_demo: DemoData) -> None:
+def test_other_4xx_is_final_with_the_server_message(
+    make_fake: Any, source_for: Any, small_demo: DemoData
+) -> None:
     old = make_fake(mode="v4", version="4.16.0")
     old.reject_ids = {"score-0": "Ingestion suspended: Usage threshold exceeded"}
     (result,) = source_for(old).write_scores([_w(small_demo, 0)])
@@ -135,7 +150,9 @@ def test_visibility_lag(make_fake: Any, source_for: Any, small_demo: DemoData) -
     assert set(src.read_scores(["score-0"])) == {"score-0"}
 
 
-def test_resend_replaces_and_keeps_first_values(v4: LangfuseFake, source_for: Any, small_demo: DemoData) -> None:
+def test_resend_replaces_and_keeps_first_values(
+    v4: LangfuseFake, source_for: Any, small_demo: DemoData
+) -> None:
     src = source_for(v4)
     src.write_scores([_w(small_demo, 0, comment="first")])
     first = src.read_scores(["score-0"])["score-0"]
@@ -149,11 +166,54 @@ def test_every_value_type_round_trips(v4: LangfuseFake, source_for: Any, small_d
     t = small_demo.traces[5]
     o = t.observations[-1]
     writes = [
-        _w(small_demo, 5, id="q", name="support_quality", value="excellent", data_type="CATEGORICAL", config_id="cfg-support-quality"),
-        _w(small_demo, 5, id="b", name="factually_correct", value=0, data_type="BOOLEAN", config_id="cfg-factually-correct", observation_id=o.id),
-        _w(small_demo, 5, id="n", name="reviewer_notes", value="Zu knapp — 短い", data_type="TEXT", config_id="cfg-reviewer-notes"),
-        _w(small_demo, 5, id="c", name="corrected_answer", value="Better answer", data_type="CORRECTION", config_id=None),
-        _w(small_demo, 5, id="s", name="issue_resolved", value=1, data_type="BOOLEAN", config_id="cfg-issue-resolved", trace_id=None, session_id=t.session_id),
+        _w(
+            small_demo,
+            5,
+            id="q",
+            name="support_quality",
+            value="excellent",
+            data_type="CATEGORICAL",
+            config_id="cfg-support-quality",
+        ),
+        _w(
+            small_demo,
+            5,
+            id="b",
+            name="factually_correct",
+            value=0,
+            data_type="BOOLEAN",
+            config_id="cfg-factually-correct",
+            observation_id=o.id,
+        ),
+        _w(
+            small_demo,
+            5,
+            id="n",
+            name="reviewer_notes",
+            value="Zu knapp — 短い",
+            data_type="TEXT",
+            config_id="cfg-reviewer-notes",
+        ),
+        _w(
+            small_demo,
+            5,
+            id="c",
+            name="corrected_answer",
+            value="Better answer",
+            data_type="CORRECTION",
+            config_id=None,
+        ),
+        _w(
+            small_demo,
+            5,
+            id="s",
+            name="issue_resolved",
+            value=1,
+            data_type="BOOLEAN",
+            config_id="cfg-issue-resolved",
+            trace_id=None,
+            session_id=t.session_id,
+        ),
     ]
     src = source_for(v4)
     assert all(r.ok for r in src.write_scores(writes)), src.write_scores(writes)

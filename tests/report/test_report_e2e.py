@@ -225,7 +225,9 @@ def served(campaign: dict[str, Any]) -> Iterator[str]:
 
 
 @pytest.mark.browser
-def test_report_opens_in_chromium_without_errors_or_outside_requests(served: str, chromium_browser: Any) -> None:
+def test_report_opens_in_chromium_without_errors_or_outside_requests(
+    served: str, chromium_browser: Any
+) -> None:
     errors: list[str] = []
     requests: list[str] = []
     context = chromium_browser.new_context()

@@ -48,11 +48,21 @@ def test_score_id_is_uuid5_over_the_agreed_fields() -> None:
 )
 def test_targets_metadata_and_values(store: LocalSource, kind: str, target: dict[str, str | None]) -> None:
     spec = make_spec()
-    ref = ItemRef(kind=kind, id={"trace": "t1", "observation": "o1", "session": "s1"}[kind], timestamp=T, trace_id="t1")  # type: ignore[arg-type]
-    built = dict(build_scores(spec, ref, "ann", ANSWERS, "note", demo_configs(store, spec), timestamp=T, git_commit="c" * 40))
+    ref = ItemRef(
+        kind=kind, id={"trace": "t1", "observation": "o1", "session": "s1"}[kind], timestamp=T, trace_id="t1"
+    )  # type: ignore[arg-type]
+    built = dict(
+        build_scores(
+            spec, ref, "ann", ANSWERS, "note", demo_configs(store, spec), timestamp=T, git_commit="c" * 40
+        )
+    )
     assert set(built) == {"support_quality", "helpfulness", "factually_correct"}
     for q, s in built.items():
-        assert (s.trace_id, s.observation_id, s.session_id) == (target["trace_id"], target["observation_id"], target["session_id"])
+        assert (s.trace_id, s.observation_id, s.session_id) == (
+            target["trace_id"],
+            target["observation_id"],
+            target["session_id"],
+        )
         assert s.source == "ANNOTATION" and s.config_id and s.comment == "note" and s.timestamp == T
         assert s.metadata == {
             "hitl_campaign": spec.campaign,
@@ -63,7 +73,9 @@ def test_targets_metadata_and_values(store: LocalSource, kind: str, target: dict
         }
         assert s.id == score_id(spec.campaign, 1, ref.key, q, "ann")
         assert score_from_json(score_to_json(s)) == s
-    assert built["support_quality"].value == "acceptable" and built["support_quality"].data_type == "CATEGORICAL"
+    assert (
+        built["support_quality"].value == "acceptable" and built["support_quality"].data_type == "CATEGORICAL"
+    )
     assert built["helpfulness"].value == 3.0 and built["helpfulness"].data_type == "NUMERIC"
     assert built["factually_correct"].value == 0.0 and built["factually_correct"].data_type == "BOOLEAN"
 
@@ -71,7 +83,10 @@ def test_targets_metadata_and_values(store: LocalSource, kind: str, target: dict
 def test_rules_are_checked_before_anything_is_stored(store: LocalSource) -> None:
     spec = make_spec()
     configs = demo_configs(store, spec)
-    archived = {**configs, "helpfulness": ScoreConfig(**{**configs["helpfulness"].__dict__, "is_archived": True})}
+    archived = {
+        **configs,
+        "helpfulness": ScoreConfig(**{**configs["helpfulness"].__dict__, "is_archived": True}),
+    }
     ref = ItemRef(kind="trace", id="t1", timestamp=T)
     with pytest.raises(ScoreValidationError, match="archived"):
         build_scores(spec, ref, "ann", ANSWERS, None, archived)
@@ -83,7 +98,10 @@ def test_rules_are_checked_before_anything_is_stored(store: LocalSource) -> None
 def test_config_range_wins_over_the_question(store: LocalSource) -> None:
     spec = make_spec()
     configs = demo_configs(store, spec)
-    narrow = {**configs, "helpfulness": ScoreConfig(id="c", name="helpfulness", data_type="NUMERIC", min_value=1, max_value=3)}
+    narrow = {
+        **configs,
+        "helpfulness": ScoreConfig(id="c", name="helpfulness", data_type="NUMERIC", min_value=1, max_value=3),
+    }
     with pytest.raises(ScoreValidationError, match="above the maximum 3"):
         validate_answers(spec, narrow, {**ANSWERS, "helpfulness": 4}, None)
 
@@ -100,5 +118,8 @@ def test_output_text() -> None:
     obs = Observation(id="o", trace_id="t", type="GENERATION", name="g", start_time=T, output={"answer": 1})
     trace = Trace(id="t", name="n", timestamp=T, output={"role": "assistant", "content": "Hi"})
     assert output_text(Item(ref=ItemRef("trace", "t", T), trace=trace)) == "Hi"
-    assert output_text(Item(ref=ItemRef("observation", "o", T), trace=trace, observation=obs)) == '{\n  "answer": 1\n}'
+    assert (
+        output_text(Item(ref=ItemRef("observation", "o", T), trace=trace, observation=obs))
+        == '{\n  "answer": 1\n}'
+    )
     assert output_text(None) is None

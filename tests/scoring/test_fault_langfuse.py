@@ -50,12 +50,25 @@ def test_thousand_answers_with_faults_and_sigkill(store: LocalSource, tmp_path: 
     # 1,000 answers = 1,000 observation items × 1 reviewer (3 scores each: 3,000 scores).
     spec = make_spec(target="observation", filters="", size=1000, campaign="fault-test")
     configs = demo_configs(store, spec)
-    svc = open_campaign(spec, store, home=tmp_path / "home", now=DEMO_NOW, configs=configs, clock=clock, worker=False, start=False)
+    svc = open_campaign(
+        spec,
+        store,
+        home=tmp_path / "home",
+        now=DEMO_NOW,
+        configs=configs,
+        clock=clock,
+        worker=False,
+        start=False,
+    )
     answered = 0
     try:
         while (a := svc.open_next("ann")) is not None:
             quality = ("excellent", "acceptable", "poor")[answered % 3]
-            answers = {"support_quality": quality, "helpfulness": 1 + answered % 5, "factually_correct": answered % 2 == 0}
+            answers = {
+                "support_quality": quality,
+                "helpfulness": 1 + answered % 5,
+                "factually_correct": answered % 2 == 0,
+            }
             svc.submit("ann", a.item_key, answers, None)
             answered += 1
         db = svc.state.path

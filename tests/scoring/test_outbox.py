@@ -63,7 +63,11 @@ class Flaky(Wrapped):
         out = []
         for s, p in zip(scores, picks, strict=True):
             if p < 0.15:
-                out.append(WriteResult(id=s.id, ok=False, error="429 Too Many Requests", retryable=True, retry_after=0.01))
+                out.append(
+                    WriteResult(
+                        id=s.id, ok=False, error="429 Too Many Requests", retryable=True, retry_after=0.01
+                    )
+                )
             elif p < 0.3:
                 out.append(WriteResult(id=s.id, ok=False, error="503 Service Unavailable", retryable=True))
             else:
@@ -81,7 +85,9 @@ class Flaky(Wrapped):
 def answered_service(store: Any, home: Path, clock: Clock, items: int = 6, **kw: Any) -> CampaignService:
     spec = make_spec(size=items, **kw)
     real = store if isinstance(store, LocalSource) else store.inner
-    svc = open_campaign(spec, store, home=home, now=DEMO_NOW, configs=demo_configs(real, spec), clock=clock, worker=False)
+    svc = open_campaign(
+        spec, store, home=home, now=DEMO_NOW, configs=demo_configs(real, spec), clock=clock, worker=False
+    )
     while (a := svc.open_next("ann")) is not None:
         svc.submit("ann", a.item_key, GOOD, None)
     return svc
@@ -102,7 +108,9 @@ def test_drain_sends_and_confirms_everything(store: LocalSource, home: Path, clo
         assert again.requests == 0 and again.done
 
 
-def test_flaky_backend_every_score_confirmed_exactly_once(store: LocalSource, home: Path, clock: Clock) -> None:
+def test_flaky_backend_every_score_confirmed_exactly_once(
+    store: LocalSource, home: Path, clock: Clock
+) -> None:
     flaky = Flaky(store)
     with answered_service(flaky, home, clock, items=40) as svc:
         report = drain(svc.state, flaky, deadline=60, backoff=FAST, batch_size=7, poll_interval=0.01)
@@ -114,7 +122,9 @@ def test_flaky_backend_every_score_confirmed_exactly_once(store: LocalSource, ho
         assert len(stored) == 120 and len({s.id for s in stored}) == 120
 
 
-def test_refused_scores_are_failed_with_the_server_message(store: LocalSource, home: Path, clock: Clock) -> None:
+def test_refused_scores_are_failed_with_the_server_message(
+    store: LocalSource, home: Path, clock: Clock
+) -> None:
     class Refusing(Wrapped):
         def write_scores(self, scores: Sequence[ScoreWrite]) -> list[WriteResult]:
             keep = [s for s in scores if s.name != "helpfulness"]
@@ -136,7 +146,9 @@ def test_refused_scores_are_failed_with_the_server_message(store: LocalSource, h
         assert st.outbox["confirmed"] == 6
 
 
-def test_accepted_but_never_readable_is_dropped_not_done(store: LocalSource, home: Path, clock: Clock) -> None:
+def test_accepted_but_never_readable_is_dropped_not_done(
+    store: LocalSource, home: Path, clock: Clock
+) -> None:
     class Dropping(Wrapped):
         """Answers OK to every score but silently loses the numeric ones (like a config-invalid score)."""
 
@@ -155,7 +167,9 @@ def test_accepted_but_never_readable_is_dropped_not_done(store: LocalSource, hom
         assert "not readable back" in (dropped[0].last_error or "")
 
 
-def test_rows_sent_before_a_crash_are_read_back_then_resent(store: LocalSource, home: Path, clock: Clock) -> None:
+def test_rows_sent_before_a_crash_are_read_back_then_resent(
+    store: LocalSource, home: Path, clock: Clock
+) -> None:
     with answered_service(store, home, clock, items=2) as svc:
         rows = svc.state.outbox()
         # A previous process marked these as sent, then died before (or while) the request went out.
@@ -166,7 +180,9 @@ def test_rows_sent_before_a_crash_are_read_back_then_resent(store: LocalSource, 
         assert {r.status for r in svc.state.outbox()} == {"confirmed"}
 
 
-def test_an_edit_in_flight_is_not_confirmed_with_the_old_value(store: LocalSource, home: Path, clock: Clock) -> None:
+def test_an_edit_in_flight_is_not_confirmed_with_the_old_value(
+    store: LocalSource, home: Path, clock: Clock
+) -> None:
     with answered_service(store, home, clock, items=1) as svc:
         row = svc.state.outbox()[0]
         key = row.item_key

@@ -89,10 +89,25 @@ _FILTER_OPERATORS: dict[str, set[str]] = {
 }
 # Columns of the v2 observations filter (W504 docstring) and the filter types each accepts.
 _V2_COLUMNS: dict[str, set[str]] = {
-    **{c: {"string", "stringOptions", "null"} for c in (
-        "id", "type", "name", "traceId", "environment", "level", "statusMessage", "version",
-        "userId", "sessionId", "traceName", "model", "providedModelName", "promptName",
-    )},
+    **{
+        c: {"string", "stringOptions", "null"}
+        for c in (
+            "id",
+            "type",
+            "name",
+            "traceId",
+            "environment",
+            "level",
+            "statusMessage",
+            "version",
+            "userId",
+            "sessionId",
+            "traceName",
+            "model",
+            "providedModelName",
+            "promptName",
+        )
+    },
     "startTime": {"datetime"},
     "endTime": {"datetime", "null"},
     "isRootObservation": {"boolean"},
@@ -101,16 +116,37 @@ _V2_COLUMNS: dict[str, set[str]] = {
     "metadata": {"stringObject", "numberObject", "categoryOptions"},
     "input": {"string"},
     "output": {"string"},
-    **{c: {"number"} for c in (
-        "latency", "timeToFirstToken", "tokensPerSecond", "inputTokens", "outputTokens",
-        "totalTokens", "tokens", "inputCost", "outputCost", "totalCost", "promptVersion",
-    )},
+    **{
+        c: {"number"}
+        for c in (
+            "latency",
+            "timeToFirstToken",
+            "tokensPerSecond",
+            "inputTokens",
+            "outputTokens",
+            "totalTokens",
+            "tokens",
+            "inputCost",
+            "outputCost",
+            "totalCost",
+            "promptVersion",
+        )
+    },
 }
 # Columns of the legacy /traces filter.
 _V1_TRACE_COLUMNS: dict[str, set[str]] = {
-    **{c: {"string", "stringOptions", "null"} for c in (
-        "id", "name", "userId", "sessionId", "environment", "version", "release",
-    )},
+    **{
+        c: {"string", "stringOptions", "null"}
+        for c in (
+            "id",
+            "name",
+            "userId",
+            "sessionId",
+            "environment",
+            "version",
+            "release",
+        )
+    },
     "timestamp": {"datetime"},
     "tags": {"arrayOptions"},
     "metadata": {"stringObject", "numberObject", "categoryOptions"},
@@ -303,7 +339,10 @@ class LangfuseFake:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="langfuse-fake", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="langfuse-fake",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -410,7 +449,9 @@ class LangfuseFake:
                         "output": obs.output,
                         "metadata": dict(obs.metadata),
                         "model": obs.model or "",
-                        "usageDetails": {k: int(v) for k, v in obs.usage.items() if isinstance(v, int | float)},
+                        "usageDetails": {
+                            k: int(v) for k, v in obs.usage.items() if isinstance(v, int | float)
+                        },
                     }
                 )
             self._indexes.clear()
@@ -614,7 +655,9 @@ class LangfuseFake:
         for row in rows:
             if not self._v2_params_match(row, q, one, filtered_cols):
                 continue
-            if not all(self._cond_match(c, self._v2_value(row, c["column"], c.get("key"))) for c in conditions):
+            if not all(
+                self._cond_match(c, self._v2_value(row, c["column"], c.get("key"))) for c in conditions
+            ):
                 continue
             out.append(row)
         out.sort(key=lambda r: (r["startTime"], r["id"]), reverse=True)
@@ -733,7 +776,9 @@ class LangfuseFake:
                 isRootObservation=row["isRootObservation"],
             )
         if "time" in groups:
-            out.update(completionStartTime=None, createdAt=_iso(row["startTime"]), updatedAt=_iso(row["startTime"]))
+            out.update(
+                completionStartTime=None, createdAt=_iso(row["startTime"]), updatedAt=_iso(row["startTime"])
+            )
         if "io" in groups:
             out.update(input=row["input_raw"], output=row["output_raw"])
         if "metadata" in groups:
@@ -788,7 +833,9 @@ class LangfuseFake:
                     raise _bad(f"Invalid request data: {ftype} value must be a list of strings")
             elif ftype in ("string", "stringObject") and not isinstance(value, str):
                 raise _bad(f"Invalid request data: {ftype} value must be a string")
-            elif ftype in ("number", "numberObject") and (isinstance(value, bool) or not isinstance(value, int | float)):
+            elif ftype in ("number", "numberObject") and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
                 raise _bad(f"Invalid request data: {ftype} value must be a number")
             elif ftype == "boolean" and not isinstance(value, bool):
                 raise _bad("Invalid request data: boolean value must be true or false")
@@ -854,7 +901,9 @@ class LangfuseFake:
         if ftype == "datetime":
             if actual is None:
                 return False
-            return {">": actual > value, "<": actual < value, ">=": actual >= value, "<=": actual <= value}[op]
+            return {">": actual > value, "<": actual < value, ">=": actual >= value, "<=": actual <= value}[
+                op
+            ]
         return False
 
     # ------------------------------------------------------------------ legacy (v3) readers
@@ -914,7 +963,9 @@ class LangfuseFake:
                     ok = (self._v1_trace_value(t, column, None) or "") == one[param]
                 if not ok:
                     break
-            if ok and all(self._cond_match(c, self._v1_trace_value(t, c["column"], c.get("key"))) for c in conditions):
+            if ok and all(
+                self._cond_match(c, self._v1_trace_value(t, c["column"], c.get("key"))) for c in conditions
+            ):
                 out.append(t)
         order = one.get("orderBy", "timestamp.desc")
         out.sort(key=lambda t: (t.timestamp, t.id), reverse=not order.endswith(".asc"))
@@ -1033,7 +1084,14 @@ class LangfuseFake:
                 continue
             if "environment" in q and traces[0].environment not in q["environment"]:
                 continue
-            out.append({"id": sid, "createdAt": created, "projectId": PROJECT_ID, "environment": traces[0].environment})
+            out.append(
+                {
+                    "id": sid,
+                    "createdAt": created,
+                    "projectId": PROJECT_ID,
+                    "environment": traces[0].environment,
+                }
+            )
         out.sort(key=lambda s: (s["createdAt"], s["id"]), reverse=True)
         chunk = out[(page - 1) * limit : page * limit]
         data = [{**s, "createdAt": _iso(s["createdAt"])} for s in chunk]
@@ -1107,9 +1165,14 @@ class LangfuseFake:
         one = {k: v[-1] for k, v in q.items()}
         page, limit = self._page_params(one)
         with self._lock:
-            configs = sorted(self._data.configs.values(), key=lambda c: (c["createdAt"], c["id"]), reverse=True)
+            configs = sorted(
+                self._data.configs.values(), key=lambda c: (c["createdAt"], c["id"]), reverse=True
+            )
         chunk = configs[(page - 1) * limit : page * limit]
-        return {"data": [self._config_out(c) for c in chunk], "meta": self._page_meta(page, limit, len(configs))}
+        return {
+            "data": [self._config_out(c) for c in chunk],
+            "meta": self._page_meta(page, limit, len(configs)),
+        }
 
     @staticmethod
     def _validate_config(c: dict[str, Any]) -> None:
@@ -1135,7 +1198,9 @@ class LangfuseFake:
             values = [x.get("value") for x in cats]
             if any(not isinstance(lb, str) or not lb for lb in labels) or len(set(labels)) != len(labels):
                 raise _bad("Invalid request data: category labels must be unique non-empty strings")
-            if any(isinstance(v, bool) or not isinstance(v, int | float) for v in values) or len(set(values)) != len(values):
+            if any(isinstance(v, bool) or not isinstance(v, int | float) for v in values) or len(
+                set(values)
+            ) != len(values):
                 raise _bad("Invalid request data: category values must be unique numbers")
             if lo is not None or hi is not None:
                 raise _bad("Invalid request data: minValue/maxValue are only allowed for numeric configs")
@@ -1286,7 +1351,10 @@ class LangfuseFake:
             return f"Data type mismatch based on config: expected {cfg['dataType']}, got {dt}", body
         body["dataType"] = dt = cfg["dataType"]
         if cfg["isArchived"]:
-            return "Config is archived and cannot be used to create new scores. Please restore the config first.", body
+            return (
+                "Config is archived and cannot be used to create new scores. Please restore the config first.",
+                body,
+            )
         if dt == "NUMERIC":
             if not isinstance(value, int | float):
                 return "Value must be a number", body
@@ -1434,7 +1502,13 @@ class LangfuseFake:
         now = time.monotonic()
         with self._lock:
             rows = [s for s in self._data.scores.values() if s.visible_at <= now]
-        ops = {"<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__, "=": float.__eq__}
+        ops = {
+            "<": float.__lt__,
+            "<=": float.__le__,
+            ">": float.__gt__,
+            ">=": float.__ge__,
+            "=": float.__eq__,
+        }
 
         def keep(s: StoredScore) -> bool:
             for param, actual in (
@@ -1518,7 +1592,16 @@ class LangfuseFake:
 
         wanted_sets = {
             p: set(w)
-            for p in ("name", "environment", "configId", "queueId", "traceId", "sessionId", "observationId", "experimentId")
+            for p in (
+                "name",
+                "environment",
+                "configId",
+                "queueId",
+                "traceId",
+                "sessionId",
+                "observationId",
+                "experimentId",
+            )
             if (w := csv(p)) is not None
         }
         attr = {
@@ -1677,8 +1760,16 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
                 headers = {}
                 if fault.kind == "429":
                     ra = fault.retry_after if fault.retry_after is not None else fake._retry_after
-                    headers = {"Retry-After": f"{ra:g}", "X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "0"}
-                message = {"500": "Internal Server Error", "503": "Service Unavailable", "429": "Rate limit exceeded"}
+                    headers = {
+                        "Retry-After": f"{ra:g}",
+                        "X-RateLimit-Limit": "1000",
+                        "X-RateLimit-Remaining": "0",
+                    }
+                message = {
+                    "500": "Internal Server Error",
+                    "503": "Service Unavailable",
+                    "429": "Rate limit exceeded",
+                }
                 self._send(int(fault.kind), {"message": message[fault.kind]}, headers)
                 return
             auth = self.headers.get("Authorization") or ""
@@ -1691,7 +1782,9 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
                     secret = None
             # The server looks keys up by the secret key alone (§7).
             if secret != fake.secret_key:
-                self._send(401, {"message": "Invalid credentials. Confirm that you've configured the correct host."})
+                self._send(
+                    401, {"message": "Invalid credentials. Confirm that you've configured the correct host."}
+                )
                 return
             try:
                 body = json.loads(raw) if raw else None
@@ -1755,7 +1848,10 @@ def main() -> None:
     if args.fault_fraction:
         fake.set_fault_fraction(args.fault_fraction, routes=("/api/public/scores",))
     fake.start()
-    print(json.dumps({"url": fake.url, "public_key": fake.public_key, "secret_key": fake.secret_key}), flush=True)
+    print(
+        json.dumps({"url": fake.url, "public_key": fake.public_key, "secret_key": fake.secret_key}),
+        flush=True,
+    )
     try:
         sys.stdin.read()
     finally:
