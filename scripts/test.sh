@@ -21,7 +21,8 @@ export GRADIO_ANALYTICS_ENABLED=False
 export HF_HUB_DISABLE_TELEMETRY=1
 
 echo "== ruff check"
-python -m ruff check hitl_pipeline tests
+python -m ruff check hitl_pipeline tests bench
+python -m ruff format --check hitl_pipeline tests bench
 echo "== mypy"
 python -m mypy
 echo "== pytest"
