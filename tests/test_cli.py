@@ -137,7 +137,7 @@ def test_run_refuses_an_invalid_spec_with_located_issues(hitl_home: Path) -> Non
 def test_run_rejects_an_unknown_source() -> None:
     result = runner.invoke(app, ["run", str(EXAMPLES[0]), "--source", "s3", "--dry-run"])
     assert result.exit_code == 1
-    assert "Error: --source must be local or langfuse" in result.stderr
+    assert "Error: unknown source 's3': choose one of local, langfuse (option --source)" in result.stderr
 
 
 def test_run_help_lists_its_options() -> None:
