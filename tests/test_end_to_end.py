@@ -91,7 +91,7 @@ def answers_for(target: str, n: int) -> dict[str, Any]:
 
 
 @contextmanager
-def hitl_run(spec: Path, home: Path, port: int) -> Iterator[str]:
+def hitl_run(spec: Path, home: Path, port: int, stop: signal.Signals = signal.SIGINT) -> Iterator[str]:
     env = dict(
         os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_DISABLE_TELEMETRY="1", PYTHONUNBUFFERED="1"
     )
@@ -117,7 +117,7 @@ def hitl_run(spec: Path, home: Path, port: int) -> Iterator[str]:
     try:
         yield url
     finally:
-        proc.send_signal(signal.SIGINT)  # Ctrl+C
+        proc.send_signal(stop)  # Ctrl+C, or a service manager's SIGTERM: both stop cleanly
         rest, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0, "".join(lines) + rest
         assert "Stopped." in rest
@@ -160,7 +160,7 @@ def test_campaign_survives_a_restart_and_every_answer_is_stored_once(target: str
         return screen
 
     port = free_port()
-    with hitl_run(spec_path, home, port) as url, FormClient(url, spec) as form:
+    with hitl_run(spec_path, home, port, stop=signal.SIGTERM) as url, FormClient(url, spec) as form:
         answer(form, form.load(), 2)
     # Restarted server, new browser tab: the form resumes at the first unanswered item.
     with hitl_run(spec_path, home, port) as url, FormClient(url, spec) as form:

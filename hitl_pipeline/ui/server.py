@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import ipaddress
 import logging
+import signal
 import socket
 import threading
 import time
@@ -140,6 +141,10 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @dataclass
 class ServerHandle:
     """A running review server. ``close()`` stops it (idempotent); ``wait()`` blocks until Ctrl+C."""
@@ -153,13 +158,18 @@ class ServerHandle:
     _thread: threading.Thread = field(repr=False)
 
     def wait(self) -> None:
-        """Block until the server stops; Ctrl+C stops it cleanly."""
+        """Block until the server stops; Ctrl+C or SIGTERM (a service manager's stop) stops it cleanly."""
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         try:
             while self._thread.is_alive():
                 self._thread.join(0.5)
         except KeyboardInterrupt:
             pass
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
             self.close()
 
     def close(self) -> None:
