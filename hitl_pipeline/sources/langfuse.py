@@ -945,17 +945,24 @@ class LangfuseSource:
         """Ids of the subjects (of ``target``'s kind) meeting every threshold."""
         result: set[str] | None = None
         for th in thresholds:
-            params: dict[str, Any] = {"name": th.name, "fields": "subject"}
+            base: dict[str, Any] = {"name": th.name, "fields": "subject"}
+            queries = [base]
             numeric = isinstance(th.value, int | float) and not isinstance(th.value, bool)
             if numeric and th.op in ("<", "<=", ">", ">="):
-                # Push the range (inclusive on the server; strictness is re-checked below).
-                params["data_type"] = "NUMERIC"
-                params["value_min" if th.op in (">", ">=") else "value_max"] = float(th.value)
+                # Push the range for NUMERIC scores (inclusive on the server; strictness is
+                # re-checked below). A range needs dataType=NUMERIC, so BOOLEAN scores (0/1) of
+                # the name are read separately.
+                bound = "value_min" if th.op in (">", ">=") else "value_max"
+                queries = [
+                    {**base, "data_type": "NUMERIC", bound: float(th.value)},
+                    {**base, "data_type": "BOOLEAN"},
+                ]
             ids: set[str] = set()
-            for s in self._iter_scores("reading scores for a threshold", params):
-                subject = self._subject_id(target, s)
-                if subject is not None and _threshold_holds(s, th):
-                    ids.add(subject)
+            for params in queries:
+                for s in self._iter_scores("reading scores for a threshold", params):
+                    subject = self._subject_id(target, s)
+                    if subject is not None and _threshold_holds(s, th):
+                        ids.add(subject)
             result = ids if result is None else result & ids
         return result or set()
 

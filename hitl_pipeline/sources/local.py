@@ -950,19 +950,19 @@ def _score_conditions(thresholds: Sequence[ScoreThreshold], subject: str, params
     where: list[str] = []
     for th in thresholds:
         op = _OPS[th.op]
-        column, value = _threshold_operand(th.value)
-        where.append(f"EXISTS (SELECT 1 FROM scores s WHERE {subject} AND s.name = ? AND s.{column} {op} ?)")
+        condition, value = _threshold_operand(th.value)
+        where.append(f"EXISTS (SELECT 1 FROM scores s WHERE {subject} AND s.name = ? AND {condition} {op} ?)")
         params += [th.name, value]
     return where
 
 
 def _threshold_operand(value: Scalar) -> tuple[str, Any]:
-    """Numbers (and booleans, as 0/1) compare with the numeric value; strings with the label/text."""
-    if isinstance(value, bool):
-        return "value", 1.0 if value else 0.0
-    if isinstance(value, int | float):
-        return "value", float(value)
-    return "string_value", value
+    """Numbers (and booleans, as 0/1) compare with the value of NUMERIC and BOOLEAN scores (a
+    CATEGORICAL score's stored number is not compared: Langfuse reads it back as its label);
+    strings with the label/text."""
+    if isinstance(value, bool | int | float):
+        return "s.data_type IN ('NUMERIC', 'BOOLEAN') AND s.value", float(value)
+    return "s.string_value", value
 
 
 def _stratum_sql(target: Target, by: str | None, t: str, o: str | None) -> str:

@@ -761,6 +761,52 @@ def test_same_id_other_name_adds_a_row(writable_source: Source, demo: DemoData) 
     assert rows == [("helpfulness", 3), ("support_quality", "poor")]
 
 
+NUMERIC_THRESHOLDS = [
+    _th("factually_correct", ">=", 1),
+    _th("factually_correct", ">", 0.5),
+    _th("factually_correct", "<", 1),
+    _th("factually_correct", "=", 1),
+    _th("factually_correct", "=", True),
+    _th("support_quality", ">=", 1),
+    _th("support_quality", "=", 2),
+    _th("support_quality", "=", "excellent"),
+    _th("support_quality", "!=", "poor"),
+]
+
+
+@pytest.mark.parametrize(
+    "th", NUMERIC_THRESHOLDS, ids=[f"{th.name}{th.op}{th.value}" for th in NUMERIC_THRESHOLDS]
+)
+def test_thresholds_on_boolean_and_categorical_scores(
+    writable_source: Source, demo: DemoData, th: ScoreThreshold
+) -> None:
+    # A BOOLEAN score compares as 0/1 (any operator); a CATEGORICAL one only by its label.
+    t = demo.traces[5]
+    written = [
+        _write(
+            id="b",
+            name="factually_correct",
+            value=1,
+            data_type="BOOLEAN",
+            trace_id=t.id,
+            config_id="cfg-factually-correct",
+        ),
+        _write(
+            id="c",
+            name="support_quality",
+            value="excellent",
+            data_type="CATEGORICAL",
+            trace_id=t.id,
+            config_id="cfg-support-quality",
+        ),
+    ]
+    assert all(r.ok for r in writable_source.write_scores(written))
+    stored = list(writable_source.read_scores(["b", "c"]).values())
+    want = [f"trace:{t.id}"] if _score_ok(stored, [th]) else []
+    got = [key for key, _ in listed(writable_source, "trace", Filters(**MONTH, scores=(th,)))]
+    assert got == want
+
+
 INVALID = [
     (
         "unknown-category",
