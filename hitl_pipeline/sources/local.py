@@ -201,6 +201,13 @@ def from_us(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
+def _close_quietly(conn: sqlite3.Connection) -> None:
+    try:
+        conn.close()
+    except sqlite3.Error:
+        pass
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
@@ -291,7 +298,15 @@ class LocalSource:
                 ) from exc
             self._local.conn = conn
             with self._lock:
+                # Worker threads come and go (Gradio's pool, prefetching): close the connections
+                # of finished threads now, or each would keep its files open until close().
+                finished = [c for thread, c in self._all_connections if not thread.is_alive()]
+                self._all_connections = [
+                    (thread, c) for thread, c in self._all_connections if thread.is_alive()
+                ]
                 self._all_connections.append((threading.current_thread(), conn))
+            for old in finished:
+                _close_quietly(old)
         return conn
 
     @contextmanager
@@ -305,10 +320,13 @@ class LocalSource:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # Also when COMMIT itself fails (e.g. a deferred constraint): SQLite then keeps the
+            # transaction open, and this thread's connection would hold the write lock forever.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close the store: every connection of this thread and of finished threads now; a connection
@@ -320,10 +338,7 @@ class LocalSource:
             owned, self._all_connections = self._all_connections, []
         for thread, conn in owned:
             if thread is me or not thread.is_alive():
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
+                _close_quietly(conn)
         self._local.conn = None
 
     def __enter__(self) -> LocalSource:

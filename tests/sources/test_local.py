@@ -268,3 +268,26 @@ def test_unusable_path_is_a_source_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(SourceError, match="cannot"):
         LocalSource(blocker / "sub" / "local.db")
+
+
+def test_a_failed_commit_rolls_back_and_releases_the_write_lock(store: LocalSource) -> None:
+    # A COMMIT that fails (here: a deferred foreign key) must not leave this thread's connection
+    # inside a transaction that holds the write lock and swallows every later write.
+    orphan = Observation(
+        id="o-orphan",
+        trace_id="no-such-trace",
+        type="SPAN",
+        name="x",
+        start_time=datetime(2026, 10, 1, tzinfo=UTC),
+    )
+    with pytest.raises(sqlite3.IntegrityError), store.transaction() as tx:
+        tx.execute("PRAGMA defer_foreign_keys = ON")
+        store.insert_observations([orphan])
+    assert not store.has_observation("o-orphan")
+    trace = Trace(id="t-after", name="after", timestamp=datetime(2026, 10, 2, tzinfo=UTC))
+    store.insert_traces([trace])
+    other = LocalSource(store.path)  # another connection sees the write: it was committed
+    try:
+        assert other.has_trace("t-after")
+    finally:
+        other.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,3 +47,30 @@ def test_close_while_another_thread_iterates(tmp_path: Path) -> None:
     assert "closed" in str(outcome[1])
     with pytest.raises(SourceError, match="closed"):
         store.list_score_configs()
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files through /proc")
+def test_connections_of_finished_threads_are_closed(tmp_path: Path) -> None:
+    # Gradio's worker threads and the prefetch pool come and go: a long-running server must not
+    # keep one open connection (and its files) per thread that ever touched the store.
+    store = LocalSource(tmp_path / "local.db")
+    store.list_score_configs()
+
+    def touch() -> None:
+        store.list_score_configs()
+
+    def run_threads(count: int) -> None:
+        for _ in range(count):
+            th = threading.Thread(target=touch)
+            th.start()
+            th.join()
+
+    run_threads(5)
+    before = _open_fds()
+    run_threads(50)
+    assert _open_fds() <= before + 2
+    store.close()
