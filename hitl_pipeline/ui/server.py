@@ -24,6 +24,7 @@ import hitl_pipeline.ui  # noqa: F401  (telemetry off before gradio loads)
 import gradio as gr  # noqa: E402  isort: skip
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from hitl_pipeline.campaign.types import ReviewService  # noqa: E402
@@ -141,6 +142,20 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def off_the_event_loop(check: Callable[[str, str], bool]) -> Callable[[str, str], Awaitable[bool]]:
+    """``check`` as a coroutine that runs it in a worker thread.
+
+    Gradio's ``/login`` calls a plain ``auth`` callable directly on the event loop, and a scrypt
+    check takes ~50–100 ms: every login attempt would stall every reviewer's requests and event
+    streams (a few wrong guesses a second would freeze the form). Gradio awaits a coroutine function.
+    """
+
+    async def login_check(name: str, password: str) -> bool:
+        return bool(await run_in_threadpool(check, name, password))
+
+    return login_check
+
+
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -203,8 +218,7 @@ def create_app(
     authenticated = auth is not None or auth_header is not None
     may_review: Callable[[str], bool] | None = None
     if isinstance(auth, ReviewerAccounts):
-        accounts = auth
-        may_review = accounts.__contains__  # a removed account loses access at its next request
+        may_review = auth.__contains__  # a removed account loses access at its next request
     blocks = build_app(
         service,
         spec,
@@ -217,7 +231,7 @@ def create_app(
         app,
         blocks,
         path="/",
-        auth=auth,
+        auth=off_the_event_loop(auth) if auth is not None else None,
         # Gradio renders auth_message as HTML: escape the title.
         auth_message=f"Log in to review: {html.escape(spec.title)}" if auth is not None else None,
         auth_dependency=identity,

@@ -3,6 +3,8 @@ and that it is held to the same rules as the form."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -243,3 +245,28 @@ def test_a_removed_account_is_refused_at_its_next_action(demo_db: Path, tmp_path
             ReviewerAccounts(tmp_path / "reviewers.json").remove("gone")  # `hitl reviewers remove gone`
             with pytest.raises(FormError, match="no longer a reviewer account"):
                 c.submit(GOOD)
+
+
+def test_a_slow_password_check_does_not_stall_other_requests(demo_db: Path, tmp_path: Path) -> None:
+    """Gradio runs a plain auth callable on its event loop: scrypt there would freeze every reviewer."""
+    checking = threading.Event()
+
+    def slow_check(name: str, pw: str) -> bool:
+        checking.set()
+        time.sleep(1.5)
+        return name == "alice" and pw == password("alice")
+
+    spec = trace_spec("ui-slow-login", size=1)
+    with running(spec, demo_db, tmp_path / "hitl", auth=slow_check) as (handle, _):
+        login = threading.Thread(
+            target=FormClient,
+            args=(handle.url, spec),
+            kwargs={"username": "alice", "password": password("alice")},
+        )
+        login.start()
+        assert checking.wait(10)
+        started = time.monotonic()
+        assert httpx.get(handle.url + "config").status_code == 401  # served while the check runs
+        elapsed = time.monotonic() - started
+        login.join()
+    assert elapsed < 0.75, f"a request waited {elapsed:.2f}s behind a login check"
