@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from hitl_pipeline.campaign.state import parse_ts, ts
 from hitl_pipeline.campaign.types import Assignment, OtherAnswer
 from hitl_pipeline.errors import CampaignError, ScoreValidationError
+from hitl_pipeline.scoring.build import outbox_entries, score_metadata, score_target, score_value
 from hitl_pipeline.scoring.rules import check_score
 from hitl_pipeline.sources.base import ItemRef, ScoreConfig, ScoreWrite
 from hitl_pipeline.spec.model import Question, ReviewSpec
@@ -189,8 +191,6 @@ def build_consensus_scores(
     Raises:
         ScoreValidationError: a consensus score would break its config (never sent then).
     """
-    from hitl_pipeline.scoring.build import score_metadata, score_value
-
     out: list[tuple[str, ScoreWrite]] = []
     problems: list[str] = []
     for d in decisions:
@@ -217,13 +217,6 @@ def build_consensus_scores(
                 "hitl_disagreement": round(d.disagreement, 6),
             }
         )
-        target: dict[str, str | None] = {}
-        if ref.kind == "session":
-            target["session_id"] = ref.id
-        elif ref.kind == "observation":
-            target.update(trace_id=ref.trace_id, observation_id=ref.id)
-        else:
-            target["trace_id"] = ref.id
         score = ScoreWrite(
             id=consensus_score_id(spec.campaign, spec_version, ref.key, q.score),
             name=config.name if config else q.score,
@@ -235,7 +228,7 @@ def build_consensus_scores(
             environment=spec.langfuse.environment,
             timestamp=timestamp,
             queue_id=queue_id,
-            **target,
+            **score_target(ref),
         )
         problems.extend(f"{q.label}: {p}" for p in check_score(score, config))
         out.append((q.score, score))
@@ -272,8 +265,9 @@ class Adjudication:
 class ConsensusManager:
     """Consensus and adjudication for a :class:`~hitl_pipeline.campaign.service.CampaignService`.
 
-    The service calls :meth:`after_submit` once an answer is stored, asks :meth:`open_next` first
-    when an adjudicator wants work, and routes an adjudicator's answer through :meth:`submit`.
+    The service calls :meth:`on_submitted` in the transaction that stores an answer, asks
+    :meth:`open_next` first when an adjudicator wants work, and routes an adjudicator's answer
+    through :meth:`submit`.
     Consensus scores go to the campaign outbox (same worker, same exactly-once guarantee) under
     the reviewer name ``hitl:consensus``. The adjudication queue lives in its own table of the
     campaign database.
@@ -290,9 +284,9 @@ class ConsensusManager:
     def catch_up(self) -> int:
         """Decide every complete item that has neither consensus scores nor an adjudication yet.
 
-        Consensus is decided right after the answer that completes an item is stored, in a second
-        transaction; this covers a crash between the two, and campaigns that turned consensus on
-        later. Returns how many items it decided or sent to adjudication.
+        Consensus is decided in the transaction of the answer that completes an item; this covers
+        campaigns that turned consensus on later, and decisions that failed (logged by
+        :meth:`on_submitted`). Returns how many items it decided or sent to adjudication.
         """
         with self.state.transaction() as c:
             rows = c.execute(
@@ -318,37 +312,6 @@ class ConsensusManager:
             numeric=self.spec.consensus.numeric,
             max_disagreement=self.spec.consensus.max_disagreement,
         )
-
-    def _queue_scores(
-        self, c: Any, item_key: str, scores: Sequence[tuple[str, ScoreWrite]], now: datetime
-    ) -> None:
-        from hitl_pipeline.campaign.state import ts
-        from hitl_pipeline.scoring.build import score_to_json
-
-        stamp = ts(now)
-        for question, s in scores:
-            # Same upsert shape as the state's own outbox writes: a changed consensus re-queues the
-            # same score id with a new revision, so Langfuse ends with one consensus score per question.
-            c.execute(
-                """INSERT INTO outbox (score_id, item_key, reviewer, question, payload_json, status, revision,
-                                       attempts, next_attempt_at, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, 'pending', 1, 0, ?, ?, ?)
-                   ON CONFLICT (score_id) DO UPDATE SET
-                     payload_json = excluded.payload_json, status = 'pending',
-                     revision = outbox.revision + 1, attempts = 0, next_attempt_at = excluded.next_attempt_at,
-                     last_error = NULL, sent_at = NULL, confirmed_at = NULL, updated_at = excluded.updated_at
-                   WHERE outbox.payload_json != excluded.payload_json""",
-                (
-                    s.id,
-                    item_key,
-                    CONSENSUS_REVIEWER,
-                    question,
-                    json.dumps(score_to_json(s), sort_keys=True),
-                    stamp,
-                    stamp,
-                    stamp,
-                ),
-            )
 
     def adjudication(self, item_key: str) -> Adjudication | None:
         """The item's adjudication entry, if it has one."""
@@ -382,8 +345,13 @@ class ConsensusManager:
         """Once the item has all its reviews: queue consensus scores, or open an adjudication.
 
         Re-runs on every edit of a complete item, so the consensus follows edited answers; an
-        item an adjudicator already resolved keeps the adjudicator's answer.
+        item an adjudicator already resolved keeps the adjudicator's answer. Reads and writes are
+        one transaction (inside the answer's own, on the service's submit path).
         """
+        with self.state.transaction():
+            return self._decide(item_key)
+
+    def _decide(self, item_key: str) -> Adjudication | None:
         reviews = self._reviews(item_key)
         if len(reviews) < self.service.n:
             return None
@@ -393,8 +361,6 @@ class ConsensusManager:
         decisions = self._decisions(item_key)
         disputed = [d for d in decisions if d.needs_adjudication]
         now = self.service.clock()
-        from hitl_pipeline.campaign.state import ts
-
         if disputed:
             reasons = [
                 f"{d.question}: "
@@ -420,19 +386,20 @@ class ConsensusManager:
             spec_version=self.service.spec_version,
             timestamp=now,
             git_commit=self.service.git_commit,
-            queue_id=getattr(self.service, "queue_id", None),
+            queue_id=self.service.queue_id,
         )
         with self.state.transaction() as c:
             # An edit may have settled a dispute: the item leaves the adjudication queue.
             c.execute("DELETE FROM adjudications WHERE item_key = ? AND status = 'open'", (item_key,))
-            self._queue_scores(c, item_key, scores, now)
+            self.state.queue_scores(item_key, CONSENSUS_REVIEWER, outbox_entries(scores), now)
         if self.service.worker is not None:
             self.service.worker.notify()
         return None
 
     def on_submitted(self, item_key: str) -> None:
-        """:meth:`after_submit` for the service's submit path: the reviewer's answer is already
-        stored, so a consensus problem is logged (and retried by :meth:`catch_up`), never raised."""
+        """:meth:`after_submit` for the service's submit path: a consensus problem is logged (and
+        retried by :meth:`catch_up`), never raised, and rolls back only the consensus writes, so the
+        reviewer's answer is stored all the same."""
         try:
             self.after_submit(item_key)
         except Exception:
@@ -454,8 +421,6 @@ class ConsensusManager:
         """The next open adjudication for an adjudicator (leased to them), with every review shown."""
         if reviewer not in self.spec.review.adjudicators:
             return None
-        from hitl_pipeline.campaign.state import parse_ts, ts
-
         now = self.service.clock()
         expires = now + timedelta(minutes=self.spec.review.lease_minutes)
         with self.state.transaction() as c:
@@ -501,7 +466,6 @@ class ConsensusManager:
 
     def submit(self, reviewer: str, item_key: str, answers: dict[str, Any], comment: str | None) -> None:
         """The adjudicator's answer becomes the consensus of every consensus question of the item."""
-        from hitl_pipeline.campaign.state import ts
         from hitl_pipeline.scoring.validate import output_text, validate_answers
 
         if not self.is_adjudicating(reviewer, item_key):
@@ -525,14 +489,17 @@ class ConsensusManager:
             adjudicator=reviewer,
             timestamp=now,
             git_commit=self.service.git_commit,
-            queue_id=getattr(self.service, "queue_id", None),
+            queue_id=self.service.queue_id,
         )
         with self.state.transaction() as c:
+            # Checked again with the write lock held: the lease may have expired and been taken since.
+            if not self.is_adjudicating(reviewer, item_key):
+                raise CampaignError(f"{item_key!r} is no longer assigned to {reviewer!r}; press Next")
             c.execute(
                 """UPDATE adjudications SET status = 'resolved', adjudicator = ?, answers_json = ?, comment = ?,
                    resolved_at = ?, leased_by = NULL, lease_expires = NULL WHERE item_key = ?""",
                 (reviewer, json.dumps(normalised), text, ts(now), item_key),
             )
-            self._queue_scores(c, item_key, scores, now)
+            self.state.queue_scores(item_key, CONSENSUS_REVIEWER, outbox_entries(scores), now)
         if self.service.worker is not None:
             self.service.worker.notify()

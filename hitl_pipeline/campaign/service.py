@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hitl_pipeline.campaign.consensus import ConsensusManager
-from hitl_pipeline.campaign.state import CampaignState, OutboxEntry, parse_ts
+from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.campaign.types import Assignment, OtherAnswer, Progress
 from hitl_pipeline.errors import CampaignError, HitlError, SourceError
-from hitl_pipeline.scoring.build import build_scores, score_to_json
+from hitl_pipeline.scoring.build import build_scores, outbox_entries
 from hitl_pipeline.scoring.outbox import OutboxWorker
 from hitl_pipeline.scoring.validate import output_text, validate_answers
 from hitl_pipeline.sources.base import Item, ItemRef, ScoreConfig, Source
@@ -361,7 +361,7 @@ class CampaignService:
         )
         if self.queue_id is not None:
             scores = [(q, dataclasses.replace(s, queue_id=self.queue_id)) for q, s in scores]
-        entries = [OutboxEntry(score_id=s.id, question=q, payload=score_to_json(s)) for q, s in scores]
+        entries = outbox_entries(scores)
         opened = self._opened.pop((reviewer, item_key), None) or (lease[0] if lease else None)
         duration = max(0.0, (now - opened).total_seconds()) if opened else None
         n = self.n
@@ -371,34 +371,31 @@ class CampaignService:
             # while the item still has room (another reviewer may have taken the slot meanwhile).
             if existing is not None or lease is None or lease[1] > now:
                 return
-            if c.execute(
-                "SELECT 1 FROM reviews WHERE item_key = ? AND reviewer = ?", (item_key, reviewer)
-            ).fetchone():
+            if self.state.review(item_key, reviewer) is not None:
                 return
-            done = c.execute("SELECT done FROM items WHERE key = ?", (item_key,)).fetchone()[0]
-            others = c.execute(
-                "SELECT expires_at FROM leases WHERE item_key = ? AND reviewer != ?", (item_key, reviewer)
-            ).fetchall()
-            taken = sum(1 for (exp,) in others if parse_ts(exp) > now)
-            if done + taken >= n:
+            done = self._row(item_key).done
+            if done + self.state.active_leases(item_key, now, excluding=reviewer) >= n:
                 message = (
                     f"your lease on {item_key!r} expired and the item went to other reviewers; "
                     "your answer was not saved — press Next for a new item"
                 )
                 raise CampaignError(message)
 
-        self.state.record_submission(
-            item_key=item_key,
-            reviewer=reviewer,
-            answers=normalised,
-            comment=text,
-            now=now,
-            duration_s=duration,
-            entries=entries,
-            check=check,
-        )
-        if self.consensus is not None:
-            self.consensus.on_submitted(item_key)
+        # The answer and the consensus it completes or changes commit together: a crash between
+        # them could otherwise leave an edited item with the consensus of its old answers.
+        with self.state.transaction():
+            self.state.record_submission(
+                item_key=item_key,
+                reviewer=reviewer,
+                answers=normalised,
+                comment=text,
+                now=now,
+                duration_s=duration,
+                entries=entries,
+                check=check,
+            )
+            if self.consensus is not None:
+                self.consensus.on_submitted(item_key)
         if self.worker is not None:
             self.worker.notify()
         self._prefetch_for(reviewer)

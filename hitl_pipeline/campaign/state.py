@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -212,8 +212,24 @@ class CampaignState:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE``): everything inside commits together or not at all."""
+        """One write transaction (``BEGIN IMMEDIATE``): everything inside commits together or not at all.
+
+        Opened inside another transaction (same thread: the lock is held until the outer one ends),
+        it is a savepoint of it: an error rolls back only the inner writes, and nothing is committed
+        before the outer transaction commits.
+        """
         with self._lock:
+            if self._conn.in_transaction:
+                self._conn.execute("SAVEPOINT nested")
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute("ROLLBACK TO nested")
+                    self._conn.execute("RELEASE nested")
+                    raise
+                else:
+                    self._conn.execute("RELEASE nested")
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -559,12 +575,22 @@ class CampaignState:
                 (item_key, reviewer, question, json.dumps(value), comment, stamp, stamp, duration_s),
             )
 
+    def queue_scores(
+        self, item_key: str, reviewer: str, entries: Sequence[OutboxEntry], now: datetime
+    ) -> None:
+        """Queue scores that are no reviewer's answer (consensus: ``reviewer`` is the name its rows
+        are kept under) the way answers queue theirs: a score id queued before is re-queued with a
+        new revision, and an unsent row of a question not among ``entries`` is forgotten."""
+        with self.transaction() as c:
+            questions = [e.question for e in entries]
+            self._write_outbox(c, item_key, reviewer, questions, entries, ts(now), "pending")
+
     def _write_outbox(
         self,
         c: sqlite3.Connection,
         item_key: str,
         reviewer: str,
-        answers: Mapping[str, Any],
+        questions: Collection[str],
         entries: Sequence[OutboxEntry],
         stamp: str,
         status: str,
@@ -573,8 +599,8 @@ class CampaignState:
         # it already left the machine (then it stays, for the record, and export shows it as such).
         c.execute(
             f"""DELETE FROM outbox WHERE item_key = ? AND reviewer = ? AND status IN ('pending', 'failed')
-                AND question NOT IN ({",".join("?" * len(answers))})""",
-            (item_key, reviewer, *answers),
+                AND question NOT IN ({",".join("?" * len(questions))})""",
+            (item_key, reviewer, *questions),
         )
         for e in entries:
             c.execute(

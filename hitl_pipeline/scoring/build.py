@@ -8,10 +8,11 @@ so re-submitting, editing or re-running updates the same score instead of adding
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from hitl_pipeline.campaign.state import OutboxEntry
 from hitl_pipeline.errors import ScoreValidationError
 from hitl_pipeline.scoring.rules import check_score
 from hitl_pipeline.sources.base import ItemRef, ScoreConfig, ScoreWrite
@@ -94,14 +95,6 @@ def build_scores(
         if q.type != "correction" and config is None:
             problems.append(f"{q.label}: no score config resolved for {q.score!r}; run `hitl configs sync`")
             continue
-        target: dict[str, str | None] = {}
-        if ref.kind == "session":
-            target["session_id"] = ref.id
-        elif ref.kind == "observation":
-            target["trace_id"] = ref.trace_id
-            target["observation_id"] = ref.id
-        else:
-            target["trace_id"] = ref.id
         score = ScoreWrite(
             id=score_id(spec.campaign, version, ref.key, q.score, reviewer),
             name=config.name if config else q.score,
@@ -113,7 +106,7 @@ def build_scores(
             source="ANNOTATION",
             environment=spec.langfuse.environment,
             timestamp=timestamp,
-            **target,
+            **score_target(ref),
         )
         for problem in check_score(score, config):
             problems.append(f"{q.label}: {problem}")
@@ -121,6 +114,20 @@ def build_scores(
     if problems:
         raise ScoreValidationError("\n".join(problems))
     return out
+
+
+def score_target(ref: ItemRef) -> dict[str, str | None]:
+    """What a score on ``ref`` is attached to: its trace, observation (with its trace) or session."""
+    if ref.kind == "session":
+        return {"session_id": ref.id}
+    if ref.kind == "observation":
+        return {"trace_id": ref.trace_id, "observation_id": ref.id}
+    return {"trace_id": ref.id}
+
+
+def outbox_entries(scores: Sequence[tuple[str, ScoreWrite]]) -> list[OutboxEntry]:
+    """(question, score) pairs as the outbox entries stored with them."""
+    return [OutboxEntry(score_id=s.id, question=q, payload=score_to_json(s)) for q, s in scores]
 
 
 def score_to_json(score: ScoreWrite) -> dict[str, Any]:

@@ -279,3 +279,59 @@ def test_catch_up_decides_items_completed_before_consensus_was_on(
     assert manager.open_adjudications() == [keys[2], keys[3]]
     assert manager.catch_up() == 0
     service.close()
+
+
+class _Crash(BaseException):
+    """The process dying (not an error the service could log and carry on from)."""
+
+
+def test_an_edit_and_the_consensus_it_changes_commit_together(
+    store: LocalSource, home: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = _service(store, home, clock)
+    try:
+        keys = _review_all(service)
+        assert _consensus_rows(service, keys[0])["support_quality"]["metadata"]["hitl_votes"] == {
+            "excellent": 3
+        }
+
+        def crash(*args: Any) -> None:
+            raise _Crash
+
+        monkeypatch.setattr(service.state, "queue_scores", crash)
+        service.open_item("ann", keys[0])
+        with pytest.raises(_Crash):
+            service.submit("ann", keys[0], _answers("acceptable", 5, True), None)
+        # Neither the edit nor a consensus of it: never an edited answer with the old consensus.
+        review = service.state.review(keys[0], "ann")
+        assert review is not None and review.answers["support_quality"] == "excellent"
+
+        monkeypatch.undo()
+        service.submit("ann", keys[0], _answers("acceptable", 5, True), None)
+        md = _consensus_rows(service, keys[0])["support_quality"]["metadata"]
+        assert md["hitl_votes"] == {"acceptable": 1, "excellent": 2}
+    finally:
+        service.close()
+
+
+def test_a_consensus_failure_keeps_the_answer_and_rolls_back_only_the_consensus(
+    store: LocalSource, home: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = _service(store, home, clock)
+    try:
+        keys = _review_all(service)
+        assert service.consensus is not None and keys[3] in service.consensus.open_adjudications()
+
+        def refuse(*args: Any) -> None:
+            raise ValueError("consensus refused")
+
+        monkeypatch.setattr(service.state, "queue_scores", refuse)
+        # 1, 5, 3 → 3, 3, 3 settles the dispute, but its consensus scores cannot be queued.
+        service.submit("ann", keys[3], _answers("acceptable", 3, True), None)
+        service.submit("bob", keys[3], _answers("acceptable", 3, True), None)
+        review = service.state.review(keys[3], "bob")
+        assert review is not None and review.answers["helpfulness"] == 3.0  # the answer is stored
+        # The adjudication the consensus would have closed is still open (its delete rolled back).
+        assert keys[3] in service.consensus.open_adjudications() and not _consensus_rows(service, keys[3])
+    finally:
+        service.close()

@@ -242,3 +242,34 @@ def test_relative_window_does_not_drift_on_restart(store: LocalSource, home: Pat
     ) as svc:
         assert [r.key for r in svc.state.items()] == keys
     assert dry_run(spec, store, home=home).keys == keys  # --dry-run uses the campaign's stored now
+
+
+def test_a_nested_transaction_is_a_savepoint_of_the_outer_one(home: Path) -> None:
+    state = CampaignState(home / "nested.db")
+    try:
+        with state.transaction() as c:
+            c.execute("INSERT INTO meta (key, value) VALUES ('outer', '1')")
+            try:
+                with state.transaction() as inner:
+                    inner.execute("INSERT INTO meta (key, value) VALUES ('inner', '1')")
+                    raise ValueError
+            except ValueError:
+                pass
+            with state.transaction() as inner:
+                inner.execute("INSERT INTO meta (key, value) VALUES ('kept', '1')")
+            assert state._query("SELECT 1 FROM meta WHERE key = 'kept'")
+        assert {r[0] for r in state._query("SELECT key FROM meta")} == {"outer", "kept"}
+
+        class _Boom(Exception):
+            pass
+
+        try:
+            with state.transaction() as c:
+                with state.transaction() as inner:
+                    inner.execute("INSERT INTO meta (key, value) VALUES ('gone', '1')")
+                raise _Boom
+        except _Boom:
+            pass
+        assert not state._query("SELECT 1 FROM meta WHERE key = 'gone'")  # nothing commits early
+    finally:
+        state.close()
