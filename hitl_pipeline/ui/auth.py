@@ -96,8 +96,15 @@ class ReviewerAccounts:
         self._lock = threading.Lock()
         self._cache: dict[str, dict[str, Any]] = {}
         self._stamp: tuple[int, int] | None = None
-        # Checked against for unknown names so that they cost the same time as known ones.
-        self._dummy = hash_password(secrets.token_hex(16))
+        # Checked against for unknown names so that they cost the same scrypt work as known ones
+        # (random bytes as the hash: nothing matches it, and no scrypt run at start-up).
+        self._dummy = {
+            "n": SCRYPT_N,
+            "r": SCRYPT_R,
+            "p": SCRYPT_P,
+            "salt": base64.b64encode(secrets.token_bytes(SALT_BYTES)).decode(),
+            "hash": base64.b64encode(secrets.token_bytes(HASH_BYTES)).decode(),
+        }
 
     # reading ----------------------------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, Any]]:
@@ -146,10 +153,16 @@ class ReviewerAccounts:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"version": 1, "reviewers": reviewers}, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, self.path)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"version": 1, "reviewers": reviewers}, fh, indent=2, sort_keys=True)
+                fh.write("\n")
+                fh.flush()
+                os.fsync(fh.fileno())  # on disk before it replaces the old file
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         self._stamp = None
 
     def add(self, name: str, password: str, *, replace: bool = False) -> None:

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from hitl_pipeline.errors import ConfigError
+from hitl_pipeline.ui import auth
 from hitl_pipeline.ui.auth import SCRYPT_N, ReviewerAccounts, header_identity, verify_password
 
 
@@ -77,3 +78,32 @@ def test_header_identity() -> None:
     assert ident(SimpleNamespace(headers={"x-forwarded-user": "carol"})) == "carol"
     assert ident(SimpleNamespace(headers={})) is None
     assert ident(SimpleNamespace(headers={"x-forwarded-user": "<script>"})) is None
+
+
+def test_no_scrypt_work_at_start_up_but_unknown_names_cost_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs: list[int] = []
+    real = auth._scrypt
+    monkeypatch.setattr(auth, "_scrypt", lambda *a: runs.append(1) or real(*a))
+    acc = ReviewerAccounts(tmp_path / "r.json")  # `hitl run`, `hitl reviewers list` …
+    assert runs == []
+    assert not acc.check("nobody", "correct horse")
+    assert runs == [1]  # the same scrypt work as a known name: no user enumeration by timing
+
+
+def test_a_failed_write_leaves_the_file_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acc = ReviewerAccounts(tmp_path / "r.json")
+    acc.add("frank", "first password")
+    before = (tmp_path / "r.json").read_text()
+
+    def no_space(*a: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(auth.os, "replace", no_space)
+    with pytest.raises(OSError, match="No space"):
+        acc.add("grace", "second password")
+    assert (tmp_path / "r.json").read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
