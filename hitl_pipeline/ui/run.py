@@ -9,6 +9,7 @@ from pathlib import Path
 from hitl_pipeline.errors import ConfigError
 from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.model import ReviewSpec
+from hitl_pipeline.ui.auth import ReviewerAccounts
 
 
 @dataclass(frozen=True)
@@ -21,14 +22,13 @@ class Serving:
 
 def choose_access(
     home: Path, *, reviewer: str | None, auth_header: str | None
-) -> tuple[object | None, str | None, str | None, str]:
+) -> tuple[ReviewerAccounts | None, str | None, str | None, str]:
     """(accounts, auth_header, reviewer, description) from the options and ``<home>/reviewers.json``.
 
     Reviewer accounts, when the file has any, always apply (password login); ``--auth-header``
     replaces them; otherwise the form is single-user: ``--reviewer`` or the OS user name.
     """
     from hitl_pipeline.ui.app import default_reviewer_name
-    from hitl_pipeline.ui.auth import ReviewerAccounts
 
     accounts = ReviewerAccounts(home / "reviewers.json")
     if auth_header:
@@ -77,7 +77,6 @@ def serve_campaign(
     the next run or ``hitl sync``). ``source`` is not closed here: it belongs to the caller.
     """
     from hitl_pipeline.pipeline import open_campaign
-    from hitl_pipeline.ui.auth import ReviewerAccounts
     from hitl_pipeline.ui.server import check_binding, serve
 
     accounts, header, name, access = choose_access(home, reviewer=reviewer, auth_header=auth_header)
@@ -89,7 +88,7 @@ def serve_campaign(
             spec,
             host=host,
             port=port,
-            auth=accounts if isinstance(accounts, ReviewerAccounts) else None,
+            auth=accounts,
             auth_header=header,
             reviewer=name,
             block=False,
