@@ -39,6 +39,7 @@ from hitl_pipeline.spec.model import Question, ReviewSpec
 DATASET_NAMESPACE = uuid.UUID("3b0f6a52-9c2e-4d41-8f36-7a5e2c1d9b04")
 
 Op = Literal["=", "!=", ">=", "<=", ">", "<"]
+_YES, _NO = ("true", "1", "yes"), ("false", "0", "no")
 _CONDITION = re.compile(r"^\s*([^=!<>]+?)\s*(!=|>=|<=|=|>|<)\s*(.+?)\s*$")
 
 
@@ -55,7 +56,7 @@ class Condition:
         if answer is None:
             return False
         if q.type == "boolean":
-            want = self.value.lower() in ("true", "1", "yes")
+            want = self.value.lower() in _YES
             return (bool(answer) == want) == (self.op == "=") if self.op in ("=", "!=") else False
         if q.type == "numeric" or (q.type == "categorical" and self.op not in ("=", "!=")):
             left = _numeric(q, answer)
@@ -104,8 +105,19 @@ def parse_condition(text: str, spec: ReviewSpec) -> Condition:
         ) from None
     if q.type not in CONSENSUS_TYPES:
         raise ConfigError(f"--where {text!r}: {q.type} questions have no consensus to filter on")
-    if q.type == "categorical" and op in ("=", "!=") and value not in q.labels:
-        raise ConfigError(f"--where {text!r}: {value!r} is not a category of {name} ({', '.join(q.labels)})")
+    if q.type == "boolean":
+        if op not in ("=", "!=") or value.lower() not in _YES + _NO:
+            raise ConfigError(f"--where {text!r}: {name} is yes/no: write {name}=yes, {name}=no or use !=")
+    elif q.type == "categorical" and op in ("=", "!="):
+        if value not in q.labels:
+            raise ConfigError(
+                f"--where {text!r}: {value!r} is not a category of {name} ({', '.join(q.labels)})"
+            )
+    elif _numeric(q, value) is None:
+        what = (
+            "a number" if q.type == "numeric" else f"a number or a category of {name} ({', '.join(q.labels)})"
+        )
+        raise ConfigError(f"--where {text!r}: {op} needs {what}, not {value!r}")
     return Condition(name, op, value)  # type: ignore[arg-type]
 
 

@@ -143,6 +143,39 @@ def test_parse_condition() -> None:
             parse_condition(bad, SPEC)
 
 
+def test_conditions_that_could_never_mean_what_they_say_are_refused() -> None:
+    spec = load_spec_text(
+        """
+version: 1
+campaign: golden-bool
+title: Golden
+target: trace
+source:
+  filters: {trace_name: support-chat}
+questions:
+  - score: support_quality
+    type: categorical
+    categories: [{label: excellent, value: 2}, {label: poor, value: 0}]
+  - {score: helpfulness, type: numeric, min: 1, max: 5}
+  - {score: factually_correct, type: boolean}
+""",
+        "specs/golden-bool.yaml",
+    )
+    assert parse_condition("factually_correct=no", spec).holds(spec.question("factually_correct"), False)
+    assert parse_condition("factually_correct!=yes", spec).holds(spec.question("factually_correct"), False)
+    assert parse_condition("support_quality>=poor", spec).op == ">="
+    assert parse_condition("support_quality>1", spec).op == ">"
+    # A typo in a yes/no value used to mean "no", and ordering ops or non-numbers matched nothing.
+    for bad in (
+        "factually_correct=ye",
+        "factually_correct>yes",
+        "helpfulness>=high",
+        "support_quality>=great",
+    ):
+        with pytest.raises(ConfigError, match="--where"):
+            parse_condition(bad, spec)
+
+
 def _expected_keys(*indexes: int) -> list[str]:
     return sorted(f"trace:{TRACES[i].id}" for i in indexes)
 
