@@ -1,14 +1,16 @@
-"""Langfuse's own score validation rules, applied before anything is sent or stored.
+"""Langfuse's own validation rules for scores and score configs, applied before anything is sent or stored.
 
 The server checks a score against its config only *after* answering 200, and silently drops a
 score that fails (reference §3, §8). So we run the same checks first: whatever passes here is
-stored by the server; whatever fails never leaves the machine.
+stored by the server; whatever fails never leaves the machine. Score configs follow the server's
+create rules (:func:`score_config_problems`), so both backends refuse the same configs alike.
 """
 
 from __future__ import annotations
 
 import math
 import unicodedata
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,6 +23,8 @@ TEXT_MAX_LENGTH = 500
 #: Score config names: 1–35 characters of letters, digits, ``_ .()-`` and space.
 CONFIG_NAME_MAX_LENGTH = 35
 _NAME_EXTRA = set("_ .()-")
+#: The data types a score config may have (CORRECTION exists only on scores).
+CONFIG_DATA_TYPES = ("NUMERIC", "CATEGORICAL", "BOOLEAN", "TEXT")
 
 
 def config_name_problem(name: str) -> str | None:
@@ -32,6 +36,55 @@ def config_name_problem(name: str) -> str | None:
         if not (cat.startswith("L") or cat.startswith("N") or ch in _NAME_EXTRA):
             return f"may only contain letters, digits, spaces and _ . ( ) - (found {ch!r})"
     return None
+
+
+def score_config_problems(
+    name: str,
+    data_type: str,
+    categories: Sequence[tuple[str, float]] = (),
+    min_value: float | None = None,
+    max_value: float | None = None,
+) -> list[str]:
+    """Every reason Langfuse would refuse to create this score config (empty list = valid).
+
+    Both backends check this before creating (the local store, and the Langfuse source before
+    sending), and the JSONL importer for the configs it reads."""
+    problems: list[str] = []
+    name_problem = config_name_problem(name)
+    if name_problem:
+        problems.append(f"name {name!r} {name_problem}")
+    if data_type not in CONFIG_DATA_TYPES:
+        problems.append(f"data type {data_type!r} must be one of {', '.join(CONFIG_DATA_TYPES)}")
+        return problems
+    if data_type == "NUMERIC":
+        if categories:
+            problems.append("a NUMERIC config takes no categories")
+        if min_value is not None and max_value is not None and not max_value > min_value:
+            problems.append(f"max ({max_value:g}) must be greater than min ({min_value:g})")
+    elif data_type == "CATEGORICAL":
+        if min_value is not None or max_value is not None:
+            problems.append("a CATEGORICAL config takes no min/max")
+        if not categories:
+            problems.append("a CATEGORICAL config needs at least one category")
+        labels = [label for label, _ in categories]
+        values = [value for _, value in categories]
+        if any(not isinstance(label, str) or not label for label in labels):
+            problems.append("category labels must be non-empty strings")
+        if len(set(labels)) != len(labels):
+            problems.append("category labels must be unique")
+        if len(set(values)) != len(values):
+            problems.append("category values must be unique")
+    elif data_type == "BOOLEAN":
+        if categories:
+            problems.append("a BOOLEAN config takes no categories (they are always True = 1, False = 0)")
+        if min_value is not None or max_value is not None:
+            problems.append("a BOOLEAN config takes no min/max")
+    elif data_type == "TEXT":
+        if categories:
+            problems.append("a TEXT config takes no categories")
+        if min_value is not None or max_value is not None:
+            problems.append("a TEXT config takes no min/max")
+    return problems
 
 
 def check_score(score: ScoreWrite, config: ScoreConfig | None) -> list[str]:

@@ -39,8 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from hitl_pipeline.errors import ConfigError, ImportDataError
+from hitl_pipeline.scoring.rules import CONFIG_DATA_TYPES, score_config_problems
 from hitl_pipeline.sources.base import Observation, Score, ScoreConfig, Trace
-from hitl_pipeline.sources.local import LocalSource, score_config_problems
+from hitl_pipeline.sources.local import LocalSource
 
 RECORD_TYPES = ("trace", "observation", "score", "score_config")
 OBSERVATION_TYPES = (
@@ -421,7 +422,7 @@ def _parse_score(number: int, line: _Line, parsed: _Parsed) -> str | None:
 def _parse_config(number: int, line: _Line, parsed: _Parsed) -> None:
     config_id = line.string("id", required=True)
     name = line.string("name", required=True)
-    data_type = line.string("dataType", required=True, choices=("NUMERIC", "CATEGORICAL", "BOOLEAN", "TEXT"))
+    data_type = line.string("dataType", required=True, choices=CONFIG_DATA_TYPES)
     min_value = line.number("minValue")
     max_value = line.number("maxValue")
     description = line.string("description")

@@ -63,7 +63,7 @@ from langfuse.api import LangfuseAPI
 from langfuse.api.core.api_error import ApiError
 
 from hitl_pipeline.errors import AuthError, ConfigError, SourceError
-from hitl_pipeline.scoring.rules import check_score
+from hitl_pipeline.scoring.rules import check_score, score_config_problems
 from hitl_pipeline.sources.base import (
     Item,
     ItemRef,
@@ -1278,9 +1278,12 @@ class LangfuseSource:
         max_value: float | None = None,
         description: str | None = None,
     ) -> ScoreConfig:
-        """Create a config with the server's rules (BOOLEAN categories are set by the server)."""
+        """Create a config with the server's rules, checked before sending (:func:`score_config_problems`,
+        as the local store does); BOOLEAN categories are set by the server. Raises :class:`SourceError`."""
+        problems = score_config_problems(name, data_type, categories, min_value, max_value)
+        if problems:
+            raise SourceError(f"cannot create score config {name!r}: " + "; ".join(problems))
         body: dict[str, Any] = {"name": name, "dataType": data_type}
-        # Send what was given, even where the type forbids it: the server's refusal is the message.
         if categories:
             body["categories"] = [{"label": label, "value": value} for label, value in categories]
         if min_value is not None:

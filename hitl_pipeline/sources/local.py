@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from hitl_pipeline.errors import SourceError
-from hitl_pipeline.scoring.rules import check_score, config_name_problem
+from hitl_pipeline.scoring.rules import check_score, score_config_problems
 from hitl_pipeline.sources.base import (
     Item,
     ItemRef,
@@ -184,7 +184,6 @@ _TRACE_COLUMNS = {
     "release": "release",
     "version": "version",
 }
-_CONFIG_TYPES = ("NUMERIC", "CATEGORICAL", "BOOLEAN", "TEXT")
 _OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "!=": "<>"}
 
 
@@ -1111,49 +1110,3 @@ def _write_value(s: ScoreWrite, config: ScoreConfig | None) -> tuple[float | Non
     if s.data_type == "BOOLEAN":
         return numeric, "True" if numeric == 1 else "False"
     return numeric, None
-
-
-def score_config_problems(
-    name: str,
-    data_type: str,
-    categories: Sequence[tuple[str, float]] = (),
-    min_value: float | None = None,
-    max_value: float | None = None,
-) -> list[str]:
-    """Every reason Langfuse would refuse to create this score config (empty list = valid)."""
-    problems: list[str] = []
-    name_problem = config_name_problem(name)
-    if name_problem:
-        problems.append(f"name {name!r} {name_problem}")
-    if data_type not in _CONFIG_TYPES:
-        problems.append(f"data type {data_type!r} must be one of {', '.join(_CONFIG_TYPES)}")
-        return problems
-    if data_type == "NUMERIC":
-        if categories:
-            problems.append("a NUMERIC config takes no categories")
-        if min_value is not None and max_value is not None and not max_value > min_value:
-            problems.append(f"max ({max_value:g}) must be greater than min ({min_value:g})")
-    elif data_type == "CATEGORICAL":
-        if min_value is not None or max_value is not None:
-            problems.append("a CATEGORICAL config takes no min/max")
-        if not categories:
-            problems.append("a CATEGORICAL config needs at least one category")
-        labels = [label for label, _ in categories]
-        values = [value for _, value in categories]
-        if any(not isinstance(label, str) or not label for label in labels):
-            problems.append("category labels must be non-empty strings")
-        if len(set(labels)) != len(labels):
-            problems.append("category labels must be unique")
-        if len(set(values)) != len(values):
-            problems.append("category values must be unique")
-    elif data_type == "BOOLEAN":
-        if categories:
-            problems.append("a BOOLEAN config takes no categories (they are always True = 1, False = 0)")
-        if min_value is not None or max_value is not None:
-            problems.append("a BOOLEAN config takes no min/max")
-    elif data_type == "TEXT":
-        if categories:
-            problems.append("a TEXT config takes no categories")
-        if min_value is not None or max_value is not None:
-            problems.append("a TEXT config takes no min/max")
-    return problems

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hitl_pipeline.errors import ConfigError
+from hitl_pipeline.errors import ConfigError, SourceError
 from hitl_pipeline.scoring.configs import check_configs, resolve_configs
 from hitl_pipeline.sources.base import Source
 from hitl_pipeline.sources.demo import DemoData, load_demo
@@ -199,3 +199,22 @@ def _archive(source: Source, config_id: str) -> None:
     else:
         with source.transaction() as tx:
             tx.execute("UPDATE score_configs SET is_archived = 1 WHERE id = ?", (config_id,))
+
+
+def test_both_sources_refuse_an_invalid_config_alike_and_langfuse_sends_nothing(
+    make_fake: Any, source_for: Any, tmp_path: Path
+) -> None:
+    fake = make_fake(mode="v4", load=False)
+    langfuse = source_for(fake)
+    langfuse.probe()
+    local = LocalSource(tmp_path / "local.db")
+    bad = dict(name="bad/name", data_type="CATEGORICAL", categories=[("a", 0), ("a", 1)])
+    messages = []
+    for src in (langfuse, local):
+        with pytest.raises(SourceError) as info:
+            src.create_score_config(**bad)
+        messages.append(str(info.value))
+    local.close()
+    assert messages[0] == messages[1]
+    assert "'bad/name'" in messages[0] and "category labels must be unique" in messages[0]
+    assert fake.counters["POST /api/public/score-configs"] == 0
