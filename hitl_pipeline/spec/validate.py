@@ -713,18 +713,13 @@ def _review_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIss
     consensus = data.get("consensus")
     per_item = _get(review, "reviewers_per_item")
     reviewers = _get(review, "reviewers")
-    if (
-        isinstance(per_item, int)
-        and not isinstance(per_item, bool)
-        and isinstance(reviewers, list)
-        and reviewers
-    ):
-        if per_item > len(reviewers):
-            yield loaded.issue(
-                ("review", "reviewers_per_item"),
-                f"{per_item} reviewers per item, but only {len(reviewers)} reviewer"
-                f"{'s are' if len(reviewers) != 1 else ' is'} listed in review.reviewers",
-            )
+    # A whole float (2.0) is an integer to JSON Schema, and the model makes it one: judge it alike.
+    if _is_number(per_item) and isinstance(reviewers, list) and reviewers and per_item > len(reviewers):
+        yield loaded.issue(
+            ("review", "reviewers_per_item"),
+            f"{per_item:g} reviewers per item, but only {len(reviewers)} reviewer"
+            f"{'s are' if len(reviewers) != 1 else ' is'} listed in review.reviewers",
+        )
     enabled = _get(consensus, "enabled") is True
     adjudicators = _get(review, "adjudicators")
     if isinstance(adjudicators, list) and adjudicators and not enabled:
@@ -733,7 +728,7 @@ def _review_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIss
             "adjudicators resolve disagreements between reviewers; enable them with consensus: {enabled: true}",
             key=True,
         )
-    if enabled and isinstance(per_item, int) and per_item < 2:
+    if enabled and _is_number(per_item) and per_item < 2:
         yield loaded.issue(
             ("consensus", "enabled"),
             "consensus needs at least 2 reviews per item; set review.reviewers_per_item to 2 or more",
