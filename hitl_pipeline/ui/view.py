@@ -280,7 +280,8 @@ def _tool_args(raw: Any) -> str:
 
 def _tool_message(title: str, body: str, *, lang: str = "json") -> dict[str, Any]:
     text, _ = fold(safe_text(body))
-    return {"role": "assistant", "content": fenced(text, lang), "metadata": {"title": title}}
+    # The Chatbot renders a title as markdown too, and tool names / call ids come from the trace.
+    return {"role": "assistant", "content": fenced(text, lang), "metadata": {"title": defuse_markdown(title)}}
 
 
 def _text_message(role: str, text: str) -> dict[str, Any]:

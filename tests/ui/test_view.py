@@ -84,6 +84,24 @@ def test_anthropic_blocks_and_top_level_system() -> None:
     assert "approved" in chat[-1]["content"]
 
 
+def test_tool_names_and_ids_are_shown_as_typed_in_titles() -> None:
+    name = "<img src=x onerror=alert(1)>lookup\u202e"
+    chat = to_chat(
+        [
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"function": {"name": name, "arguments": "{}"}}],
+            },
+            {"role": "tool", "tool_call_id": "![t](http://evil.example/t.png)", "content": "ok"},
+        ]
+    )
+    assert chat is not None
+    titles = [m["metadata"]["title"] for m in chat]
+    assert titles[0] == "🛠 Tool call: &lt;img src=x onerror=alert(1)>lookup[U+202E RLO]"
+    assert titles[1] == "🔧 Tool result: !\u200b[t](http://evil.example/t.png)"
+
+
 def test_non_chat_values_are_not_chat() -> None:
     assert to_chat({"query": "x"}) is None
     assert to_chat("plain") is None
