@@ -22,9 +22,9 @@ from typing import Any
 
 from hitl_pipeline.campaign.queue import QueuePlan, build_queue
 from hitl_pipeline.campaign.service import CampaignService
-from hitl_pipeline.campaign.state import CampaignState, OutboxEntry
+from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.errors import CampaignError, ConfigError
-from hitl_pipeline.scoring.build import score_to_json
+from hitl_pipeline.scoring.build import outbox_entries
 from hitl_pipeline.scoring.outbox import Backoff, DrainReport, OutboxWorker, drain
 from hitl_pipeline.sources.base import Score, ScoreConfig, ScoreWrite, Source
 from hitl_pipeline.spec.model import Question, ReviewSpec
@@ -155,6 +155,8 @@ def open_campaign(
     state = CampaignState(campaign_db_path(home, spec.campaign))
     try:
         created = clock()
+        # The spec's commit *now* (a harmless edit may have been committed since creation).
+        commit = git_commit_of(spec.path)
         version = 1
         if state.is_initialized():
             state, version = _check_spec_change(state, spec, source, new_version=new_version)
@@ -167,16 +169,13 @@ def open_campaign(
                 spec_version=version,
                 now=plan.now,
                 created_at=created,
-                git_commit=git_commit_of(spec.path),
+                git_commit=commit,
                 refs=plan.refs,
             )
         else:
-            meta = state.meta()
-            if meta.campaign != spec.campaign:
-                message = f"{state.path} holds campaign {meta.campaign!r}, not {spec.campaign!r}"
-                raise CampaignError(message)
-            # Meaning-changing edits were refused by _check_spec_change; here the hash is recorded.
-            state.record_spec(spec.spec_hash, spec_to_json(spec), meta.spec_version, created)
+            # Another campaign's state or a meaning-changing edit was refused by _check_spec_change;
+            # here the hash is recorded.
+            state.record_spec(spec.spec_hash, spec_to_json(spec), state.meta().spec_version, created)
         if configs is None:
             configs = resolve_campaign_configs(spec, source, state, created)
         else:
@@ -195,8 +194,7 @@ def open_campaign(
             source,
             configs,
             clock=clock,
-            # The spec's commit *now* (a harmless edit may have been committed since creation).
-            git_commit=git_commit_of(spec.path) or meta.git_commit,
+            git_commit=commit or meta.git_commit,
             prefetch_depth=prefetch_depth,
             worker=outbox,
         )
@@ -267,22 +265,10 @@ def _grow_queue(state: CampaignState, spec: ReviewSpec, source: Source, now: dat
     Returns how many were added. The sample is deterministic, so the queued items stay queued and
     keep their order; reviews already given are untouched.
     """
-    from hitl_pipeline.campaign.state import ts
-
     plan = build_queue(spec, source, now=now)
     queued = {row.key for row in state.items()}
     new = [r for r in plan.refs if r.key not in queued]
-    if not new:
-        return 0
-    with state.transaction() as c:
-        start = c.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM items").fetchone()[0]
-        c.executemany(
-            "INSERT INTO items (key, kind, id, trace_id, position, stratum, timestamp) VALUES (?,?,?,?,?,?,?)",
-            [
-                (r.key, r.kind, r.id, r.trace_id, start + i, r.stratum, ts(r.timestamp))
-                for i, r in enumerate(new)
-            ],
-        )
+    state.append_items(new)
     return len(new)
 
 
@@ -339,29 +325,27 @@ def resume_from_source(spec: ReviewSpec, source: Source, state: CampaignState) -
         if asked.score not in slot or slot[asked.score].timestamp < score.timestamp:
             slot[asked.score] = score
     restored = 0
-    for (key, reviewer), scores in sorted(slots.items()):
-        if state.review(key, reviewer) is not None:
-            continue
-        answers = {name: _answer_from_score(spec.question(name), s) for name, s in scores.items()}
-        first = min(s.timestamp for s in scores.values())
-        comment = next((s.comment for s in scores.values() if s.comment), None)
-        entries = [
-            OutboxEntry(score_id=s.id, question=name, payload=score_to_json(_as_write(s)))
-            for name, s in scores.items()
-        ]
-        state.record_submission(
-            item_key=key,
-            reviewer=reviewer,
-            answers=answers,
-            comment=comment,
-            now=first,
-            duration_s=None,
-            entries=entries,
-            origin="source",
-            outbox_status="confirmed",
-        )
-        restored += 1
-    state.mark_resumed()
+    # One transaction: the restore is all or nothing, and one commit (not one a slot) at start-up.
+    with state.transaction():
+        for (key, reviewer), scores in sorted(slots.items()):
+            if state.review(key, reviewer) is not None:
+                continue
+            answers = {name: _answer_from_score(spec.question(name), s) for name, s in scores.items()}
+            first = min(s.timestamp for s in scores.values())
+            comment = next((s.comment for s in scores.values() if s.comment), None)
+            state.record_submission(
+                item_key=key,
+                reviewer=reviewer,
+                answers=answers,
+                comment=comment,
+                now=first,
+                duration_s=None,
+                entries=outbox_entries([(name, _as_write(s)) for name, s in scores.items()]),
+                origin="source",
+                outbox_status="confirmed",
+            )
+            restored += 1
+        state.mark_resumed()
     return restored
 
 

@@ -300,10 +300,16 @@ class CampaignState:
                 "INSERT INTO spec_versions (spec_hash, spec_json, version, first_seen) VALUES (?, ?, ?, ?)",
                 (spec_hash, spec_json, spec_version, ts(created_at)),
             )
+            self.append_items(refs)
+
+    def append_items(self, refs: Sequence[ItemRef]) -> None:
+        """Queue ``refs`` after the items already queued, in their order."""
+        with self.transaction() as c:
+            start = c.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM items").fetchone()[0]
             c.executemany(
                 "INSERT INTO items (key, kind, id, trace_id, position, stratum, timestamp) VALUES (?,?,?,?,?,?,?)",
                 [
-                    (r.key, r.kind, r.id, r.trace_id, i, r.stratum, ts(r.timestamp))
+                    (r.key, r.kind, r.id, r.trace_id, start + i, r.stratum, ts(r.timestamp))
                     for i, r in enumerate(refs)
                 ],
             )
