@@ -528,6 +528,21 @@ class LangfuseSource:
                 )
         return conds
 
+    @staticmethod
+    def _metadata_conditions(filters: Filters) -> list[dict[str, Any]]:
+        """``metadata`` as the server compares it (as text, on both read paths); the exact type of
+        each value is re-checked on the rows (:meth:`_client_side_ok`)."""
+        return [
+            {
+                "type": "categoryOptions",
+                "column": "metadata",
+                "key": key,
+                "operator": "any of",
+                "value": sorted({_meta_text(v) for v in wanted}),
+            }
+            for key, wanted in filters.metadata
+        ]
+
     def _v2_trace_conditions(self, filters: Filters, *, root: bool) -> list[dict[str, Any]]:
         """Trace filters as v2 conditions. ``root``: the rows are root observations, so the trace's
         own version and metadata are on them; child rows only carry the propagated attributes."""
@@ -544,16 +559,7 @@ class LangfuseSource:
         if root:
             if filters.version:
                 conds.append(self._options("version", filters.version))
-            for key, wanted in filters.metadata:
-                conds.append(
-                    {
-                        "type": "categoryOptions",
-                        "column": "metadata",
-                        "key": key,
-                        "operator": "any of",
-                        "value": sorted({_meta_text(v) for v in wanted}),
-                    }
-                )
+            conds.extend(self._metadata_conditions(filters))
         return conds
 
     @staticmethod
@@ -802,16 +808,7 @@ class LangfuseSource:
             if values:
                 conds.append(self._options(column, values))
         conds.extend(self._tag_conditions(filters))
-        for key, wanted in filters.metadata:
-            conds.append(
-                {
-                    "type": "categoryOptions",
-                    "column": "metadata",
-                    "key": key,
-                    "operator": "any of",
-                    "value": sorted({_meta_text(v) for v in wanted}),
-                }
-            )
+        conds.extend(self._metadata_conditions(filters))
         return conds
 
     def _legacy_pages(self, what: str, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -917,22 +914,10 @@ class LangfuseSource:
         self, session_ids: Sequence[str], start: datetime, end: datetime, meta_key: str | None
     ) -> list[_TraceInfo]:
         out: list[_TraceInfo] = []
+        window = self._legacy_trace_filter(Filters(), start - SESSION_LOOKBACK, end)
         for chunk in _chunks(session_ids, ID_CHUNK):
-            extra = {
-                "filter": json.dumps(
-                    [
-                        {
-                            "type": "datetime",
-                            "column": "timestamp",
-                            "operator": ">=",
-                            "value": _iso(start - SESSION_LOOKBACK),
-                        },
-                        {"type": "datetime", "column": "timestamp", "operator": "<", "value": _iso(end)},
-                        self._options("sessionId", list(chunk)),
-                    ]
-                )
-            }
-            params = {"fields": "core,io" if meta_key else "core", **extra}
+            conds = [*window, self._options("sessionId", list(chunk))]
+            params = {"fields": "core,io" if meta_key else "core", "filter": json.dumps(conds)}
             out.extend(
                 self._trace_info_from_v1(d)
                 for d in self._legacy_pages("listing sessions", "/api/public/traces", params)
