@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -306,3 +307,35 @@ def test_whole_floats_in_integer_fields_become_ints() -> None:
     values = (spec.version, spec.sample.size, spec.sample.seed, spec.review.reviewers_per_item)
     assert values == (1, 10, 3, 2)
     assert all(type(v) is int for v in values)
+
+
+def _schema_defaults(
+    node: dict[str, Any], defs: dict[str, Any], path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """``(path, default)`` of every schema property that documents a default (README's Default column)."""
+    if "$ref" in node:
+        node = {**defs[node["$ref"].split("/")[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+    for name, sub in node.get("properties", {}).items():
+        resolved = {**defs[sub["$ref"].split("/")[-1]], **sub} if "$ref" in sub else sub
+        if "default" in resolved:
+            yield (*path, name), resolved["default"]
+        yield from _schema_defaults(sub, defs, (*path, name))
+        if isinstance(sub.get("items"), dict):
+            yield from _schema_defaults(sub["items"], defs, (*path, name))
+
+
+def test_the_documented_defaults_are_the_defaults_a_spec_gets() -> None:
+    # README's Default column comes from the schema; what a spec gets comes from build + model.
+    spec = load_spec_text(MINIMAL)
+    attribute = {"from": "time_from", "to": "time_to"}
+    root = schema()
+    defaults = dict(_schema_defaults(root, root["$defs"]))
+    assert len(defaults) >= 14
+    for path, documented in defaults.items():
+        node: Any = spec
+        for part in path:
+            if part == "source":
+                continue
+            node = node.questions[0] if part == "questions" else getattr(node, attribute.get(part, part))
+        actual = list(node) if isinstance(node, tuple) else node
+        assert actual == documented, path
