@@ -210,7 +210,7 @@ class CampaignService:
             future = Future()
             try:
                 future.set_result(self._fetch(row.ref))
-            except HitlError as e:
+            except Exception as e:  # raised below like a prefetch's failure, saying what and where
                 future.set_exception(e)
             with self._cache_lock:
                 self._cache[key] = future

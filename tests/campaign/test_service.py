@@ -479,3 +479,29 @@ def test_close_fails_items_still_being_fetched(store: LocalSource, home: Path, c
     with pytest.raises(SourceError):
         svc.item(keys[-1])  # queued behind the others when the pool was shut down
     assert time.perf_counter() - started < 1.0
+
+
+class FlakySource(SlowSource):
+    """get_item fails once with an error that is not the project's own (a bug or a raw client error)."""
+
+    def __init__(self, inner: LocalSource) -> None:
+        super().__init__(inner, 0.0)
+        self.failed = False
+
+    def get_item(self, ref: ItemRef, *, score_names: Sequence[str] | None = None) -> Item:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("connection reset")
+        return self.inner.get_item(ref, score_names=score_names)
+
+
+def test_an_item_fetched_on_the_request_path_fails_with_where_and_is_retried(
+    store: LocalSource, home: Path, clock: Clock
+) -> None:
+    from hitl_pipeline.errors import SourceError
+
+    with open_service(make_spec(size=2), FlakySource(store), home, clock, start=False) as svc:
+        key = svc.state.items()[0].key
+        with pytest.raises(SourceError, match=f"could not load {key} from the slow source: connection reset"):
+            svc.item(key)
+        assert svc.item(key).trace is not None  # the failure was not cached
