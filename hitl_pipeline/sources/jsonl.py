@@ -42,20 +42,9 @@ from hitl_pipeline.errors import ConfigError, ImportDataError
 from hitl_pipeline.scoring.rules import CONFIG_DATA_TYPES, score_config_problems
 from hitl_pipeline.sources.base import Observation, Score, ScoreConfig, Trace
 from hitl_pipeline.sources.local import LocalSource
+from hitl_pipeline.spec.validate import OBSERVATION_TYPES
 
 RECORD_TYPES = ("trace", "observation", "score", "score_config")
-OBSERVATION_TYPES = (
-    "SPAN",
-    "GENERATION",
-    "EVENT",
-    "TOOL",
-    "AGENT",
-    "CHAIN",
-    "RETRIEVER",
-    "EVALUATOR",
-    "EMBEDDING",
-    "GUARDRAIL",
-)
 LEVELS = ("DEBUG", "DEFAULT", "WARNING", "ERROR")
 SCORE_DATA_TYPES = ("NUMERIC", "CATEGORICAL", "BOOLEAN", "TEXT", "CORRECTION")
 SCORE_SOURCES = ("API", "ANNOTATION", "EVAL")
