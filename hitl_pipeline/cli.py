@@ -528,7 +528,8 @@ def export(
             count = export_campaign(loaded, home=resolve_home(home), fmt=fmt, out=fh)
         tmp.replace(output)
     except OSError as e:
-        raise ConfigError(f"cannot write {output}: {e}") from e
+        # Name the file the user asked for, not the temporary file next to it.
+        raise ConfigError(f"cannot write {output}: {e.strerror or e}; check the path and its folder") from e
     finally:
         tmp.unlink(missing_ok=True)
     typer.echo(f"Wrote {count} row(s) to {output}", err=True)
@@ -679,8 +680,9 @@ def reviewers_add(
     else:
         password = typer.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
     accounts = _accounts(home)
+    existed = name in accounts
     accounts.add(name, password, replace=replace)
-    typer.echo(f"{'Updated' if replace else 'Added'} reviewer {name!r} in {accounts.path}")
+    typer.echo(f"{'Updated' if existed else 'Added'} reviewer {name!r} in {accounts.path}")
 
 
 @reviewers_app.command("list")

@@ -259,3 +259,27 @@ def test_bug_in_a_real_process_exits_2_without_locals(tmp_path: Path) -> None:
     assert "ValueError: bad 23" in proc.stderr
     assert "sk-lf-SECRET" not in proc.stderr  # no frame locals (rich's show_locals would print it)
     assert proc.stdout == ""
+
+
+# ---- messages of the commands themselves ------------------------------------------------------
+
+
+def test_reviewers_add_says_added_or_updated_by_what_happened(tmp_path: Path) -> None:
+    home = ["--home", str(tmp_path)]
+    add = ["reviewers", "add", "alice", "--password-stdin", "--replace", *home]
+    first = runner.invoke(app, add, input="password-1\n")
+    assert first.exit_code == 0, first.output
+    assert first.stdout == f"Added reviewer 'alice' in {tmp_path / 'reviewers.json'}\n"
+    again = runner.invoke(app, add, input="password-2\n")
+    assert again.stdout == f"Updated reviewer 'alice' in {tmp_path / 'reviewers.json'}\n"
+
+
+def test_export_to_an_unwritable_path_names_that_path(tmp_path: Path) -> None:
+    target = tmp_path / "no-such-folder" / "answers.csv"
+    result = runner.invoke(
+        app, ["export", str(EXAMPLES[0]), "--output", str(target), "--home", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: cannot write {target}: No such file or directory; check the path and its folder\n"
+    )
