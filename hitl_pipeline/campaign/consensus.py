@@ -313,6 +313,25 @@ class ConsensusManager:
             max_disagreement=self.spec.consensus.max_disagreement,
         )
 
+    def _scores(
+        self, item_key: str, decisions: Sequence[Decision], now: datetime, **by: Any
+    ) -> list[tuple[str, ScoreWrite]]:
+        """:func:`build_consensus_scores` for one of the campaign's items (``by``: an adjudicator's
+        ``values`` and name)."""
+        row = self.state.item(item_key)
+        assert row is not None
+        return build_consensus_scores(
+            self.spec,
+            row.ref,
+            decisions,
+            self.service.configs,
+            spec_version=self.service.spec_version,
+            timestamp=now,
+            git_commit=self.service.git_commit,
+            queue_id=self.service.queue_id,
+            **by,
+        )
+
     def adjudication(self, item_key: str) -> Adjudication | None:
         """The item's adjudication entry, if it has one."""
         with self.state.transaction() as c:
@@ -376,18 +395,7 @@ class ConsensusManager:
                     (item_key, json.dumps(reasons), ts(now)),
                 )
             return self.adjudication(item_key)
-        row = self.state.item(item_key)
-        assert row is not None
-        scores = build_consensus_scores(
-            self.spec,
-            row.ref,
-            decisions,
-            self.service.configs,
-            spec_version=self.service.spec_version,
-            timestamp=now,
-            git_commit=self.service.git_commit,
-            queue_id=self.service.queue_id,
-        )
+        scores = self._scores(item_key, decisions, now)
         with self.state.transaction() as c:
             # An edit may have settled a dispute: the item leaves the adjudication queue.
             c.execute("DELETE FROM adjudications WHERE item_key = ? AND status = 'open'", (item_key,))
@@ -466,31 +474,12 @@ class ConsensusManager:
 
     def submit(self, reviewer: str, item_key: str, answers: dict[str, Any], comment: str | None) -> None:
         """The adjudicator's answer becomes the consensus of every consensus question of the item."""
-        from hitl_pipeline.scoring.validate import output_text, validate_answers
-
         if not self.is_adjudicating(reviewer, item_key):
             raise CampaignError(f"{item_key!r} is not an adjudication assigned to {reviewer!r}; press Next")
-        needs_output = any(q.type == "correction" for q in self.spec.questions)
-        original = output_text(self.service.item(item_key)) if needs_output else None
-        normalised, text = validate_answers(
-            self.spec, self.service.configs, answers, comment, original_output=original
-        )
-        decisions = self._decisions(item_key)
-        row = self.state.item(item_key)
-        assert row is not None
+        normalised, text = self.service.validate(item_key, answers, comment)
         now = self.service.clock()
-        scores = build_consensus_scores(
-            self.spec,
-            row.ref,
-            decisions,
-            self.service.configs,
-            spec_version=self.service.spec_version,
-            values=normalised,
-            adjudicator=reviewer,
-            timestamp=now,
-            git_commit=self.service.git_commit,
-            queue_id=self.service.queue_id,
-        )
+        decisions = self._decisions(item_key)
+        scores = self._scores(item_key, decisions, now, values=normalised, adjudicator=reviewer)
         with self.state.transaction() as c:
             # Checked again with the write lock held: the lease may have expired and been taken since.
             if not self.is_adjudicating(reviewer, item_key):

@@ -343,10 +343,7 @@ class CampaignService:
         if existing is None and lease is None:
             message = f"{item_key!r} is not assigned to {reviewer!r}; open it with Next before answering"
             raise CampaignError(message)
-        original = output_text(self.item(item_key)) if self._needs_output else None
-        normalised, text = validate_answers(
-            self.spec, self.configs, answers, comment, original_output=original
-        )
+        normalised, text = self.validate(item_key, answers, comment)
         stamp = existing.created_at if existing is not None else now
         scores = build_scores(
             self.spec,
@@ -399,6 +396,14 @@ class CampaignService:
         if self.worker is not None:
             self.worker.notify()
         self._prefetch_for(reviewer)
+
+    def validate(
+        self, item_key: str, answers: Mapping[str, Any], comment: str | None
+    ) -> tuple[dict[str, Any], str | None]:
+        """:func:`~hitl_pipeline.scoring.validate.validate_answers` against this item (a correction
+        must change its output): (normalised answers, comment), or ScoreValidationError."""
+        original = output_text(self.item(item_key)) if self._needs_output else None
+        return validate_answers(self.spec, self.configs, answers, comment, original_output=original)
 
     def skip(self, reviewer: str, item_key: str) -> None:
         """Release the lease; the item comes back after the others, or goes to another reviewer."""
