@@ -213,7 +213,10 @@ def run(
     spec: SpecArgument,
     source: SourceOption = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Build and print the queue, start no server, write nothing.")
+        bool,
+        typer.Option(
+            "--dry-run", help="Build and print the queue; start no server, write no campaign state."
+        ),
     ] = False,
     host: Annotated[
         str,
