@@ -112,9 +112,18 @@ def _resolve_reference(q: Question, source: Source) -> ConfigResolution:
     return ConfigResolution(q.score, "matched", cfg)
 
 
+def _exact_matches(q: Question, configs: Sequence[ScoreConfig]) -> list[ScoreConfig]:
+    """The unarchived configs with ``q``'s score name and exactly its shape."""
+    return [
+        c
+        for c in configs
+        if c.name == q.score and not c.is_archived and not shape_differences(q, c, declared_only=False)
+    ]
+
+
 def _resolve_inline(q: Question, configs: Sequence[ScoreConfig]) -> ConfigResolution:
     same_name = [c for c in configs if c.name == q.score and not c.is_archived]
-    exact = [c for c in same_name if not shape_differences(q, c, declared_only=False)]
+    exact = _exact_matches(q, same_name)
     if len(exact) == 1:
         return ConfigResolution(q.score, "matched", exact[0])
     if len(exact) > 1:
@@ -175,10 +184,12 @@ def check_configs(spec: ReviewSpec, source: Source, *, create: bool = False) -> 
             results.append(_resolve_inline(q, configs))
     if not create:
         return results
+    # An inline question with no exact match gets one (same-name configs with another shape do
+    # not block creating the right one); an ambiguity (several exact matches) does.
     creatable = {
         i
         for i, (q, r) in enumerate(zip(spec.questions, results, strict=True))
-        if r.status == "error" and not q.config_id and _only_missing(r)
+        if r.status == "error" and not q.config_id and not _exact_matches(q, configs)
     }
     blocking = [r for i, r in enumerate(results) if r.status == "error" and i not in creatable]
     if blocking:
@@ -187,12 +198,6 @@ def check_configs(spec: ReviewSpec, source: Source, *, create: bool = False) -> 
         q = spec.questions[i]
         results[i] = ConfigResolution(q.score, "created", _create(q, source))
     return results
-
-
-def _only_missing(r: ConfigResolution) -> bool:
-    """True when the only problem is that no config exists yet (same-name configs with another
-    shape do not block creating the right one; an ambiguity does)."""
-    return all("match this question" not in p for p in r.problems)
 
 
 def resolve_configs(spec: ReviewSpec, source: Source, *, create: bool = False) -> dict[str, ScoreConfig]:
