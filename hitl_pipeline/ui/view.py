@@ -156,13 +156,26 @@ def fold(text: str, limit: int = FOLD_CHARS) -> tuple[str, bool]:
 
 #: Inserted between ``!`` and ``[`` so markdown never sees an image (the text still reads the same).
 ZERO_WIDTH_SPACE = "\u200b"
-_CODE = re.compile(r"(?P<fence>`{3,}|~{3,})[\s\S]*?(?P=fence)|`[^`\n]+`")
+#: What markdown shows as code. Anything matched here must be code for the renderer too, or raw
+#: HTML would slip through unescaped; the reverse only costs fidelity (``&lt;`` shown in code).
+_CODE = re.compile(
+    # a backslash-escaped backtick (or backslash) is text: it never opens code
+    r"\\[\\`]"
+    # a fenced block: its fence opens a line, and the same fence (or the end of the text) closes it
+    r"|^ {0,3}(?P<fence>(?P<fc>[`~])(?P=fc){2,})[^`\n]*(?:\n[\s\S]*?(?:^ {0,3}(?P=fence)(?P=fc)*[ \t]*$|\Z)|\Z)"
+    # a code span: a backtick run closed by a run of the same length on the same line (a span
+    # across lines may be cut by a block that starts on the next one: left to the escaping)
+    r"|(?<!`)(?P<ticks>`+)(?!`)[^\n]+?(?<!`)(?P=ticks)(?!`)",
+    re.MULTILINE,
+)
 
 
 def _escape_outside_code(text: str) -> str:
     out: list[str] = []
     pos = 0
     for m in _CODE.finditer(text):
+        if m.group().startswith("\\"):
+            continue  # escaped: stays in the text around it, escaped with it
         out.append(text[pos : m.start()].replace("&", "&amp;").replace("<", "&lt;"))
         out.append(m.group())  # code is shown literally by the renderer already
         pos = m.end()

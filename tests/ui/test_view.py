@@ -129,6 +129,19 @@ def test_html_is_escaped_outside_code_only() -> None:
     assert out == "a &lt;b>x&lt;/b> &amp; `<i>` then\n```html\n<script>1</script>\n```\n&lt;img src=x>"
 
 
+def test_only_what_markdown_renders_as_code_is_left_unescaped() -> None:
+    # Not code for markdown, so the HTML in them must be escaped (it became an <img> element before).
+    assert view.defuse_markdown("see \\`<img src=x>` end") == "see \\`&lt;img src=x>` end"
+    assert view.defuse_markdown("``<img src=x>`") == "``&lt;img src=x>`"
+    assert view.defuse_markdown("x ~~~<img src=x>~~~") == "x ~~~&lt;img src=x>~~~"
+    assert view.defuse_markdown("x ```\n\n<img src=x>\n```") == "x ```\n\n&lt;img src=x>\n```"
+    # Code stays as typed: spans with inner backticks, fences in lists, a fence cut by folding.
+    assert view.defuse_markdown("`` a`b<c ``") == "`` a`b<c ``"
+    listed = "1. step\n   ```sh\n   cat < f\n   ```\nafter <b>"
+    assert view.defuse_markdown(listed) == "1. step\n   ```sh\n   cat < f\n   ```\nafter &lt;b>"
+    assert view.defuse_markdown("```py\nif a < b:\n") == "```py\nif a < b:\n"
+
+
 def test_bidi_overrides_are_made_visible() -> None:
     assert safe_text("pay \u202eevil\u202c now") == "pay [U+202E RLO]evil[U+202C PDF] now"
     assert safe_text("plain") == "plain"
