@@ -353,9 +353,12 @@ class LangfuseSource:
 
     # ------------------------------------------------------------------ errors
 
-    def _auth_error(self) -> AuthError:
+    def _auth_error(self, status: int = 401, body: Any = None) -> AuthError:
+        """401/403. The server's words are kept: a 403 may also mean ingestion is suspended (usage limit)."""
+        said = _server_message(body) if body is not None else ""
         return AuthError(
-            f"Langfuse rejected the credentials for {self.host}: check LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY"
+            f"Langfuse rejected the credentials for {self.host} ({status}{': ' + said if said else ''}): "
+            "check LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY"
         )
 
     def _fail(self, what: str, exc: Exception) -> NoReturn:
@@ -363,7 +366,7 @@ class LangfuseSource:
         carries request objects (with the Authorization header) that must not reach a traceback."""
         if isinstance(exc, ApiError):
             if exc.status_code in (401, 403):
-                raise self._auth_error() from None
+                raise self._auth_error(exc.status_code, exc.body) from None
             message = _server_message(exc.body)
             raise SourceError(
                 f"Langfuse at {self.host} answered {exc.status_code} to {what}: {message}"
@@ -473,7 +476,7 @@ class LangfuseSource:
         except httpx.HTTPError as exc:
             self._fail(f"GET {path}", exc)
         if response.status_code == 401:
-            raise self._auth_error()
+            raise self._auth_error(401, _json_or_text(response))
         if response.status_code == 200:
             deprecation = (response.json() or {}).get("_deprecation")
             if deprecation:
@@ -1416,7 +1419,7 @@ class LangfuseSource:
         if isinstance(exc, ApiError):
             status = exc.status_code or 0
             if status in (401, 403):
-                raise self._auth_error() from None
+                raise self._auth_error(status, exc.body) from None
             message = f"Langfuse answered {status}: {_server_message(exc.body)}"
             if status in (408, 409, 429) or status >= 500:
                 return WriteResult(

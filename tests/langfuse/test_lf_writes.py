@@ -258,3 +258,17 @@ def test_old_v3_server_without_v3_scores_reads_back_through_v2(
     (item,) = src.get_items(refs, score_names=["helpfulness"])
     assert [s.id for s in item.scores] == ["score-0"]
     assert old.counters["GET /api/public/v2/scores"] >= 3 and "GET /api/public/v3/scores" in old.counters
+
+
+def test_403_on_write_says_what_the_server_said(
+    v4: LangfuseFake, source_for: Any, small_demo: DemoData
+) -> None:
+    # A 403 is not always the keys: Langfuse suspends ingestion over the usage limit.
+    src = source_for(v4)
+    src.probe()
+    src.get_score_config("cfg-helpfulness")
+    v4.fail_next(1, 403)
+    with pytest.raises(AuthError) as info:
+        src.write_scores([_w(small_demo, 0)])
+    message = str(info.value)
+    assert "403" in message and "Ingestion suspended" in message and v4.url in message

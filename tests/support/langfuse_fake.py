@@ -526,7 +526,8 @@ class LangfuseFake:
     # ------------------------------------------------------------------ faults & inspection
 
     def fail_next(self, count: int = 1, kind: str | int = 503, *, retry_after: float | None = None) -> None:
-        """Make the next ``count`` requests fail: 500, 503, 429 (with ``Retry-After``), ``"drop"``
+        """Make the next ``count`` requests fail: 500, 503, 429 (with ``Retry-After``), 403 (ingestion
+        suspended), ``"drop"``
         (close the connection without an answer) or ``"drop_after"`` (process it, then drop)."""
         with self._lock:
             self._faults.extend(_Fault(str(kind), retry_after) for _ in range(count))
@@ -1756,7 +1757,7 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
             if fault is not None and fault.kind == "drop":
                 self._drop()
                 return
-            if fault is not None and fault.kind in ("500", "503", "429"):
+            if fault is not None and fault.kind in ("500", "503", "429", "403"):
                 headers = {}
                 if fault.kind == "429":
                     ra = fault.retry_after if fault.retry_after is not None else fake._retry_after
@@ -1769,6 +1770,7 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
                     "500": "Internal Server Error",
                     "503": "Service Unavailable",
                     "429": "Rate limit exceeded",
+                    "403": "Ingestion suspended: Usage threshold exceeded. Please upgrade your plan.",
                 }
                 self._send(int(fault.kind), {"message": message[fault.kind]}, headers)
                 return
