@@ -56,7 +56,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 import httpx
 from langfuse.api import LangfuseAPI
@@ -76,6 +76,9 @@ from hitl_pipeline.sources.base import (
     WriteResult,
 )
 from hitl_pipeline.spec.model import Filters, ScoreThreshold, Target
+
+if TYPE_CHECKING:
+    from hitl_pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -316,21 +319,21 @@ class LangfuseSource:
         self._prefetch_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> LangfuseSource:
+    def from_settings(cls, settings: Settings) -> LangfuseSource:
         """Build from :class:`hitl_pipeline.settings.Settings` (``LANGFUSE_PUBLIC_KEY``,
         ``LANGFUSE_SECRET_KEY``, ``LANGFUSE_BASE_URL`` or ``LANGFUSE_HOST``)."""
-        public = getattr(settings, "langfuse_public_key", None)
-        secret = getattr(settings, "langfuse_secret_key", None)
-        base_url = getattr(settings, "langfuse_base_url", None) or "https://cloud.langfuse.com"
-        missing = [n for n, v in (("LANGFUSE_PUBLIC_KEY", public), ("LANGFUSE_SECRET_KEY", secret)) if not v]
-        if missing:
+        public, secret = settings.langfuse_public_key, settings.langfuse_secret_key
+        if not public or not secret:
+            missing = [
+                n for n, v in (("LANGFUSE_PUBLIC_KEY", public), ("LANGFUSE_SECRET_KEY", secret)) if not v
+            ]
             raise ConfigError(
                 f"Langfuse is not configured: set {' and '.join(missing)} (and LANGFUSE_BASE_URL or "
                 "LANGFUSE_HOST for a self-hosted server), or use the local source (--source local)"
             )
-        assert secret is not None
-        secret_value = secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret)
-        return cls(base_url=base_url, public_key=str(public), secret_key=secret_value)
+        return cls(
+            base_url=settings.langfuse_base_url, public_key=public, secret_key=secret.get_secret_value()
+        )
 
     def __repr__(self) -> str:
         return f"LangfuseSource(host={self.host!r}, public_key={self._public_key!r})"
