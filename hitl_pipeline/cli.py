@@ -622,10 +622,7 @@ def configs_sync(
     create: Annotated[
         bool, typer.Option("--create", help="Create the configs that do not exist yet (inline questions).")
     ] = False,
-    source: Annotated[
-        str | None,
-        typer.Option("--source", help="local or langfuse (default: langfuse when its keys are set)."),
-    ] = None,
+    source: SourceOption = None,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
     """Match every question of a spec to its score config (and create missing ones with --create).

@@ -13,7 +13,7 @@ checks that no field is left out, so a new spec field cannot slip through unclas
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from hitl_pipeline.errors import CampaignError
@@ -295,7 +295,6 @@ def plan_spec_change(
     Raises:
         CampaignError: the change alters the meaning of answers and ``new_version`` is not set.
     """
-    old = replace(old, path=new.path)
     if new_version:
         return SpecChangePlan("new_version", stored_version + 1, diff_specs(old, new))
     if new.spec_hash and old.spec_hash == new.spec_hash:
