@@ -40,7 +40,7 @@ import hitl_pipeline.ui  # noqa: F401  (sets the telemetry env vars before gradi
 import gradio as gr  # noqa: E402  isort: skip
 
 from hitl_pipeline.campaign.types import Assignment, OtherAnswer, Progress, ReviewService  # noqa: E402
-from hitl_pipeline.errors import CampaignError, HitlError, ScoreValidationError  # noqa: E402
+from hitl_pipeline.errors import HitlError  # noqa: E402
 from hitl_pipeline.sources.base import Item, ScoreConfig  # noqa: E402
 from hitl_pipeline.spec.model import Category, Question, ReviewSpec  # noqa: E402
 from hitl_pipeline.ui.api import PANEL_SLOTS, api_outputs  # noqa: E402,F401  (re-exported)
@@ -564,9 +564,14 @@ def build_app(
                 raise gr.Error(" ".join(problems))
             try:
                 service.submit(reviewer_name, key, answers, text)
-                return ctl.render(w, reviewer_name, service.open_next(reviewer_name), "✔ Saved.", st=st)
-            except (ScoreValidationError, CampaignError) as exc:
+            except HitlError as exc:
                 raise ctl.failure(exc) from exc
+            try:
+                return ctl.render(w, reviewer_name, service.open_next(reviewer_name), "✔ Saved.", st=st)
+            except HitlError as exc:
+                raise gr.Error(
+                    f"Your answer is saved, but the next item could not be opened ({exc}): reload the page."
+                ) from exc
 
         def on_skip(st: dict[str, Any], request: gr.Request) -> list[Any]:
             reviewer_name = ctl.who(request)

@@ -13,7 +13,7 @@ import pytest
 from ui_support import GOOD, password, running, trace_spec
 
 from hitl_pipeline.campaign.service import CampaignService
-from hitl_pipeline.errors import ConfigError
+from hitl_pipeline.errors import ConfigError, SourceError
 from hitl_pipeline.ui.auth import ReviewerAccounts
 from hitl_pipeline.ui.client import FormClient, FormError
 from hitl_pipeline.ui.server import CONTENT_SECURITY_POLICY, ServerHandle, serve
@@ -270,3 +270,20 @@ def test_a_slow_password_check_does_not_stall_other_requests(demo_db: Path, tmp_
         elapsed = time.monotonic() - started
         login.join()
     assert elapsed < 0.75, f"a request waited {elapsed:.2f}s behind a login check"
+
+
+def test_a_source_failure_after_saving_says_the_answer_is_saved(
+    demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = trace_spec("ui-source-down", size=3)
+    with running(spec, demo_db, tmp_path / "hitl", reviewer="solo") as (handle, service):
+        with FormClient(handle.url, spec) as c:
+            key = c.load().item_key
+
+            def unreachable(reviewer: str) -> None:
+                raise SourceError("Langfuse did not answer (timeout): check LANGFUSE_HOST, then retry")
+
+            monkeypatch.setattr(service, "open_next", unreachable)
+            with pytest.raises(FormError, match="answer is saved.*Langfuse did not answer"):
+                c.submit(GOOD)
+            assert service.state.review(key, "solo") is not None
