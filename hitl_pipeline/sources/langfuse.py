@@ -247,10 +247,12 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     try:
         return max(0.0, float(ra))
     except ValueError:
+        pass
+    try:
         parsed = email.utils.parsedate_to_datetime(ra)
-        if parsed is None:
-            return None
-        return max(0.0, (_aware(parsed) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None  # neither seconds nor an HTTP date: the caller's own backoff applies
+    return max(0.0, (_aware(parsed) - datetime.now(UTC)).total_seconds())
 
 
 def _server_message(body: Any) -> str:

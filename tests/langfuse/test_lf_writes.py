@@ -272,3 +272,12 @@ def test_403_on_write_says_what_the_server_said(
         src.write_scores([_w(small_demo, 0)])
     message = str(info.value)
     assert "403" in message and "Ingestion suspended" in message and v4.url in message
+
+
+def test_an_unreadable_retry_after_header_is_ignored() -> None:
+    # A bad header must not turn a retryable failure into an exception out of write_scores.
+    from hitl_pipeline.sources.langfuse import _retry_after
+
+    assert _retry_after({"Retry-After": "soon"}) is None
+    assert _retry_after({"retry-after": "7"}) == 7.0
+    assert _retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
