@@ -115,7 +115,9 @@ class FormClient:
                         return list(payload)
                     if isinstance(payload, dict) and payload.get("error"):
                         raise FormError(str(payload["error"]))
-                    raise FormError(str(payload) if payload is not None else f"/{endpoint} failed")
+                    raise FormError(
+                        f"/{endpoint} failed on the server without a message: see the server's log"
+                    )
         raise FormError(f"/{endpoint}: the event stream ended without a result")
 
     def _screen(self, out: list[Any]) -> Screen:

@@ -287,3 +287,10 @@ def test_a_source_failure_after_saving_says_the_answer_is_saved(
             with pytest.raises(FormError, match="answer is saved.*Langfuse did not answer"):
                 c.submit(GOOD)
             assert service.state.review(key, "solo") is not None
+
+            def broken(reviewer: str) -> None:
+                raise RuntimeError("a bug")  # not a HitlError: Gradio hides its message
+
+            monkeypatch.setattr(service, "progress", broken)
+            with pytest.raises(FormError, match="/progress failed on the server without a message"):
+                c.progress()
