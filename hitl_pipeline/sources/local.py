@@ -282,31 +282,47 @@ class LocalSource:
         if conn is None:
             if self._closed:
                 raise SourceError(f"the local store {self.path} is closed")
-            try:
-                # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction spans
-                # exactly what we say (Python's implicit transactions do not cover DDL).
-                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA foreign_keys=ON")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA busy_timeout=30000")
-            except sqlite3.Error as exc:
-                raise SourceError(
-                    f"cannot open the local store {self.path}: {exc}. Check the path and its permissions, "
-                    "or choose another one with --db / HITL_HOME."
-                ) from exc
-            self._local.conn = conn
+            conn = self._open_connection()
             with self._lock:
+                closed = self._closed  # close() may have run meanwhile: never register after it
                 # Worker threads come and go (Gradio's pool, prefetching): close the connections
                 # of finished threads now, or each would keep its files open until close().
                 finished = [c for thread, c in self._all_connections if not thread.is_alive()]
                 self._all_connections = [
                     (thread, c) for thread, c in self._all_connections if thread.is_alive()
                 ]
-                self._all_connections.append((threading.current_thread(), conn))
+                if not closed:
+                    self._all_connections.append((threading.current_thread(), conn))
             for old in finished:
                 _close_quietly(old)
+            if closed:
+                _close_quietly(conn)
+                raise SourceError(f"the local store {self.path} is closed")
+            self._local.conn = conn
         return conn
+
+    def _open_connection(self) -> sqlite3.Connection:
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction spans
+            # exactly what we say (Python's implicit transactions do not cover DDL).
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        except sqlite3.Error as exc:
+            raise self._open_error(exc) from exc
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise self._open_error(exc) from exc
+        return conn
+
+    def _open_error(self, exc: sqlite3.Error) -> SourceError:
+        return SourceError(
+            f"cannot open the local store {self.path}: {exc}. Check the path and its permissions, "
+            "or choose another one with --db / HITL_HOME."
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

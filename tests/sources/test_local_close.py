@@ -74,3 +74,16 @@ def test_connections_of_finished_threads_are_closed(tmp_path: Path) -> None:
     run_threads(50)
     assert _open_fds() <= before + 2
     store.close()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files through /proc")
+def test_a_file_that_is_not_a_store_is_refused_without_leaking_its_connection(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("not a database, just text that is long enough to have a header\n" * 20)
+    with pytest.raises(SourceError, match="cannot open the local store"):
+        LocalSource(path)  # warm-up: imports and first-use allocations
+    before = _open_fds()
+    for _ in range(5):
+        with pytest.raises(SourceError, match="cannot open the local store"):
+            LocalSource(path)
+    assert _open_fds() == before
