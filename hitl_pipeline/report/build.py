@@ -229,22 +229,27 @@ def _version_key(v: str) -> tuple[int, str]:
     return (int(v), v) if v.isdigit() else (-1, v)
 
 
-def consensus_summaries(
+def stored_consensus(
     spec: ReviewSpec, scores: Iterable[Score], *, spec_version: str | int | None = None
-) -> tuple[ConsensusSummary, ...]:
-    """Per question, the stored consensus scores of the campaign (one version; newest if not given)."""
-    by_name = {q.score: q for q in spec.questions}
-    latest: dict[tuple[str, str], Score] = {}
-    versions: set[str] = set()
+) -> dict[tuple[str, str], Score]:
+    """(question, item key) → the newest stored consensus score of the campaign, of one campaign
+    version (the newest present if not given)."""
+    questions = {q.score for q in spec.questions}
     picked: list[tuple[Score, str]] = []
     for s in scores:
         md = s.metadata or {}
-        if md.get("hitl_campaign") != spec.campaign or not md.get("hitl_consensus") or s.name not in by_name:
+        if (
+            md.get("hitl_campaign") != spec.campaign
+            or not md.get("hitl_consensus")
+            or s.name not in questions
+        ):
             continue
-        version = str(md.get("hitl_spec_version", ""))
-        versions.add(version)
-        picked.append((s, version))
-    wanted = str(spec_version) if spec_version is not None else max(versions, key=_version_key, default=None)
+        picked.append((s, str(md.get("hitl_spec_version", ""))))
+    if spec_version is None:
+        wanted = max((v for _, v in picked), key=_version_key, default=None)
+    else:
+        wanted = str(spec_version)
+    latest: dict[tuple[str, str], Score] = {}
     for s, version in picked:
         key = item_key_of(spec.target, s.trace_id, s.observation_id, s.session_id)
         if version != wanted or key is None:
@@ -252,6 +257,14 @@ def consensus_summaries(
         old = latest.get((s.name, key))
         if old is None or s.timestamp > old.timestamp:
             latest[(s.name, key)] = s
+    return latest
+
+
+def consensus_summaries(
+    spec: ReviewSpec, scores: Iterable[Score], *, spec_version: str | int | None = None
+) -> tuple[ConsensusSummary, ...]:
+    """Per question, the stored consensus scores of the campaign (one version; newest if not given)."""
+    latest = stored_consensus(spec, scores, spec_version=spec_version)
     out: list[ConsensusSummary] = []
     for q in spec.questions:
         rows = [s for (name, _), s in latest.items() if name == q.score]

@@ -31,7 +31,7 @@ from langfuse.api.core.api_error import ApiError
 
 from hitl_pipeline.campaign.consensus import CONSENSUS_TYPES, decide
 from hitl_pipeline.errors import ConfigError
-from hitl_pipeline.report.build import AnswerRecord, _score_value, item_key_of, records_from_scores
+from hitl_pipeline.report.build import AnswerRecord, _score_value, records_from_scores, stored_consensus
 from hitl_pipeline.sources.base import Item, ItemRef, Score, Source
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
@@ -186,21 +186,8 @@ def consensus_by_item(
             decided[q.score] = d.value
         if decided:
             out[key] = decided
-    stored: dict[tuple[str, str], Score] = {}
     by_name = {q.score: q for q in spec.questions}
-    for s in scores:
-        md = s.metadata or {}
-        if md.get("hitl_campaign") != spec.campaign or not md.get("hitl_consensus") or s.name not in by_name:
-            continue
-        if version is not None and str(md.get("hitl_spec_version", "")) != version:
-            continue
-        subject = item_key_of(spec.target, s.trace_id, s.observation_id, s.session_id)
-        if subject is None:
-            continue
-        old = stored.get((subject, s.name))
-        if old is None or s.timestamp > old.timestamp:
-            stored[(subject, s.name)] = s
-    for (key, name), s in stored.items():
+    for (name, key), s in stored_consensus(spec, scores, spec_version=version).items():
         out.setdefault(key, {})[name] = _score_value(s, by_name[name])
     return out, records
 
