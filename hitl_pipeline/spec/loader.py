@@ -35,6 +35,13 @@ _STR_TAG = "tag:yaml.org,2002:str"
 #: Deeper nesting than this is refused: no spec needs it, and checks walk the data recursively.
 MAX_DEPTH = 40
 _TOO_DEEP = f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)"
+#: More values than this are refused: aliases of aliases (``*a`` repeating a list of ``*b``…) can
+#: make a few lines expand to billions of values, and every one gets built and located.
+MAX_VALUES = 100_000
+_TOO_MANY = (
+    f"the YAML expands to more than {MAX_VALUES:,} values (aliases repeating aliases?); "
+    "write the spec out without nested aliases"
+)
 
 
 class SpecLoader(yaml.SafeLoader):
@@ -109,7 +116,7 @@ def load_yaml(text: str, file: str = "<string>") -> LoadedYaml:
 
     Raises:
         SpecError: the text is not YAML (with the offending line and numbered context), is empty,
-            or its top level is not a mapping.
+            its top level is not a mapping, or it expands to more than :data:`MAX_VALUES` values.
     """
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -161,9 +168,13 @@ class _Builder:
         self.loader = loader
         self.result = result
         self.active: set[int] = set()  # nodes on the current path (aliases can make cycles)
+        self.built = 0
 
     def build(self, node: Node, path: JsonPath) -> Any:
         self.result.values.setdefault(path, _pos(node))
+        self.built += 1
+        if self.built > MAX_VALUES:
+            raise SpecError([self.result.issue(path, _TOO_MANY)])
         if len(path) > MAX_DEPTH:
             if not any(i.message == _TOO_DEEP for i in self.result.issues):
                 self.result.issues.append(self.result.issue(path, _TOO_DEEP))

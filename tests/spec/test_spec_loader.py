@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from hitl_pipeline.errors import SpecError
-from hitl_pipeline.spec.loader import format_path, load_yaml
+from hitl_pipeline.spec.loader import MAX_VALUES, format_path, load_yaml
 
 
 def test_dates_and_yaml11_words_stay_strings() -> None:
@@ -133,3 +135,17 @@ def test_absurd_nesting_is_a_located_issue(depth: int) -> None:
         issues = exc.issues
     assert [i.message for i in issues] == ["the YAML is nested too deeply (more than 40 levels)"]
     assert all(i.line >= 1 and i.column >= 1 for i in issues)
+
+
+def test_aliases_of_aliases_are_refused_quickly() -> None:
+    # Six levels of nine aliases are 9**7 (4.8 million) values to build and locate: 40 s unchecked,
+    # and every further level multiplies that by nine ("billion laughs").
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 7)]
+    started = time.monotonic()
+    with pytest.raises(SpecError) as info:
+        load_yaml("\n".join(lines) + "\n", "f.yaml")
+    assert time.monotonic() - started < 10
+    (issue,) = info.value.issues
+    assert issue.file == "f.yaml" and issue.line >= 1 and issue.column >= 1
+    assert issue.message.startswith(f"the YAML expands to more than {MAX_VALUES:,} values")
