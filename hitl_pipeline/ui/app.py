@@ -134,8 +134,9 @@ def collect_answers(
             if value.strip() == correction_original.get(q.score, "").strip():
                 value = None
         if value is None:
-            if q.required and q.type != "correction":
-                problems.append(f"“{q.label}” is required: answer it before submitting.")
+            if q.required:
+                how = "edit the output to correct it" if q.type == "correction" else "answer it"
+                problems.append(f"“{q.label}” is required: {how} before submitting.")
             continue
         answers[q.score] = value
     return answers, problems
@@ -673,7 +674,7 @@ def build_app(
 
 
 def _make_widget(index: int, q: Question) -> gr.components.Component:
-    label = q.label + (" *" if q.required and q.type != "correction" else "")
+    label = q.label + (" *" if q.required else "")
     info = q.help or q.description
     kw: dict[str, Any] = {"label": label, "info": info, "elem_id": question_elem_id(index)}
     if q.type == "categorical":

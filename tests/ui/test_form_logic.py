@@ -51,5 +51,24 @@ def test_collect_drops_hidden_answers_and_unchanged_corrections() -> None:
     assert problems == ["“ok” is required: answer it before submitting."]
 
 
+def test_a_required_correction_is_required_by_the_form_as_by_the_service() -> None:
+    spec = load_spec_text(
+        """
+version: 1
+campaign: logic-fix
+title: Logic
+target: trace
+questions:
+  - {score: ok, type: boolean}
+  - {score: fixed, type: correction}
+""",
+        "<logic-fix>",
+    )
+    _, problems = collect_answers(spec, ["no", "original"], {"fixed": "original"})
+    assert problems == ["“fixed” is required: edit the output to correct it before submitting."]
+    answers, problems = collect_answers(spec, ["no", "changed"], {"fixed": "original"})
+    assert answers == {"ok": False, "fixed": "changed"} and problems == []
+
+
 def test_md_escape_shows_text_literally() -> None:
     assert md_escape("a <b>*x*</b> [l](u)") == "a &lt;b&gt;\\*x\\*&lt;/b&gt; \\[l\\]\\(u\\)"
