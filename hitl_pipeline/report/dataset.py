@@ -27,8 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from langfuse.api.core.api_error import ApiError
-
 from hitl_pipeline.campaign.consensus import CONSENSUS_TYPES, decide
 from hitl_pipeline.errors import ConfigError
 from hitl_pipeline.report.build import AnswerRecord, _score_value, records_from_scores, stored_consensus
@@ -282,6 +280,8 @@ def golden_rows(
 
 
 def _write_langfuse(source: Source, name: str, spec: ReviewSpec, rows: Sequence[DatasetRow]) -> None:
+    from langfuse.api.core.api_error import ApiError  # here: the SDK takes ~1 s to import
+
     api = getattr(source, "_api", None)  # the LangfuseSource's SDK client (same auth and base URL)
     if api is None:
         raise ConfigError(f"the {source.name} source cannot create Langfuse datasets")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -235,3 +237,13 @@ def test_langfuse_dataset_export_is_idempotent(tmp_path: Path) -> None:
         assert all(
             i["datasetName"] == "golden-helpful" and i["metadata"]["hitl_campaign"] == "golden" for i in items
         )
+
+
+def test_a_local_export_does_not_import_the_langfuse_sdk() -> None:
+    # `hitl export --source local` must not pay the SDK's ~1 s import.
+    code = (
+        "import sys, hitl_pipeline.report, hitl_pipeline.report.dataset, hitl_pipeline.sources.local; "
+        "print('langfuse' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "False"
