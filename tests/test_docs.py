@@ -61,6 +61,18 @@ def test_command_is_in_the_readme_cli_reference(name: str) -> None:
     )
 
 
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_readme_cli_reference_names_every_option_of_the_command(name: str) -> None:
+    rows = [line for line in _section("CLI reference").splitlines() if line.startswith(f"| `hitl {name}")]
+    assert len(rows) == 1, f"README's CLI reference needs exactly one row for `hitl {name}`"
+    # --home is described once, above the table, for every command.
+    options = [p.opts[0] for p in COMMANDS[name].params if p.param_type_name == "option"]
+    missing = [
+        o for o in options if o != "--home" and not re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", rows[0])
+    ]
+    assert not missing, f"README's row for `hitl {name}` does not mention {', '.join(missing)}"
+
+
 def test_readme_spec_reference_is_generated_from_the_schema() -> None:
     start, end = README.index(START), README.index(END)
     assert README[start + len(START) : end] == "\n" + render_reference()
