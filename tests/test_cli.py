@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -283,3 +284,27 @@ def test_export_to_an_unwritable_path_names_that_path(tmp_path: Path) -> None:
     assert result.stderr == (
         f"Error: cannot write {target}: No such file or directory; check the path and its folder\n"
     )
+
+
+def test_the_starter_specs_own_instructions_get_it_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hitl_pipeline.pipeline import open_campaign
+    from hitl_pipeline.sources.local import LocalSource
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LANGFUSE_PUBLIC_KEY", raising=False)
+    home = tmp_path / "home"
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    header = Path("review.yaml").read_text(encoding="utf-8").split("\nversion:")[0]
+    steps = [line.split(":", 1)[1].split() for line in header.splitlines() if re.search(r":\s+hitl ", line)]
+    assert [s[:2] for s in steps] == [["hitl", "validate"], ["hitl", "configs"], ["hitl", "run"]]
+    for step in steps[:-1]:
+        result = runner.invoke(app, [*step[1:], "--home", str(home)] if "configs" in step else step[1:])
+        assert result.exit_code == 0, (step, result.output)
+    # `hitl run` itself serves until Ctrl+C: open the campaign it would serve (configs resolved).
+    store = LocalSource(home / "local.db")
+    try:
+        open_campaign(load_spec("review.yaml"), store, home=home, start=False, worker=False).close()
+    finally:
+        store.close()

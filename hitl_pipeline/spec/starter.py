@@ -10,6 +10,7 @@ STARTER_SPEC = """\
 # yaml-language-server: $schema=review-spec.schema.json
 # (editor completion: save the schema next to this file with `hitl schema > review-spec.schema.json`)
 # A review campaign as code. Check it with:  hitl validate __NAME__
+# Create its score configs (once):           hitl configs sync __NAME__ --create
 # Run it with:                                hitl run __NAME__
 # Every key is described in the README's spec reference (or run `hitl schema`).
 
