@@ -3,7 +3,7 @@
 The HTML has inline CSS and inline SVG charts, no script and no remote resource (a
 Content-Security-Policy forbids any), so it can be mailed or attached to a ticket. Every
 piece of text that comes from data (answers, reviewer names, item ids, the spec title) is
-escaped: reviewers' answers are untrusted.
+escaped, with direction overrides made visible: reviewers' answers are untrusted.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from html import escape
 from typing import Any
 
 from hitl_pipeline.report.build import QuestionReport, Report
+from hitl_pipeline.ui.view import safe_text
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;color:#1f2328;padding:0 1rem}
@@ -35,7 +36,8 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 
 def _e(x: Any) -> str:
-    return escape(str(x), quote=True)
+    # Escaped, and direction overrides made visible as in the form: they cannot disguise a name or answer.
+    return escape(safe_text(str(x)), quote=True)
 
 
 def bar_chart(rows: tuple[tuple[str, int], ...] | list[tuple[str, int]], *, width: int = 460) -> str:

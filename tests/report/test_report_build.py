@@ -281,6 +281,18 @@ def test_hostile_answers_in_disputes_are_escaped() -> None:
     assert "&lt;script&gt;a&lt;/script&gt;" in page
 
 
+def test_direction_overrides_cannot_disguise_names_in_the_html() -> None:
+    spec = ReviewSpec(
+        campaign="c",
+        title="t",
+        target="trace",
+        questions=(Question(score="q", type="categorical", label="q", categories=(Category("a", 0),)),),
+    )
+    recs = [AnswerRecord("trace:1", "eve\u202eexe.txt", "q", "a"), AnswerRecord("trace:1", "z", "q", "b")]
+    page = render_html(build_report(spec, recs, now=T0))
+    assert "\u202e" not in page and "eve[U+202E RLO]exe.txt" in page
+
+
 def test_json_and_summary() -> None:
     report = _report()
     data = json.loads(render_json(report))
