@@ -403,11 +403,14 @@ def sync(
 
     Example: hitl sync specs/support_qa.yaml
     """
+    from hitl_pipeline.pipeline import open_state
     from hitl_pipeline.pipeline import sync as sync_campaign
     from hitl_pipeline.scoring.outbox import DrainReport
     from hitl_pipeline.spec import load_spec
 
     loaded = load_spec(spec)
+    # A campaign that never ran here is an error before any source is opened (or demo store created).
+    open_state(loaded, resolve_home(home)).close()
     src = _open_source(source, home)
     with typer.progressbar(length=1, label="Syncing scores", file=sys.stderr) as bar:
         shown = [0]

@@ -308,3 +308,15 @@ def test_the_starter_specs_own_instructions_get_it_running(
         open_campaign(load_spec("review.yaml"), store, home=home, start=False, worker=False).close()
     finally:
         store.close()
+
+
+def test_sync_of_a_campaign_that_never_ran_touches_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = runner.invoke(app, ["sync", str(EXAMPLES[0]), "--home", str(home), "--source", "local"])
+    assert result.exit_code == 1
+    campaign = load_spec(EXAMPLES[0]).campaign
+    assert result.stderr == (
+        f"Error: campaign {campaign!r} has no state in {home / 'campaigns'}; "
+        f"start it with `hitl run {EXAMPLES[0]}`\n"
+    )
+    assert not home.exists()  # no demo store created on the way to the error
