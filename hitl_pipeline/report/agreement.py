@@ -14,7 +14,7 @@ undefined (no unit with two answers, no variation at all, …) rather than a NaN
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -144,13 +144,17 @@ class PairKappa:
 
 def pairwise_cohen(units: Mapping[str, Mapping[str, Hashable]]) -> list[PairKappa]:
     """Cohen's κ for every pair of raters that share at least one unit (sorted by rater names)."""
-    coders, _, matrix = reliability_matrix(units)
-    out: list[PairKappa] = []
-    for i, j in combinations(range(len(coders)), 2):
-        shared = sum(1 for x, y in zip(matrix[i], matrix[j], strict=True) if x is not None and y is not None)
-        if shared:
-            out.append(PairKappa(coders[i], coders[j], cohen_kappa(matrix[i], matrix[j]), shared))
-    return out
+    # Unit by unit (not over a raters × units matrix): with many raters, most pairs share few units.
+    shared: defaultdict[tuple[str, str], tuple[list[Hashable], list[Hashable]]] = defaultdict(
+        lambda: ([], [])
+    )
+    for by_coder in units.values():
+        answered = sorted(c for c, v in by_coder.items() if v is not None)
+        for a, b in combinations(answered, 2):
+            xs, ys = shared[(a, b)]
+            xs.append(by_coder[a])
+            ys.append(by_coder[b])
+    return [PairKappa(a, b, cohen_kappa(xs, ys), len(xs)) for (a, b), (xs, ys) in sorted(shared.items())]
 
 
 def fleiss_counts(units: Mapping[str, Mapping[str, Hashable]]) -> list[list[int]] | None:
