@@ -581,27 +581,30 @@ def build_report(
         )
 
     seconds, estimated = _review_seconds(records)
-    reviewer_names = sorted({r.reviewer for r in records})
-    summaries: list[ReviewerSummary] = []
-    for name in reviewer_names:
-        items = {r.item_key for r in records if r.reviewer == name}
-        times = [s for (rv, _), s in seconds.items() if rv == name]
-        rates = [
-            ra.agreement
-            for qr in question_reports
-            if qr.type in ("categorical", "boolean")
-            for ra in qr.reviewers
-            if ra.reviewer == name and ra.agreement is not None
-        ]
-        summaries.append(
-            ReviewerSummary(
-                reviewer=name,
-                items=len(items),
-                answers=sum(1 for r in records if r.reviewer == name),
-                median_seconds=statistics.median(times) if times else None,
-                agreement=statistics.fmean(rates) if rates else None,
-            )
+    # Grouped once by reviewer (not a pass over every record per reviewer).
+    answers_of: Counter[str] = Counter(r.reviewer for r in records)
+    items_of: defaultdict[str, set[str]] = defaultdict(set)
+    for r in records:
+        items_of[r.reviewer].add(r.item_key)
+    times_of: defaultdict[str, list[float]] = defaultdict(list)
+    for (rv, _), s in seconds.items():
+        times_of[rv].append(s)
+    rates_of: defaultdict[str, list[float]] = defaultdict(list)
+    for qr in question_reports:
+        if qr.type in ("categorical", "boolean"):
+            for ra in qr.reviewers:
+                if ra.agreement is not None:
+                    rates_of[ra.reviewer].append(ra.agreement)
+    summaries = [
+        ReviewerSummary(
+            reviewer=name,
+            items=len(items_of[name]),
+            answers=answers_of[name],
+            median_seconds=statistics.median(times_of[name]) if times_of[name] else None,
+            agreement=statistics.fmean(rates_of[name]) if rates_of[name] else None,
         )
+        for name in sorted(answers_of)
+    ]
     disputes.sort(key=lambda d: (-d.disagreement, d.item_key, d.question))
     return Report(
         campaign=spec.campaign,
