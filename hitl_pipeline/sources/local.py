@@ -17,7 +17,8 @@ Filter semantics (shared with the Langfuse backend and checked by ``tests/source
   observation start time (observation target);
 * for sessions, the trace filters select traces and a session qualifies when one of its traces does;
 * score thresholds hold when the item's subject has at least one score of that name satisfying them
-  (numbers compare with the numeric value, strings with the string value / label).
+  (numbers compare with the value of NUMERIC and BOOLEAN scores, strings with the string value /
+  label; a CATEGORICAL score is matched by its label only).
 
 ``stratum`` (``sample.by``): ``metadata.<key>``, ``user_id``, ``session_id``, ``environment``,
 ``release`` and ``version`` come from the trace (for an observation, its trace; for a session, its
