@@ -127,6 +127,7 @@ def test_required_comment_is_enforced(demo_db: Path, accounts: ReviewerAccounts,
     with running(spec, demo_db, tmp_path / "hitl", reviewer="solo") as (handle, service):
         with FormClient(handle.url, spec) as c:
             key = c.load().item_key
+            assert key is not None
             with pytest.raises(FormError, match="comment is required"):
                 c.submit(GOOD, comment="  ")
             assert c.submit(GOOD, comment="fine").item_key != key
@@ -279,6 +280,7 @@ def test_a_source_failure_after_saving_says_the_answer_is_saved(
     with running(spec, demo_db, tmp_path / "hitl", reviewer="solo") as (handle, service):
         with FormClient(handle.url, spec) as c:
             key = c.load().item_key
+            assert key is not None
 
             def unreachable(reviewer: str) -> None:
                 raise SourceError("Langfuse did not answer (timeout): check LANGFUSE_HOST, then retry")

@@ -6,6 +6,7 @@ import json
 import stat
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -85,7 +86,12 @@ def test_no_scrypt_work_at_start_up_but_unknown_names_cost_one(
 ) -> None:
     runs: list[int] = []
     real = auth._scrypt
-    monkeypatch.setattr(auth, "_scrypt", lambda *a: runs.append(1) or real(*a))
+
+    def counted(*args: Any) -> bytes:
+        runs.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(auth, "_scrypt", counted)
     acc = ReviewerAccounts(tmp_path / "r.json")  # `hitl run`, `hitl reviewers list` …
     assert runs == []
     assert not acc.check("nobody", "correct horse")
