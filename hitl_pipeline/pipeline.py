@@ -234,7 +234,7 @@ def _check_spec_change(
         if any(c.path == "source.sample.size" for c in change.diff.harmless):
             _grow_queue(state, spec, source, meta.now)
         return state, meta.spec_version
-    outbox = state.counts(spec.review.reviewers_per_item).outbox
+    outbox = state.outbox_counts()
     unsent = outbox.get("pending", 0) + outbox.get("sent", 0)
     if unsent:
         state.close()

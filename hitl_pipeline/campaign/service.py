@@ -426,14 +426,14 @@ class CampaignService:
 
     def progress(self, reviewer: str) -> Progress:
         """Where the reviewer and the campaign stand."""
-        counts = self.state.counts(self.n)
+        items, complete, reviews = self.state.item_counts(self.n)
         done, remaining = self.state.reviewer_counts(reviewer, self.n)
         return Progress(
             reviewer=reviewer,
             reviewer_done=done,
-            campaign_done=counts.reviews,
-            campaign_total=counts.items * self.n,
-            items_total=counts.items,
-            items_complete=counts.items_complete,
+            campaign_done=reviews,
+            campaign_total=items * self.n,
+            items_total=items,
+            items_complete=complete,
             reviewer_remaining=remaining,
         )

@@ -269,7 +269,7 @@ class Drainer:
 
     def remaining(self) -> tuple[int, int]:
         """(pending rows, sent rows awaiting confirmation)."""
-        counts = self.state.counts(1).outbox
+        counts = self.state.outbox_counts()
         return counts["pending"], counts["sent"]
 
     def seconds_until_due(self) -> float | None:
