@@ -157,6 +157,8 @@ class QueueMirror:
             )
         added = adopted = 0
         for row in todo:
+            if self._stop.is_set():  # the service is closing (the rest is added at its next start)
+                break
             kind = _OBJECT_TYPE[row.ref.kind]
             found = existing.get((kind, row.ref.id))
             if found is not None:
@@ -228,15 +230,22 @@ class QueueMirror:
     # -- background completion while the review server runs ----------------------------------------
 
     def start(self, interval: float = 10.0) -> QueueMirror:
-        """Complete confirmed items every ``interval`` seconds in a background thread."""
+        """In a background thread: add the items not yet in the queue (one request each: not on
+        the review server's start-up path), then complete confirmed items every ``interval`` seconds."""
 
         def run() -> None:
-            while not self._stop.wait(interval):
+            added = False
+            while True:
                 try:
                     with self._lock:
+                        if not added:
+                            self.add_items()
+                            added = True
                         self.complete_confirmed()
                 except Exception:  # the next round retries; reviewing must not stop for this
-                    log.exception("annotation queue %s: completing items failed", self.queue_name)
+                    log.exception("annotation queue %s: adding or completing items failed", self.queue_name)
+                if self._stop.wait(interval):
+                    return
 
         self._thread = threading.Thread(target=run, name="hitl-annotation-queue", daemon=True)
         self._thread.start()
@@ -251,9 +260,10 @@ class QueueMirror:
 def attach_queue_mirror(service: CampaignService, *, background: bool = True) -> QueueMirror | None:
     """Set up the queue mirror of a campaign whose spec asks for one (Langfuse source only).
 
-    Syncs the queue now, sets ``service.queue_id`` so every new score carries ``queueId``, and
-    (with ``background``) completes confirmed items while the service runs; ``service.close()``
-    stops it. Returns None when the spec does not ask for a queue or the source has none.
+    Finds or creates the queue now and sets ``service.queue_id``, so every new score carries
+    ``queueId``. With ``background``, the items are added and the confirmed ones completed by a
+    thread while the service runs (``service.close()`` stops it); else they are synced now.
+    Returns None when the spec does not ask for a queue or the source has none.
     """
     spec = service.spec
     if not spec.langfuse.annotation_queue:
@@ -263,11 +273,12 @@ def attach_queue_mirror(service: CampaignService, *, background: bool = True) ->
         return None
     config_ids = [service.configs[q.score].id for q in spec.questions if q.score in service.configs]
     mirror = QueueMirror(spec, service.state, service.source, config_ids, n=service.n)
-    result = mirror.sync()
-    service.queue_id = result.queue_id
-    service.queue_mirror = mirror
     if background:
+        service.queue_id, _ = mirror.ensure_queue()
         mirror.start()
+    else:
+        service.queue_id = mirror.sync().queue_id
+    service.queue_mirror = mirror
     return mirror
 
 

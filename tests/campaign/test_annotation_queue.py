@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -146,3 +148,45 @@ def test_local_source_is_not_mirrored(tmp_path: Path) -> None:
     finally:
         svc.close()
         store.close()
+
+
+def test_items_are_added_in_the_background_not_on_the_start_up_path(
+    lf: tuple[InteropFake, LangfuseSource], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, source = lf
+    configs = {c.name: c for c in source.list_score_configs()}
+    release = threading.Event()
+    real_add = QueueMirror.add_items
+
+    def slow_add(self: QueueMirror) -> tuple[int, int]:  # one request per item: a slow start-up
+        release.wait(10)
+        return real_add(self)
+
+    monkeypatch.setattr(QueueMirror, "add_items", slow_add)
+    opened: list[Any] = []
+    opener = threading.Thread(
+        target=lambda: opened.append(
+            open_campaign(
+                SPEC,
+                source,
+                home=tmp_path / "home",
+                configs={q.score: configs[q.score] for q in SPEC.questions},
+                worker=False,
+            )
+        )
+    )
+    opener.start()
+    opener.join(5)
+    returned_while_adding = bool(opened)
+    release.set()
+    opener.join()
+    svc = opened[0]
+    try:
+        assert returned_while_adding
+        assert svc.queue_id == next(iter(fake.queues.values()))["id"]  # known before any item is added
+        deadline = time.monotonic() + 10
+        while len(fake.queue_items) < len(svc.state.items()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(fake.queue_items) == len(svc.state.items())
+    finally:
+        svc.close()
