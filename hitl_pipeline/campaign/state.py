@@ -439,16 +439,9 @@ class CampaignState:
         oldest skip first.
         """
         with self.transaction() as c:
-            row = c.execute(
-                """SELECT l.item_key, l.expires_at FROM leases l
-                   WHERE l.reviewer = ? AND l.expires_at > ?
-                     AND NOT EXISTS (SELECT 1 FROM reviews r
-                                     WHERE r.item_key = l.item_key AND r.reviewer = l.reviewer)
-                   ORDER BY l.leased_at LIMIT 1""",
-                (reviewer, ts(now)),
-            ).fetchone()
-            if row is not None:
-                return row["item_key"], parse_ts(row["expires_at"])
+            current = self.current_lease(reviewer, now)
+            if current is not None:
+                return current
             # A reviewer holds one lease at a time: drop their stale ones before taking a new one.
             c.execute("DELETE FROM leases WHERE reviewer = ?", (reviewer,))
             keys = self._next(c, {"reviewer": reviewer, "n": n, "now": ts(now), "limit": 1})
