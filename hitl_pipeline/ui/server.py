@@ -191,13 +191,19 @@ class ServerHandle:
         """Stop accepting requests, finish the ones in flight (briefly) and stop the server thread."""
         self._server.should_exit = True
         # Open event streams (browsers, gradio_client heartbeats) are cancelled at shutdown by
-        # design; uvicorn would log each as an ERROR with a traceback, which is only noise.
-        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
-        if self._thread.is_alive():
-            self._thread.join(10)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(5)
+        # design; uvicorn would log each as an ERROR with a traceback, which is only noise. The
+        # level comes back afterwards: other servers in this process keep their error log.
+        log = logging.getLogger("uvicorn.error")
+        level = log.level
+        log.setLevel(logging.CRITICAL)
+        try:
+            if self._thread.is_alive():
+                self._thread.join(10)
+            if self._thread.is_alive():
+                self._server.force_exit = True
+                self._thread.join(5)
+        finally:
+            log.setLevel(level)
 
 
 def create_app(

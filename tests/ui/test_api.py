@@ -3,6 +3,7 @@ and that it is held to the same rules as the form."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -296,3 +297,10 @@ def test_a_source_failure_after_saving_says_the_answer_is_saved(
             monkeypatch.setattr(service, "progress", broken)
             with pytest.raises(FormError, match="/progress failed on the server without a message"):
                 c.progress()
+
+
+def test_closing_a_server_keeps_the_error_log_of_the_process(demo_db: Path, tmp_path: Path) -> None:
+    log = logging.getLogger("uvicorn.error")
+    with running(trace_spec("ui-close-log", size=1), demo_db, tmp_path / "hitl", reviewer="solo"):
+        serving = log.level  # as uvicorn configured it
+    assert log.level == serving < logging.CRITICAL
