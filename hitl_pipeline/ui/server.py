@@ -19,12 +19,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+
 import hitl_pipeline.ui  # noqa: F401  (telemetry off before gradio loads)
 
 import gradio as gr  # noqa: E402  isort: skip
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
-from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from hitl_pipeline.campaign.types import ReviewService  # noqa: E402
@@ -142,16 +143,22 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+#: Password checks running at once (each scrypt check takes ~16 MB and a core for ~50–100 ms).
+LOGIN_CHECKS = 4
+
+
 def off_the_event_loop(check: Callable[[str, str], bool]) -> Callable[[str, str], Awaitable[bool]]:
-    """``check`` as a coroutine that runs it in a worker thread.
+    """``check`` as a coroutine that runs it in a worker thread, :data:`LOGIN_CHECKS` at a time.
 
     Gradio's ``/login`` calls a plain ``auth`` callable directly on the event loop, and a scrypt
     check takes ~50–100 ms: every login attempt would stall every reviewer's requests and event
-    streams (a few wrong guesses a second would freeze the form). Gradio awaits a coroutine function.
+    streams (a few wrong guesses a second would freeze the form). Gradio awaits a coroutine
+    function. The limit keeps a burst of attempts from taking every worker thread and its memory.
     """
+    limiter = anyio.CapacityLimiter(LOGIN_CHECKS)
 
     async def login_check(name: str, password: str) -> bool:
-        return bool(await run_in_threadpool(check, name, password))
+        return bool(await anyio.to_thread.run_sync(check, name, password, limiter=limiter))
 
     return login_check
 

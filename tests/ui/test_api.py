@@ -304,3 +304,34 @@ def test_closing_a_server_keeps_the_error_log_of_the_process(demo_db: Path, tmp_
     with running(trace_spec("ui-close-log", size=1), demo_db, tmp_path / "hitl", reviewer="solo"):
         serving = log.level  # as uvicorn configured it
     assert log.level == serving < logging.CRITICAL
+
+
+def test_password_checks_run_a_few_at_a_time(demo_db: Path, tmp_path: Path) -> None:
+    from hitl_pipeline.ui.server import LOGIN_CHECKS
+
+    lock = threading.Lock()
+    running_now, most = 0, 0
+
+    def counting_check(name: str, pw: str) -> bool:
+        nonlocal running_now, most
+        with lock:
+            running_now += 1
+            most = max(most, running_now)
+        time.sleep(0.2)
+        with lock:
+            running_now -= 1
+        return False
+
+    spec = trace_spec("ui-login-burst", size=1)
+    with running(spec, demo_db, tmp_path / "hitl", auth=counting_check) as (handle, _):
+
+        def attempt() -> None:
+            with pytest.raises(FormError):
+                FormClient(handle.url, spec, username="mallory", password="guess-123")
+
+        burst = [threading.Thread(target=attempt) for _ in range(3 * LOGIN_CHECKS)]
+        for t in burst:
+            t.start()
+        for t in burst:
+            t.join()
+    assert 1 < most <= LOGIN_CHECKS  # in parallel, but a burst cannot take every thread and its memory
