@@ -595,7 +595,9 @@ class CampaignState:
         status: str,
     ) -> None:
         # A question answered before but not now (its `when` no longer holds): forget its row unless
-        # it already left the machine (then it stays, for the record, and export shows it as such).
+        # it already left the machine. Then the row stays (hitl status counts it) and so does the
+        # score in the source, with the old value: sources have no score delete. Export, which lists
+        # answers, no longer shows it.
         c.execute(
             f"""DELETE FROM outbox WHERE item_key = ? AND reviewer = ? AND status IN ('pending', 'failed')
                 AND question NOT IN ({",".join("?" * len(questions))})""",
