@@ -361,26 +361,19 @@ class CampaignService:
         entries = outbox_entries(scores)
         opened = self._opened.pop((reviewer, item_key), None) or (lease[0] if lease else None)
         duration = max(0.0, (now - opened).total_seconds()) if opened else None
-        n = self.n
-
-        def check(c: Any) -> None:
-            # Re-checked inside the write transaction: a first answer on an expired lease only counts
-            # while the item still has room (another reviewer may have taken the slot meanwhile).
-            if existing is not None or lease is None or lease[1] > now:
-                return
-            if self.state.review(item_key, reviewer) is not None:
-                return
-            done = self._row(item_key).done
-            if done + self.state.active_leases(item_key, now, excluding=reviewer) >= n:
-                message = (
-                    f"your lease on {item_key!r} expired and the item went to other reviewers; "
-                    "your answer was not saved — press Next for a new item"
-                )
-                raise CampaignError(message)
-
         # The answer and the consensus it completes or changes commit together: a crash between
         # them could otherwise leave an edited item with the consensus of its old answers.
         with self.state.transaction():
+            if existing is None and lease is not None and lease[1] <= now:
+                # Re-checked with the write lock held: a first answer on an expired lease only counts
+                # while the item still has room (another reviewer may have taken the slot meanwhile).
+                taken = self._row(item_key).done + self.state.active_leases(item_key, now, excluding=reviewer)
+                if taken >= self.n and self.state.review(item_key, reviewer) is None:
+                    message = (
+                        f"your lease on {item_key!r} expired and the item went to other reviewers; "
+                        "your answer was not saved — press Next for a new item"
+                    )
+                    raise CampaignError(message)
             self.state.record_submission(
                 item_key=item_key,
                 reviewer=reviewer,
@@ -389,7 +382,6 @@ class CampaignService:
                 now=now,
                 duration_s=duration,
                 entries=entries,
-                check=check,
             )
             if self.consensus is not None:
                 self.consensus.on_submitted(item_key)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -493,18 +493,15 @@ class CampaignState:
         entries: Sequence[OutboxEntry],
         origin: str = "form",
         outbox_status: str = "pending",
-        check: Callable[[sqlite3.Connection], None] | None = None,
     ) -> bool:
         """Store one reviewer's answer to one item and its outbox rows, in ONE transaction.
 
         A repeated submission (an edit) replaces the answers and re-queues the same score ids with a
         new revision. Answers to questions no longer answered are removed (their outbox rows too, if
-        never sent). ``check`` runs inside the transaction first and may raise to abort it (used to
-        re-check the lease atomically). Returns True for a first answer, False for an edit.
+        never sent). Inside an outer :meth:`transaction` (to check a lease or decide consensus with
+        the same lock held), it commits with it. Returns True for a first answer, False for an edit.
         """
         with self.transaction() as c:
-            if check is not None:
-                check(c)
             return self._write_submission(
                 c, item_key, reviewer, answers, comment, now, duration_s, entries, origin, outbox_status
             )
