@@ -264,21 +264,17 @@ def run(
         typer.echo(f"Review form: {serving.url}  ({serving.access})")
         typer.echo("Press Ctrl+C to stop; answers are saved as you go.")
 
-    src = _open_source(source, home)
-    try:
-        serve_campaign(
-            loaded,
-            src,
-            home=resolve_home(home),
-            host=host,
-            port=port,
-            reviewer=reviewer,
-            auth_header=auth_header,
-            on_ready=ready,
-            new_version=new_version,
-        )
-    finally:
-        src.close()
+    serve_campaign(
+        loaded,
+        lambda: _open_source(source, home),
+        home=resolve_home(home),
+        host=host,
+        port=port,
+        reviewer=reviewer,
+        auth_header=auth_header,
+        on_ready=ready,
+        new_version=new_version,
+    )
     typer.echo("Stopped. Unsent scores stay in the campaign's outbox: `hitl sync SPEC` sends them.")
 
 

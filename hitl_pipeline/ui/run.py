@@ -56,7 +56,7 @@ def choose_access(
 
 def serve_campaign(
     spec: ReviewSpec,
-    source: Source,
+    open_source: Callable[[], Source],
     *,
     home: Path,
     host: str = "127.0.0.1",
@@ -67,21 +67,29 @@ def serve_campaign(
     block: bool = True,
     new_version: bool = False,
 ) -> None:
-    """Open (or resume) the campaign of ``spec`` on ``source`` and serve its form.
+    """Open (or resume) the campaign of ``spec`` on the source ``open_source()`` returns and serve its form.
+
+    The access options are checked first (a public bind without authentication is refused before
+    anything is opened or created); the source is closed when serving ends.
 
     ``new_version`` starts a new campaign version when the spec changed in meaning (``--new-version``).
 
     The outbox worker drains scores to the source in the background while the server runs. On
     Ctrl+C (or when ``block`` is False, right after ``on_ready``) the server stops, then the
     campaign (worker stopped after its current round; unsent scores stay in the durable outbox for
-    the next run or ``hitl sync``). ``source`` is not closed here: it belongs to the caller.
+    the next run or ``hitl sync``).
     """
     from hitl_pipeline.pipeline import open_campaign
     from hitl_pipeline.ui.server import check_binding, serve
 
     accounts, header, name, access = choose_access(home, reviewer=reviewer, auth_header=auth_header)
     check_binding(host, authenticated=accounts is not None or header is not None)  # before opening anything
-    service = open_campaign(spec, source, home=home, new_version=new_version)
+    source = open_source()
+    try:
+        service = open_campaign(spec, source, home=home, new_version=new_version)
+    except BaseException:
+        source.close()
+        raise
     try:
         handle = serve(
             service,
@@ -102,3 +110,4 @@ def serve_campaign(
             handle.close()
     finally:
         service.close()
+        source.close()

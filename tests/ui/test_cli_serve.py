@@ -45,6 +45,8 @@ def test_run_refuses_a_public_bind_without_accounts(tmp_path: Path, repo_root: P
         ["run", str(repo_root / "specs" / "support_qa.yaml"), "--host", "0.0.0.0", "--home", str(tmp_path)],
     )
     assert r.exit_code == 1 and "refusing to serve on 0.0.0.0 without authentication" in r.output
+    assert not (tmp_path / "local.db").exists()  # refused before anything was opened or created
+    assert not (tmp_path / "campaigns").exists()
 
 
 def _free_port() -> int:
