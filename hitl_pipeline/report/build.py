@@ -515,9 +515,13 @@ def build_report(
             _, _, matrix = reliability_matrix(coded)
             for level in _levels(q):
                 order = None
+                level_matrix = matrix
                 if level == "ordinal" and q.type == "categorical":
                     order = [c.label for c in sorted(q.categories, key=lambda c: c.value)]
-                alpha[level] = krippendorff_alpha(matrix, level, order=order) if matrix else None
+                    # A stored label the spec no longer has (its config changed) has no rank: missing here.
+                    ranked = set(order)
+                    level_matrix = [[v if v in ranked else None for v in row] for row in matrix]
+                alpha[level] = krippendorff_alpha(level_matrix, level, order=order) if matrix else None
             if q.type != "numeric":
                 counts = fleiss_counts(multi) if multi else None
                 fk = fleiss_kappa(counts) if counts else None

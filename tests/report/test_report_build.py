@@ -316,3 +316,32 @@ def test_unsent_scores_are_called_out() -> None:
     report = replace(_report(), scores_not_stored=3)
     assert "3 score(s) are not stored yet" in render_html(report)
     assert any("3 score(s) not stored yet" in line for line in summary_lines(report))
+
+
+def test_answers_outside_the_categories_do_not_break_the_report() -> None:
+    """A stored label the spec no longer has (its config changed) counts for nominal α and is
+    missing for ordinal α, which has no place for it; the report is still built."""
+    spec = ReviewSpec(
+        campaign="c",
+        title="t",
+        target="trace",
+        questions=(
+            Question(
+                score="q",
+                type="categorical",
+                label="q",
+                categories=(Category("low", 0), Category("mid", 1), Category("high", 2)),
+            ),
+        ),
+    )
+    ann = ["low", "high", "retired", "mid"]
+    bob = ["low", "mid", "high", "mid"]
+    recs = [
+        AnswerRecord(f"trace:{i}", r, "q", v)
+        for r, row in (("ann", ann), ("bob", bob))
+        for i, v in enumerate(row)
+    ]
+    q = build_report(spec, recs, now=T0).questions[0]
+    assert q.alpha["nominal"] == pytest.approx(krippendorff_alpha([ann, bob], "nominal"))
+    ordinal = krippendorff_alpha([["low", "high", None, "mid"], bob], "ordinal", order=["low", "mid", "high"])
+    assert ordinal is not None and q.alpha["ordinal"] == pytest.approx(ordinal)
