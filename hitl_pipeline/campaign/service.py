@@ -87,13 +87,14 @@ class CampaignService:
         self.fetch_timeout = 120.0
         #: The campaign's spec version (part of every score id), from the state.
         self.spec_version = state.meta().spec_version
-        # Consensus and adjudication (hitl_pipeline.campaign.consensus) hook in at three points:
-        # open_next (adjudications first), submit (adjudicator answers; decide once complete), skip.
-        self.consensus = ConsensusManager(self) if spec.consensus.enabled else None
         #: Langfuse annotation queue the campaign is mirrored into (campaign.annotation_queue), if any:
         #: every score then carries its id (queueId).
         self.queue_id: str | None = None
         self.queue_mirror: Any = None
+        # Consensus and adjudication (hitl_pipeline.campaign.consensus) hook in at three points:
+        # open_next (adjudications first), submit (adjudicator answers; decide once complete), skip.
+        # Last: it decides the items still undecided right away, with the attributes above.
+        self.consensus = ConsensusManager(self) if spec.consensus.enabled else None
 
     # -- lifecycle ------------------------------------------------------------------------------
 

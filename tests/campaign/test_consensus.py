@@ -335,3 +335,25 @@ def test_a_consensus_failure_keeps_the_answer_and_rolls_back_only_the_consensus(
         assert keys[3] in service.consensus.open_adjudications() and not _consensus_rows(service, keys[3])
     finally:
         service.close()
+
+
+def test_opening_the_campaign_decides_the_items_left_undecided(
+    store: LocalSource, home: Path, clock: Clock
+) -> None:
+    service = _service(store, home, clock)
+    service.consensus = None  # as if consensus had been off while reviewing
+    keys = _review_all(service)
+    service.close()
+    reopened = _service(store, home, clock)
+    try:
+        assert set(_consensus_rows(reopened, keys[0])) == {
+            "support_quality",
+            "helpfulness",
+            "factually_correct",
+        }
+        assert reopened.consensus is not None and reopened.consensus.open_adjudications() == [
+            keys[2],
+            keys[3],
+        ]
+    finally:
+        reopened.close()
