@@ -359,8 +359,9 @@ class LangfuseSource:
     # ------------------------------------------------------------------ errors
 
     def _auth_error(self, status: int = 401, body: Any = None) -> AuthError:
-        """401/403. The server's words are kept: a 403 may also mean ingestion is suspended (usage limit)."""
-        said = _server_message(body) if body is not None else ""
+        """401/403. The server's JSON message is kept: a 403 may also mean ingestion is suspended
+        (usage limit). A proxy's HTML page is not quoted."""
+        said = _server_message(body) if isinstance(body, dict) else ""
         return AuthError(
             f"Langfuse rejected the credentials for {self.host} ({status}{': ' + said if said else ''}): "
             "check LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY"
