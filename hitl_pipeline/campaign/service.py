@@ -7,7 +7,6 @@ which a background worker drains. So a slow backend never slows the form down.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections import OrderedDict
@@ -356,9 +355,8 @@ class CampaignService:
             timestamp=stamp,
             git_commit=self.git_commit,
             spec_version=self.spec_version,
+            queue_id=self.queue_id,
         )
-        if self.queue_id is not None:
-            scores = [(q, dataclasses.replace(s, queue_id=self.queue_id)) for q, s in scores]
         entries = outbox_entries(scores)
         opened = self._opened.pop((reviewer, item_key), None) or (lease[0] if lease else None)
         duration = max(0.0, (now - opened).total_seconds()) if opened else None

@@ -61,6 +61,7 @@ def build_scores(
     timestamp: datetime | None = None,
     git_commit: str | None = None,
     spec_version: int | None = None,
+    queue_id: str | None = None,
 ) -> list[tuple[str, ScoreWrite]]:
     """Build (question, score) for each answered question and check each with Langfuse's rules.
 
@@ -74,6 +75,7 @@ def build_scores(
         timestamp: the score time; keep it stable across edits (the first answer's time).
         git_commit: the spec's git commit, when known.
         spec_version: the campaign's spec version (part of the score id; default ``spec.version``).
+        queue_id: the Langfuse annotation queue the campaign is mirrored into, if any.
 
     Raises:
         ScoreValidationError: a score breaks the server's rules (nothing is stored or sent then).
@@ -106,6 +108,7 @@ def build_scores(
             source="ANNOTATION",
             environment=spec.langfuse.environment,
             timestamp=timestamp,
+            queue_id=queue_id,
             **score_target(ref),
         )
         for problem in check_score(score, config):
