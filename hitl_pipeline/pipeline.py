@@ -101,17 +101,6 @@ def git_commit_of(path: str) -> str | None:
 # -- open / resume ------------------------------------------------------------------------------
 
 
-def resolve_campaign_configs(
-    spec: ReviewSpec, source: Source, state: CampaignState, now: datetime
-) -> dict[str, ScoreConfig]:
-    """Resolve the questions' score configs (``scoring.configs.resolve_configs``) and cache them in the state."""
-    from hitl_pipeline.scoring.configs import resolve_configs  # owned by the score-config code
-
-    configs = resolve_configs(spec, source, create=False)
-    state.save_configs(configs, now)
-    return configs
-
-
 def open_campaign(
     spec: ReviewSpec,
     source: Source,
@@ -135,7 +124,9 @@ def open_campaign(
         home: the state directory (``.hitl``); the state is ``<home>/campaigns/<campaign>.db``.
         now: the instant relative time windows resolve against, for a *new* campaign (default:
             the clock); a resumed campaign keeps the one it was created with.
-        configs: question → score config, when already resolved; else resolved from the source.
+        configs: question → score config, when already resolved; else resolved from the source
+            (``scoring.configs.resolve_configs``) before anything is created or changed, so a spec
+            whose configs do not match leaves no campaign state behind.
         clock: time source for leases and timestamps.
         start: start the outbox worker and the prefetch of the first items.
         worker: attach a background outbox worker (drains scores while reviewers work).
@@ -152,6 +143,10 @@ def open_campaign(
         CampaignError: the spec changed in a way that alters the meaning of answers (the message
             lists every difference) and ``new_version`` is not set.
     """
+    if configs is None:
+        from hitl_pipeline.scoring.configs import resolve_configs
+
+        configs = resolve_configs(spec, source, create=False)
     state = CampaignState(campaign_db_path(home, spec.campaign))
     try:
         created = clock()
@@ -176,10 +171,7 @@ def open_campaign(
             # Another campaign's state or a meaning-changing edit was refused by _check_spec_change;
             # here the hash is recorded.
             state.record_spec(spec.spec_hash, spec_to_json(spec), state.meta().spec_version, created)
-        if configs is None:
-            configs = resolve_campaign_configs(spec, source, state, created)
-        else:
-            state.save_configs(configs, created)
+        state.save_configs(configs, created)
         if state.resume_pending():
             resume_from_source(spec, source, state)
         meta = state.meta()

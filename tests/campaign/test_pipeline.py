@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hitl_pipeline.campaign.service import CampaignService
 from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.pipeline import (
@@ -273,3 +275,36 @@ def test_a_nested_transaction_is_a_savepoint_of_the_outer_one(home: Path) -> Non
         assert not state._query("SELECT 1 FROM meta WHERE key = 'gone'")  # nothing commits early
     finally:
         state.close()
+
+
+def test_a_spec_whose_configs_do_not_match_leaves_no_state(
+    store: LocalSource, home: Path, clock: Clock
+) -> None:
+    """The config check runs before the campaign state is created: fixing the spec afterwards is a
+    fresh start, not a "meaning change" of a campaign nobody has answered."""
+    from hitl_pipeline.errors import ConfigError
+    from hitl_pipeline.spec import load_spec_text
+    from tests.campaign.campaign_support import SPEC
+
+    good = make_spec(size=3)
+    text = SPEC.format(
+        campaign=good.campaign,
+        target="trace",
+        filters="    trace_name: support-chat\n",
+        size=3,
+        strategy="random",
+        by="",
+        n=1,
+        comment="optional",
+        reviewers="",
+        extra_questions="",
+        time_from="2026-10-01",
+        time_to="2026-11-01",
+    ).replace("max: 5", "max: 7")  # helpfulness 1–7: the demo store's config is 1–5
+    assert text != SPEC
+    broken = load_spec_text(text, "<broken>")
+    with pytest.raises(ConfigError, match="helpfulness"):
+        open_campaign(broken, store, home=home, now=DEMO_NOW, clock=clock, worker=False)
+    assert not campaign_db_path(home, good.campaign).exists()
+    with open_campaign(good, store, home=home, now=DEMO_NOW, clock=clock, worker=False) as svc:
+        assert svc.state.meta().spec_hash == good.spec_hash
