@@ -27,6 +27,7 @@ from hitl_pipeline.errors import CampaignError, ConfigError
 from hitl_pipeline.scoring.build import outbox_entries
 from hitl_pipeline.scoring.outbox import Backoff, DrainReport, OutboxWorker, drain
 from hitl_pipeline.sources.base import Score, ScoreConfig, ScoreWrite, Source
+from hitl_pipeline.spec.diff import SpecChangePlan
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
 Clock = Callable[[], datetime]
@@ -143,18 +144,24 @@ def open_campaign(
         CampaignError: the spec changed in a way that alters the meaning of answers (the message
             lists every difference) and ``new_version`` is not set.
     """
-    if configs is None:
-        from hitl_pipeline.scoring.configs import resolve_configs
-
-        configs = resolve_configs(spec, source, create=False)
-    state = CampaignState(campaign_db_path(home, spec.campaign))
+    # Everything that can refuse the run comes before anything is created or changed: the spec
+    # change is planned on the existing state (read only), then the score configs are resolved.
+    path = campaign_db_path(home, spec.campaign)
+    state = CampaignState(path) if path.exists() else None
     try:
+        change = _plan_spec_change(state, spec, new_version=new_version) if state is not None else None
+        if configs is None:
+            from hitl_pipeline.scoring.configs import resolve_configs
+
+            configs = resolve_configs(spec, source, create=False)
+        if state is None:
+            state = CampaignState(path)
         created = clock()
         # The spec's commit *now* (a harmless edit may have been committed since creation).
         commit = git_commit_of(spec.path)
         version = 1
-        if state.is_initialized():
-            state, version = _check_spec_change(state, spec, source, new_version=new_version)
+        if change is not None:
+            state, version = _apply_spec_change(state, change, spec, source)
         if not state.is_initialized():
             plan = build_queue(spec, source, now=now or created)
             state.initialize(
@@ -168,8 +175,8 @@ def open_campaign(
                 refs=plan.refs,
             )
         else:
-            # Another campaign's state or a meaning-changing edit was refused by _check_spec_change;
-            # here the hash is recorded.
+            # Another campaign's state or a meaning-changing edit was refused by _plan_spec_change;
+            # here the (unchanged or harmlessly changed) spec is recorded.
             state.record_spec(spec.spec_hash, spec_to_json(spec), state.meta().spec_version, created)
         state.save_configs(configs, created)
         if state.resume_pending():
@@ -199,49 +206,65 @@ def open_campaign(
                 service.close()
                 raise
     except BaseException:
-        state.close()
+        if state is not None:
+            state.close()
         raise
     return service.start() if start else service
 
 
-def _check_spec_change(
-    state: CampaignState, spec: ReviewSpec, source: Source, *, new_version: bool
-) -> tuple[CampaignState, int]:
-    """Compare ``spec`` with the one the campaign recorded (``hitl_pipeline.spec.diff``).
+def _plan_spec_change(state: CampaignState, spec: ReviewSpec, *, new_version: bool) -> SpecChangePlan | None:
+    """Compare ``spec`` with the one the campaign recorded (``hitl_pipeline.spec.diff``), changing nothing.
 
-    Returns the state to continue with and the campaign version: the same state for an unchanged
-    or harmlessly changed spec (a larger sample appends the new items to the queue); for
-    ``new_version``, an empty state at the campaign's path after archiving the current one as
-    ``<campaign>.v<N>.db``. Raises CampaignError for a meaning change.
+    Returns None for a state that was never initialized, else the plan. Raises CampaignError for a
+    meaning change without ``new_version``, for another campaign's state, and for a new version
+    that cannot start yet (unconfirmed scores, an archive already in the way).
     """
     from hitl_pipeline.spec.diff import plan_spec_change
 
+    if not state.is_initialized():
+        return None
     meta = state.meta()
     if meta.campaign != spec.campaign:
         raise CampaignError(f"{state.path} holds campaign {meta.campaign!r}, not {spec.campaign!r}")
     change = plan_spec_change(
         spec_from_json(meta.spec_json), meta.spec_version, spec, new_version=new_version
     )
+    if change.action == "new_version":
+        outbox = state.outbox_counts()
+        unsent = outbox.get("pending", 0) + outbox.get("sent", 0)
+        if unsent:
+            raise CampaignError(
+                f"campaign {spec.campaign!r} version {meta.spec_version} still has {unsent} score(s) not "
+                f"confirmed; run `hitl sync {spec.path}` first, then start the new version"
+            )
+        if _archive_path(state.path, meta.spec_version).exists():
+            raise CampaignError(
+                f"{_archive_path(state.path, meta.spec_version)} already exists; move it away to start a new "
+                f"version of {spec.campaign!r}"
+            )
+    return change
+
+
+def _archive_path(path: Path, version: int) -> Path:
+    return path.with_name(f"{path.stem}.v{version}.db")
+
+
+def _apply_spec_change(
+    state: CampaignState, change: SpecChangePlan, spec: ReviewSpec, source: Source
+) -> tuple[CampaignState, int]:
+    """Carry out a planned change: returns the state to continue with and the campaign version.
+
+    The same state for an unchanged or harmlessly changed spec (a larger sample appends the new
+    items to the queue); for a new version, an empty state at the campaign's path after archiving
+    the current one as ``<campaign>.v<N>.db``.
+    """
+    meta = state.meta()
     if change.action != "new_version":
         if any(c.path == "source.sample.size" for c in change.diff.harmless):
             _grow_queue(state, spec, source, meta.now)
         return state, meta.spec_version
-    outbox = state.outbox_counts()
-    unsent = outbox.get("pending", 0) + outbox.get("sent", 0)
-    if unsent:
-        state.close()
-        message = (
-            f"campaign {spec.campaign!r} version {meta.spec_version} still has {unsent} score(s) not confirmed; "
-            f"run `hitl sync {spec.path}` first, then start the new version"
-        )
-        raise CampaignError(message)
     path = state.path
-    archive = path.with_name(f"{spec.campaign}.v{meta.spec_version}.db")
-    if archive.exists():
-        state.close()
-        raise CampaignError(
-            f"{archive} already exists; move it away to start a new version of {spec.campaign!r}"
-        )
+    archive = _archive_path(path, meta.spec_version)
     state.close()
     path.replace(archive)
     for suffix in ("-wal", "-shm"):

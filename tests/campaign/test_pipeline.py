@@ -308,3 +308,9 @@ def test_a_spec_whose_configs_do_not_match_leaves_no_state(
     assert not campaign_db_path(home, good.campaign).exists()
     with open_campaign(good, store, home=home, now=DEMO_NOW, clock=clock, worker=False) as svc:
         assert svc.state.meta().spec_hash == good.spec_hash
+    # A new version whose configs do not match is refused before the running version is archived.
+    with pytest.raises(ConfigError, match="helpfulness"):
+        open_campaign(broken, store, home=home, now=DEMO_NOW, clock=clock, worker=False, new_version=True)
+    assert not campaign_db_path(home, good.campaign).with_name(f"{good.campaign}.v1.db").exists()
+    with open_campaign(good, store, home=home, now=DEMO_NOW, clock=clock, worker=False) as svc:
+        assert (svc.state.meta().spec_version, svc.state.meta().spec_hash) == (1, good.spec_hash)
