@@ -91,13 +91,14 @@ def answers_for(target: str, n: int) -> dict[str, Any]:
 
 
 @contextmanager
-def hitl_run(spec: Path, home: Path, port: int, stop: signal.Signals = signal.SIGINT) -> Iterator[str]:
+def hitl_run(spec: Path, home: Path, stop: signal.Signals = signal.SIGINT) -> Iterator[str]:
     env = dict(
         os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_DISABLE_TELEMETRY="1", PYTHONUNBUFFERED="1"
     )
     env.pop("LANGFUSE_PUBLIC_KEY", None)
     env.pop("LANGFUSE_SECRET_KEY", None)
-    cmd = [sys.executable, "-m", "hitl_pipeline", "run", str(spec), "--home", str(home), "--port", str(port)]
+    # No --port: hitl takes the first free port from 7860 and prints the URL (no race with other processes).
+    cmd = [sys.executable, "-m", "hitl_pipeline", "run", str(spec), "--home", str(home)]
     cmd += ["--reviewer", "alice"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
@@ -121,14 +122,6 @@ def hitl_run(spec: Path, home: Path, port: int, stop: signal.Signals = signal.SI
         rest, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0, "".join(lines) + rest
         assert "Stopped." in rest
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize("target", ["trace", "observation", "session"])
@@ -159,11 +152,10 @@ def test_campaign_survives_a_restart_and_every_answer_is_stored_once(target: str
             screen = form.submit(given[screen.item_key], comment=f"comment {len(seen)}")
         return screen
 
-    port = free_port()
-    with hitl_run(spec_path, home, port, stop=signal.SIGTERM) as url, FormClient(url, spec) as form:
+    with hitl_run(spec_path, home, stop=signal.SIGTERM) as url, FormClient(url, spec) as form:
         answer(form, form.load(), 2)
-    # Restarted server, new browser tab: the form resumes at the first unanswered item.
-    with hitl_run(spec_path, home, port) as url, FormClient(url, spec) as form:
+    # Restarted server (perhaps on another port), new browser tab: the form resumes at the first unanswered item.
+    with hitl_run(spec_path, home) as url, FormClient(url, spec) as form:
         screen = answer(form, form.load(), 2)
         assert screen.item_key is None  # end of the queue
     assert sorted(seen) == sorted(planned)
@@ -207,5 +199,5 @@ def test_campaign_survives_a_restart_and_every_answer_is_stored_once(target: str
             assert s.session_id == item_id and s.trace_id is None
     # A new machine (campaign state lost): the campaign is rebuilt from the stored scores, nothing is queued again.
     shutil.rmtree(home / "campaigns")
-    with hitl_run(spec_path, home, port) as url, FormClient(url, spec) as form:
+    with hitl_run(spec_path, home) as url, FormClient(url, spec) as form:
         assert form.load().item_key is None
