@@ -199,6 +199,11 @@ class Source(Protocol):
         """Send scores synchronously; one result per score, in order. Never raises for a single bad score."""
         ...
 
+    def delete_scores(self, ids: Sequence[str]) -> list[WriteResult]:
+        """Delete scores by id (every name under the id); one result per id, in order. Deleting an
+        id that is not there is ok. Never raises for a single failed delete."""
+        ...
+
     def read_scores(self, ids: Iterable[str]) -> dict[str, Score]:
         """Read scores back by id; missing ids are absent from the result."""
         ...

@@ -57,6 +57,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
+from urllib.parse import quote
 
 import httpx
 from langfuse.api import LangfuseAPI
@@ -1441,6 +1442,30 @@ class LangfuseSource:
             ok=False,
             error=f"cannot reach Langfuse at {self.host}: {type(exc).__name__}",
             retryable=True,
+        )
+
+    def delete_scores(self, ids: Sequence[str]) -> list[WriteResult]:
+        """``DELETE /api/public/scores/{id}`` per id; one result per id, in order.
+
+        204/200 = deleted, 404 = already gone: both ok. 429/5xx/transport errors → ``retryable``
+        (with ``retry_after``), other 4xx → not retryable, like :meth:`write_scores`. Raises
+        :class:`AuthError` on 401/403.
+        """
+        return [self._delete_one(i) for i in ids]
+
+    def _delete_one(self, score_id: str) -> WriteResult:
+        path = f"/api/public/scores/{quote(score_id, safe='')}"
+        try:
+            response = self._raw("DELETE", path, retries=0)
+        except httpx.HTTPError as exc:
+            return self._failure(score_id, exc)
+        if response.status_code < 300 or response.status_code == 404:
+            return WriteResult(id=score_id, ok=True)
+        return self._failure(
+            score_id,
+            ApiError(
+                status_code=response.status_code, headers=dict(response.headers), body=_json_or_text(response)
+            ),
         )
 
     def read_scores(self, ids: Iterable[str]) -> dict[str, Score]:

@@ -818,6 +818,14 @@ class LocalSource:
                 )
         return results
 
+    def delete_scores(self, ids: Sequence[str]) -> list[WriteResult]:
+        """Delete the rows of ``ids`` (every name) in one transaction; an absent id is ok."""
+        if not ids:
+            return []
+        with self.transaction() as tx:
+            tx.executemany("DELETE FROM scores WHERE id = ?", [(i,) for i in dict.fromkeys(ids)])
+        return [WriteResult(id=i, ok=True) for i in ids]
+
     def read_scores(self, ids: Iterable[str]) -> dict[str, Score]:
         """Scores by id; when an id has rows under several names, the most recently written wins."""
         wanted = list(dict.fromkeys(ids))

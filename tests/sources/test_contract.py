@@ -739,6 +739,49 @@ def test_same_id_and_name_replaces(writable_source: Source, demo: DemoData) -> N
     assert writable_source.read_scores(["s-1"])["s-1"].value == "excellent"
 
 
+def test_delete_scores_removes_every_row_of_the_ids(writable_source: Source, demo: DemoData) -> None:
+    t = demo.traces[3]
+    keep = _write(
+        id="s-keep",
+        name="helpfulness",
+        value=4,
+        data_type="NUMERIC",
+        trace_id=t.id,
+        config_id="cfg-helpfulness",
+    )
+    gone = _write(
+        id="s-gone",
+        name="helpfulness",
+        value=2,
+        data_type="NUMERIC",
+        trace_id=t.id,
+        config_id="cfg-helpfulness",
+    )
+    also = _write(
+        id="s-gone",
+        name="support_quality",
+        value="poor",
+        data_type="CATEGORICAL",
+        trace_id=t.id,
+        config_id="cfg-support-quality",
+    )
+    assert all(r.ok for r in writable_source.write_scores([keep, gone, also]))
+    assert set(writable_source.read_scores(["s-keep", "s-gone"])) == {"s-keep", "s-gone"}
+    # One result per id, in order; an id that is not there is ok (already gone).
+    results = writable_source.delete_scores(["s-gone", "s-never-written"])
+    assert [(r.id, r.ok) for r in results] == [("s-gone", True), ("s-never-written", True)]
+    assert set(writable_source.read_scores(["s-keep", "s-gone"])) == {"s-keep"}
+    assert not [
+        s for s in writable_source.iter_scores(names=["helpfulness", "support_quality"]) if s.id == "s-gone"
+    ]
+    # Deleting again is still ok; nothing to delete is an empty answer.
+    assert [r.ok for r in writable_source.delete_scores(["s-gone"])] == [True]
+    assert writable_source.delete_scores([]) == []
+    # The id can be written again after its delete.
+    assert all(r.ok for r in writable_source.write_scores([gone]))
+    assert writable_source.read_scores(["s-gone"])["s-gone"].value == 2
+
+
 def test_same_id_other_name_adds_a_row(writable_source: Source, demo: DemoData) -> None:
     t = demo.traces[2]
     a = _write(

@@ -611,6 +611,8 @@ class LangfuseFake:
             return 200, self._v2_scores(query)
         if p == "/api/public/scores" and method == "POST":
             return self._post_scores(body)
+        if p.startswith("/api/public/scores/") and method == "DELETE":
+            return self._delete_score(unquote(p.rsplit("/", 1)[1]))
         if p == "/api/public/score-configs":
             if method == "GET":
                 return 200, self._list_configs(query)
@@ -1432,6 +1434,16 @@ class LangfuseFake:
             self._data.scores[(score_id, row.name)] = row
         return score_id
 
+    def _delete_score(self, score_id: str) -> tuple[int, Any]:
+        """``DELETE /scores/{id}``: every row under the id goes (204); an unknown id is a 404."""
+        with self._lock:
+            keys = [k for k in self._data.scores if k[0] == score_id]
+            for k in keys:
+                del self._data.scores[k]
+        if not keys:
+            raise _bad(f"Score {score_id} not found", 404)
+        return 204, None
+
     # ------------------------------------------------------------------ scores: read
 
     @staticmethod
@@ -1670,7 +1682,7 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
             return
 
         def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body, default=_json_default).encode()
+            data = b"" if status == 204 else json.dumps(body, default=_json_default).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
@@ -1743,6 +1755,8 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
                 return
             if route.startswith("/api/public/score-configs/"):
                 route = "/api/public/score-configs/{id}"
+            elif route.startswith("/api/public/scores/"):
+                route = "/api/public/scores/{id}"
             elif route.count("/") >= 4 and route.split("/")[3] in ("traces", "sessions", "observations"):
                 route = "/".join(route.split("/")[:4]) + "/{id}"
             with fake._lock:
