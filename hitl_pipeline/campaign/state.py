@@ -31,6 +31,8 @@ from hitl_pipeline.sources.base import ItemRef, ScoreConfig
 #: Outbox row statuses. ``pending`` → ``sent`` → ``confirmed``; ``failed`` = refused for good (4xx);
 #: ``dropped`` = accepted by the server but never readable (silently discarded); not done.
 OUTBOX_STATUSES = ("pending", "sent", "confirmed", "failed", "dropped")
+# Outbox rows that stand for a score (counted by status): all but the deletes already done.
+_LIVE = "NOT (action = 'delete' AND status = 'confirmed')"
 
 
 def ts(dt: datetime) -> str:
@@ -99,6 +101,19 @@ _MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # action: what the row asks of the source, 'upsert' (send the payload) or 'delete' (the
+        # question was withdrawn: delete the score id). reached: a revision of the row may have
+        # reached the source (an attempt was made, or it came from there), so withdrawing its
+        # question must delete the score rather than forget the row.
+        "0002_outbox_delete",
+        """
+        ALTER TABLE outbox ADD COLUMN action TEXT NOT NULL DEFAULT 'upsert'
+            CHECK (action IN ('upsert', 'delete'));
+        ALTER TABLE outbox ADD COLUMN reached INTEGER NOT NULL DEFAULT 0;
+        UPDATE outbox SET reached = 1 WHERE status != 'pending' OR attempts > 0 OR sent_at IS NOT NULL
+        """,
+    ),
 ]
 
 
@@ -152,6 +167,11 @@ class OutboxRow:
     last_error: str | None
     sent_at: datetime | None
     confirmed_at: datetime | None
+    action: str = "upsert"  # 'upsert': send the payload; 'delete': delete the score id (question withdrawn)
+
+    @property
+    def is_delete(self) -> bool:
+        return self.action == "delete"
 
 
 @dataclass(frozen=True)
@@ -591,23 +611,33 @@ class CampaignState:
         stamp: str,
         status: str,
     ) -> None:
-        # A question answered before but not now (its `when` no longer holds): forget its row unless
-        # it already left the machine. Then the row stays (hitl status counts it) and so does the
-        # score in the source, with the old value: sources have no score delete. Export, which lists
-        # answers, no longer shows it.
+        # A question answered before but not now (its `when` no longer holds): a row that never left
+        # the machine is forgotten; one that may have reached the source (any attempt, or restored
+        # from it) becomes a delete of its score id, due now. The drainer deletes the score and
+        # confirms it gone; status and export no longer count it as an answer.
+        marks = ",".join("?" * len(questions))
         c.execute(
-            f"""DELETE FROM outbox WHERE item_key = ? AND reviewer = ? AND status IN ('pending', 'failed')
-                AND question NOT IN ({",".join("?" * len(questions))})""",
+            f"""DELETE FROM outbox WHERE item_key = ? AND reviewer = ? AND reached = 0
+                AND question NOT IN ({marks})""",
             (item_key, reviewer, *questions),
+        )
+        c.execute(
+            f"""UPDATE outbox SET action = 'delete', status = 'pending', revision = revision + 1,
+                   attempts = 0, next_attempt_at = ?, last_error = NULL, sent_at = NULL,
+                   confirmed_at = NULL, updated_at = ?
+                WHERE item_key = ? AND reviewer = ? AND action = 'upsert' AND question NOT IN ({marks})""",
+            (stamp, stamp, item_key, reviewer, *questions),
         )
         for e in entries:
             c.execute(
                 """INSERT INTO outbox (score_id, item_key, reviewer, question, payload_json, status, revision,
                                        attempts, next_attempt_at, created_at, updated_at,
-                                       confirmed_at)
-                   VALUES (?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, CASE WHEN ? = 'confirmed' THEN ? END)
+                                       confirmed_at, action, reached)
+                   VALUES (?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, CASE WHEN ? = 'confirmed' THEN ? END, 'upsert',
+                           CASE WHEN ? = 'pending' THEN 0 ELSE 1 END)
                    ON CONFLICT (score_id) DO UPDATE SET
                      payload_json = excluded.payload_json, status = excluded.status,
+                     action = 'upsert', reached = MAX(outbox.reached, excluded.reached),
                      revision = outbox.revision + 1, attempts = 0, next_attempt_at = excluded.next_attempt_at,
                      last_error = NULL, sent_at = NULL, confirmed_at = excluded.confirmed_at,
                      updated_at = excluded.updated_at""",
@@ -623,6 +653,7 @@ class CampaignState:
                     stamp,
                     status,
                     stamp,
+                    status,
                 ),
             )
 
@@ -709,7 +740,7 @@ class CampaignState:
     def outbox_counts(self) -> dict[str, int]:
         """Outbox rows per status (every status, 0 when none)."""
         outbox = {s: 0 for s in OUTBOX_STATUSES}
-        for r in self._query("SELECT status, COUNT(*) FROM outbox GROUP BY status"):
+        for r in self._query(f"SELECT status, COUNT(*) FROM outbox WHERE {_LIVE} GROUP BY status"):
             outbox[r[0]] = r[1]
         return outbox
 
@@ -718,7 +749,9 @@ class CampaignState:
         out: dict[str, dict[str, int]] = {}
         for r in self._query("SELECT reviewer, COUNT(*) FROM reviews GROUP BY reviewer"):
             out[r[0]] = {"answered": r[1], **{s: 0 for s in OUTBOX_STATUSES}}
-        for r in self._query("SELECT reviewer, status, COUNT(*) FROM outbox GROUP BY reviewer, status"):
+        for r in self._query(
+            f"SELECT reviewer, status, COUNT(*) FROM outbox WHERE {_LIVE} GROUP BY reviewer, status"
+        ):
             out.setdefault(r[0], {"answered": 0, **{s: 0 for s in OUTBOX_STATUSES}})[r[1]] = r[2]
         return out
 
@@ -739,6 +772,7 @@ class CampaignState:
             last_error=row["last_error"],
             sent_at=parse_ts(row["sent_at"]) if row["sent_at"] else None,
             confirmed_at=parse_ts(row["confirmed_at"]) if row["confirmed_at"] else None,
+            action=row["action"],
         )
 
     def outbox(self, *, status: str | None = None, item_key: str | None = None) -> list[OutboxRow]:
@@ -804,6 +838,8 @@ class CampaignState:
         if status == "confirmed":
             sets.append("confirmed_at = ?")
             values.append(stamp)
+        if count_attempt or status != "pending":
+            sets.append("reached = 1")  # an attempt may have reached the source, even a failed one
         sql = f"UPDATE outbox SET {', '.join(sets)} WHERE score_id = ? AND revision = ?"
         changed = 0
         with self.transaction() as c:

@@ -11,6 +11,10 @@ and re-sent if missing.
 
 Retryable failures (429, 5xx, transport) wait with exponential backoff and jitter, or the server's
 ``Retry-After``; other refusals (4xx) are recorded as ``failed`` with the server's message.
+
+A row whose question was withdrawn after its score may have reached the source (an edit made the
+question's ``when`` false) is a *delete*: it goes out through ``Source.delete_scores`` under the
+same rules, and is confirmed when reading its id back finds nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Any
 from hitl_pipeline.campaign.state import CampaignState, OutboxRow
 from hitl_pipeline.errors import HitlError
 from hitl_pipeline.scoring.build import score_from_json
-from hitl_pipeline.sources.base import Score, Source
+from hitl_pipeline.sources.base import Score, Source, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -149,16 +153,28 @@ class Drainer:
         rows = self.state.outbox_due(now, self.batch_size)
         if not rows:
             return 0
-        scores = [score_from_json(r.payload) for r in rows]
+        upserts = [r for r in rows if not r.is_delete]
+        deletes = [r for r in rows if r.is_delete]
+        if upserts:
+            self._send(
+                upserts, lambda: self.source.write_scores([score_from_json(r.payload) for r in upserts])
+            )
+        if deletes:
+            self._send(deletes, lambda: self.source.delete_scores([r.score_id for r in deletes]))
+        return len(rows)
+
+    def _send(self, rows: Sequence[OutboxRow], request: Callable[[], list[WriteResult]]) -> None:
+        """Run one write or delete request for ``rows`` and record each row's outcome."""
+        what = "deleting" if rows[0].is_delete else "writing"
         self.report.requests += 1
         try:
-            results = self.source.write_scores(scores)
+            results = request()
         except (HitlError, OSError) as e:
             # The whole request failed in transport: every row is retryable.
-            log.warning("writing %d scores failed: %s", len(rows), e)
+            log.warning("%s %d scores failed: %s", what, len(rows), e)
             self._note(str(e))
             self._retry(rows, [None] * len(rows), str(e))
-            return len(rows)
+            return
         by_id = {r.id: r for r in results}
         ok: list[tuple[str, int]] = []
         retry: list[OutboxRow] = []
@@ -192,7 +208,6 @@ class Drainer:
         )
         for row, after in zip(retry, retry_after, strict=True):
             self._retry([row], [after], errors[row.score_id])
-        return len(rows)
 
     def _retry(self, rows: Sequence[OutboxRow], after: Sequence[float | None], error: str) -> None:
         now = self.clock()
@@ -208,8 +223,9 @@ class Drainer:
             )
 
     def _read_back(self, rows: Sequence[OutboxRow], failed: set[str] | None = None) -> set[str]:
-        """Ids among ``rows`` that the source returns with the value we sent. Ids whose read
-        failed (not answered: unknown yet) are added to ``failed`` when given."""
+        """Ids among ``rows`` whose effect the source shows: an upsert returned with the value we
+        sent, a delete not returned at all. Ids whose read failed (not answered: unknown yet) are
+        added to ``failed`` when given."""
         seen: set[str] = set()
         for start in range(0, len(rows), 100):
             chunk = rows[start : start + 100]
@@ -224,7 +240,10 @@ class Drainer:
                 continue
             for row in chunk:
                 score = found.get(row.score_id)
-                if score is not None and value_matches(score, row.payload):
+                if row.is_delete:
+                    if score is None:
+                        seen.add(row.score_id)
+                elif score is not None and value_matches(score, row.payload):
                     seen.add(row.score_id)
         return seen
 
@@ -260,10 +279,18 @@ class Drainer:
                 wait = min(self.check_cap, max(self.first_check, waited), self.confirm_timeout - waited)
                 later[r.score_id] = now + timedelta(seconds=max(wait, 0.0))
         if late:
+            deletes = {r.score_id for r in rows if r.is_delete}
             message = (
                 "sent and accepted, but not readable back: the server dropped it (check its score config)"
             )
-            self.report.dropped += self.state.mark(late, "dropped", now, error=message)
+            gone = [x for x in late if x[0] not in deletes]
+            kept = [x for x in late if x[0] in deletes]
+            if gone:
+                self.report.dropped += self.state.mark(gone, "dropped", now, error=message)
+            if kept:
+                self.report.dropped += self.state.mark(
+                    kept, "dropped", now, error="deleted and accepted, but the score is still readable"
+                )
         if later:
             self.state.reschedule([(r.score_id, r.revision) for r in rows if r.score_id in later], later)
 

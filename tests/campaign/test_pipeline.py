@@ -67,7 +67,7 @@ def test_state_file_meta_and_migrations(store: LocalSource, home: Path, clock: C
             DEMO_NOW,
         )
         assert spec_from_json(meta.spec_json) == spec
-        assert svc.state.migrations() == ["0001_initial"]
+        assert svc.state.migrations() == ["0001_initial", "0002_outbox_delete"]
         assert svc.state._query("PRAGMA journal_mode")[0][0] == "wal"
         assert [r.key for r in svc.state.items()] == dry_run(spec, store, DEMO_NOW).keys
         assert set(svc.state.load_configs()) == {
