@@ -238,6 +238,7 @@ def _decode_cursor(cursor: str) -> int:
 class _Fault:
     kind: str  # "500" | "503" | "429" | "drop" | "drop_after"
     retry_after: float | None = None
+    route: str | None = None  # only requests whose path starts with this (None: any request)
 
 
 @dataclass
@@ -525,12 +526,21 @@ class LangfuseFake:
 
     # ------------------------------------------------------------------ faults & inspection
 
-    def fail_next(self, count: int = 1, kind: str | int = 503, *, retry_after: float | None = None) -> None:
+    def fail_next(
+        self,
+        count: int = 1,
+        kind: str | int = 503,
+        *,
+        retry_after: float | None = None,
+        route: str | None = None,
+    ) -> None:
         """Make the next ``count`` requests fail: 500, 503, 429 (with ``Retry-After``), 403 (ingestion
         suspended), ``"drop"``
-        (close the connection without an answer) or ``"drop_after"`` (process it, then drop)."""
+        (close the connection without an answer) or ``"drop_after"`` (process it, then drop).
+        ``route``: only the next requests whose path starts with it (e.g. ``/api/public/scores/``,
+        the score deletes)."""
         with self._lock:
-            self._faults.extend(_Fault(str(kind), retry_after) for _ in range(count))
+            self._faults.extend(_Fault(str(kind), retry_after, route) for _ in range(count))
 
     def set_fault_fraction(
         self,
@@ -568,8 +578,9 @@ class LangfuseFake:
 
     def _pick_fault(self, path: str) -> _Fault | None:
         with self._lock:
-            if self._faults:
-                return self._faults.pop(0)
+            for i, fault in enumerate(self._faults):
+                if fault.route is None or path.startswith(fault.route):
+                    return self._faults.pop(i)
             if self._fault_fraction > 0 and (
                 not self._fault_routes or any(path.startswith(r) for r in self._fault_routes)
             ):
