@@ -233,3 +233,68 @@ def test_read_back_backs_off_while_the_server_lags(store: LocalSource, home: Pat
         assert report.done and report.confirmed == 9
         # Polling every 0.05 s would read ~16 times before 0.8 s; doubling waits read ~5 times.
         assert src.reads <= 7, src.reads
+
+
+POOR = {"support_quality": "poor", "helpfulness": 1, "factually_correct": False, "reviewer_notes": "wrong"}
+
+
+def _withdrawn_notes(svc: CampaignService, store: LocalSource) -> str:
+    """Answer with the notes question, drain, then edit it away; returns the notes score id."""
+    a = svc.open_next("ann")
+    assert a is not None
+    svc.submit("ann", a.item_key, POOR, None)
+    assert drain(svc.state, store, deadline=10, poll_interval=0.01).done
+    svc.submit("ann", a.item_key, GOOD, None)
+    row = next(r for r in svc.state.outbox() if r.question == "reviewer_notes")
+    assert row.is_delete and row.status == "pending"
+    return row.score_id
+
+
+def test_a_delete_the_source_ignores_is_dropped_not_done(
+    store: LocalSource, home: Path, clock: Clock
+) -> None:
+    class Ignoring(Wrapped):
+        def delete_scores(self, ids: Sequence[str]) -> list[WriteResult]:
+            return [WriteResult(id=i, ok=True) for i in ids]
+
+    src = Ignoring(store)
+    with open_campaign(
+        make_spec(size=2),
+        src,
+        home=home,
+        now=DEMO_NOW,
+        configs=demo_configs(store, make_spec(size=2)),
+        clock=clock,
+        worker=False,
+    ) as svc:
+        notes = _withdrawn_notes(svc, store)
+        report = drain(svc.state, src, deadline=5, confirm_timeout=0.2, poll_interval=0.05)
+        assert report.dropped == 1 and report.done
+        row = next(r for r in svc.state.outbox() if r.score_id == notes)
+        assert row.status == "dropped" and "still readable" in (row.last_error or "")
+        assert status(svc.spec, home=home).failures == (
+            ("dropped: deleted and accepted, but the score is still readable", 1),
+        )
+        # Retrying the dropped delete (`hitl sync --retry-failed`) against a source that deletes finishes it.
+        assert svc.state.requeue(["dropped"], clock()) == 1
+        assert drain(svc.state, store, deadline=10, poll_interval=0.01).confirmed == 1
+        assert notes not in store.read_scores([notes])
+
+
+def test_a_delete_sent_before_a_crash_is_read_back_then_resent(
+    store: LocalSource, home: Path, clock: Clock
+) -> None:
+    spec = make_spec(size=2)
+    with open_campaign(
+        spec, store, home=home, now=DEMO_NOW, configs=demo_configs(store, spec), clock=clock, worker=False
+    ) as svc:
+        notes = _withdrawn_notes(svc, store)
+        deletes = [r for r in svc.state.outbox(status="pending") if r.is_delete]
+        # A previous process marked the delete as sent, then died before the request went out.
+        svc.state.mark([(r.score_id, r.revision) for r in deletes], "sent", DEMO_NOW)
+        src = Wrapped(store)
+        report = drain(svc.state, src, deadline=10, poll_interval=0.01)
+        assert report.done
+        assert notes not in store.read_scores([notes])
+        row = next(r for r in svc.state.outbox() if r.score_id == notes)
+        assert row.status == "confirmed" and row.is_delete
