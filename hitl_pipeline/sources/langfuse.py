@@ -1747,19 +1747,20 @@ def _observation_from_row(row: Any, root_id: str | None) -> Observation:
 
 
 def _trace_from_root(root: Any, observations: Sequence[Observation]) -> Trace:
+    info = LangfuseSource._trace_info_from_root(root)
     return Trace(
-        id=root.trace_id,
-        name=root.trace_name or root.name or "",
-        timestamp=_aware(root.start_time),
-        user_id=_none_if_empty(root.user_id),
-        session_id=_none_if_empty(root.session_id),
-        tags=tuple(root.tags or ()),
-        environment=root.environment or "default",
-        release=_none_if_empty(root.release),
-        version=_none_if_empty(root.version),
+        id=info.id,
+        name=info.name,
+        timestamp=info.timestamp,
+        user_id=info.user_id,
+        session_id=info.session_id,
+        tags=info.tags,
+        environment=info.environment,
+        release=info.release,
+        version=info.version,
         input=parse_io(root.input),
         output=parse_io(root.output),
-        metadata=dict(root.metadata or {}),
+        metadata=info.metadata or {},
         observations=tuple(observations),
     )
 
