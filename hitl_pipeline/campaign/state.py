@@ -35,6 +35,14 @@ OUTBOX_STATUSES = ("pending", "sent", "confirmed", "failed", "dropped")
 _LIVE = "NOT (action = 'delete' AND status = 'confirmed')"
 
 
+def _where(**equal: Any) -> tuple[str, list[Any]]:
+    """``WHERE col = ? AND …`` for the given columns whose value is not None (column names are ours)."""
+    cols = [(k, v) for k, v in equal.items() if v is not None]
+    if not cols:
+        return "", []
+    return "WHERE " + " AND ".join(f"{k} = ?" for k, _ in cols), [v for _, v in cols]
+
+
 def ts(dt: datetime) -> str:
     """A datetime as the state's canonical UTC text (sortable)."""
     if dt.tzinfo is None:
@@ -686,14 +694,8 @@ class CampaignState:
 
     def reviews(self, *, item_key: str | None = None, reviewer: str | None = None) -> list[ReviewRow]:
         """Reviews, optionally of one item or by one reviewer, in answer order."""
-        sql, params = "SELECT * FROM reviews WHERE 1=1", []
-        if item_key is not None:
-            sql += " AND item_key = ?"
-            params.append(item_key)
-        if reviewer is not None:
-            sql += " AND reviewer = ?"
-            params.append(reviewer)
-        return [self._review(r) for r in self._query(sql + " ORDER BY seq", params)]
+        where, params = _where(item_key=item_key, reviewer=reviewer)
+        return [self._review(r) for r in self._query(f"SELECT * FROM reviews {where} ORDER BY seq", params)]
 
     def answered_before(self, reviewer: str, before: str | None) -> str | None:
         """The item the reviewer answered just before ``before`` (their latest when ``before`` is None or
@@ -777,14 +779,9 @@ class CampaignState:
 
     def outbox(self, *, status: str | None = None, item_key: str | None = None) -> list[OutboxRow]:
         """Outbox rows, optionally by status / item, oldest first."""
-        sql, params = "SELECT * FROM outbox WHERE 1=1", []
-        if status is not None:
-            sql += " AND status = ?"
-            params.append(status)
-        if item_key is not None:
-            sql += " AND item_key = ?"
-            params.append(item_key)
-        return [self._outbox(r) for r in self._query(sql + " ORDER BY created_at, score_id", params)]
+        where, params = _where(status=status, item_key=item_key)
+        sql = f"SELECT * FROM outbox {where} ORDER BY created_at, score_id"
+        return [self._outbox(r) for r in self._query(sql, params)]
 
     def outbox_due(self, now: datetime, limit: int) -> list[OutboxRow]:
         """Pending rows whose next attempt is due, oldest first (ties: first queued first)."""

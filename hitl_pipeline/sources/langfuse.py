@@ -500,16 +500,20 @@ class LangfuseSource:
         The JSON goes through the SDK's HTTP client but is not turned into the SDK's typed models:
         their generic conversion costs ~5 ms per row (measured with cProfile), i.e. seconds per page.
         """
-        cursor: str | None = None
         base: dict[str, Any] = {"fields": fields, "limit": self._v2_page, **params}
         if conditions:
             base["filter"] = json.dumps(conditions)
+        for d in self._cursor_pages(what, "/api/public/v2/observations", base):
+            yield _V2Row(d)
+
+    def _cursor_pages(self, what: str, path: str, base: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every row of a cursor-paginated GET (``meta.cursor`` missing = last page)."""
+        cursor: str | None = None
         while True:
             query = {**base, "cursor": cursor} if cursor else base
-            page = self._raw_json(what, "/api/public/v2/observations", query)
+            page = self._raw_json(what, path, query)
             data = page.get("data") or []
-            for d in data:
-                yield _V2Row(d)
+            yield from data
             cursor = (page.get("meta") or {}).get("cursor")
             if not cursor or not data:
                 return
@@ -1002,21 +1006,13 @@ class LangfuseSource:
 
     def _iter_v3_scores(self, what: str, params: dict[str, Any]) -> Iterator[Score]:
         """``/v3/scores`` page by page (raw JSON, for the same reason as :meth:`_v2_rows`)."""
-        cursor: str | None = None
         base = {_CAMEL.get(k, k): v for k, v in params.items() if v is not None}
         base["limit"] = self._v1_page
         for key, value in list(base.items()):
             if isinstance(value, datetime):
                 base[key] = _iso(value)
-        while True:
-            query = {**base, "cursor": cursor} if cursor else base
-            page = self._raw_json(what, "/api/public/v3/scores", query)
-            data = page.get("data") or []
-            for d in data:
-                yield _score_from_v3(d)
-            cursor = (page.get("meta") or {}).get("cursor")
-            if not cursor or not data:
-                return
+        for d in self._cursor_pages(what, "/api/public/v3/scores", base):
+            yield _score_from_v3(d)
 
     # ------------------------------------------------------------------ items
 
