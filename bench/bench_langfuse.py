@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from hitl_pipeline.sources.base import ScoreWrite  # noqa: E402
+from hitl_pipeline.model import ScoreWrite  # noqa: E402
 from hitl_pipeline.sources.demo import DemoData, generate_demo  # noqa: E402
 from hitl_pipeline.sources.langfuse import LangfuseSource  # noqa: E402
 from hitl_pipeline.spec.model import Filters  # noqa: E402

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hitl_pipeline.model import Target
 from hitl_pipeline.sources.demo import generate_large
 from hitl_pipeline.sources.local import LocalSource
-from hitl_pipeline.spec.model import Filters, Target
+from hitl_pipeline.spec.model import Filters
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 MONTH = {"time_from": "2026-10-01", "time_to": "2026-11-01"}

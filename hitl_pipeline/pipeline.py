@@ -24,9 +24,10 @@ from hitl_pipeline.campaign.queue import QueuePlan, build_queue
 from hitl_pipeline.campaign.service import CampaignService
 from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.errors import CampaignError, ConfigError
+from hitl_pipeline.model import Score, ScoreConfig, ScoreWrite
 from hitl_pipeline.scoring.build import outbox_entries
 from hitl_pipeline.scoring.outbox import Backoff, DrainReport, OutboxWorker, drain
-from hitl_pipeline.sources.base import Score, ScoreConfig, ScoreWrite, Source
+from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.diff import SpecChangePlan
 from hitl_pipeline.spec.model import Question, ReviewSpec
 

@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from hitl_pipeline.campaign.state import parse_ts, ts
 from hitl_pipeline.campaign.types import Assignment, OtherAnswer
 from hitl_pipeline.errors import CampaignError, ScoreValidationError
+from hitl_pipeline.model import ItemRef, ScoreConfig, ScoreWrite
+from hitl_pipeline.model.score_rules import check_score
 from hitl_pipeline.scoring.build import outbox_entries, score_metadata, score_target, score_value
-from hitl_pipeline.scoring.rules import check_score
-from hitl_pipeline.sources.base import ItemRef, ScoreConfig, ScoreWrite
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from hitl_pipeline.errors import CampaignError
-from hitl_pipeline.sources.base import ItemRef, Source
+from hitl_pipeline.model import ItemRef
+from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.model import ReviewSpec
 
 #: How a missing stratum value is shown (``ItemRef.stratum`` is None).

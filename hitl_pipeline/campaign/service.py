@@ -19,10 +19,11 @@ from hitl_pipeline.campaign.consensus import ConsensusManager
 from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.campaign.types import Assignment, OtherAnswer, Progress
 from hitl_pipeline.errors import CampaignError, HitlError, SourceError
+from hitl_pipeline.model import Item, ItemRef, ScoreConfig
 from hitl_pipeline.scoring.build import build_scores, outbox_entries
 from hitl_pipeline.scoring.outbox import OutboxWorker
 from hitl_pipeline.scoring.validate import output_text, validate_answers
-from hitl_pipeline.sources.base import Item, ItemRef, ScoreConfig, Source
+from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.model import ReviewSpec
 
 log = logging.getLogger(__name__)

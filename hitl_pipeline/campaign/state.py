@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hitl_pipeline.errors import CampaignError, ConfigError
-from hitl_pipeline.sources.base import ItemRef, ScoreConfig
+from hitl_pipeline.model import ItemRef, ScoreConfig
 
 #: Outbox row statuses. ``pending`` → ``sent`` → ``confirmed``; ``failed`` = refused for good (4xx);
 #: ``dropped`` = accepted by the server but never readable (silently discarded); not done.

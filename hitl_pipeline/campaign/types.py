@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from hitl_pipeline.sources.base import Item, ItemRef
+from hitl_pipeline.model import Item, ItemRef
 from hitl_pipeline.spec.model import ReviewSpec
 
 

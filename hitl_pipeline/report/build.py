@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from hitl_pipeline.campaign.consensus import CONSENSUS_TYPES, decide, disagreement
+from hitl_pipeline.model import Score
 from hitl_pipeline.report.agreement import (
     Level,
     PairKappa,
@@ -28,7 +29,6 @@ from hitl_pipeline.report.agreement import (
     reliability_matrix,
     spearman,
 )
-from hitl_pipeline.sources.base import Score
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
 #: Gaps between two submissions of one reviewer longer than this are breaks, not review time.

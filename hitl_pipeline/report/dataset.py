@@ -29,8 +29,9 @@ from typing import Any, Literal
 
 from hitl_pipeline.campaign.consensus import CONSENSUS_TYPES, decide
 from hitl_pipeline.errors import ConfigError
+from hitl_pipeline.model import Item, ItemRef, Score
 from hitl_pipeline.report.build import AnswerRecord, _score_value, records_from_scores, stored_consensus
-from hitl_pipeline.sources.base import Item, ItemRef, Score, Source
+from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
 #: Namespace of dataset item ids (uuid5 over campaign, version, dataset name, item key).

@@ -1,6 +1,8 @@
-"""Scores: Langfuse's validation rules, building scores from answers, and writing them back.
+"""Scores: validating a reviewer's answers, building scores from them, and writing them back.
 
-* :mod:`~hitl_pipeline.scoring.rules` — ``check_score``: the server's exact rules.
+(Langfuse's own rules for one score, ``check_score``, are domain model:
+:mod:`hitl_pipeline.model.score_rules`.)
+
 * :mod:`~hitl_pipeline.scoring.validate` — ``validate_answers``: a reviewer's answers against the
   spec's questions and the resolved configs.
 * :mod:`~hitl_pipeline.scoring.build` — ``build_scores`` and the deterministic ``score_id``.

@@ -14,8 +14,8 @@ from typing import Any
 
 from hitl_pipeline.campaign.state import OutboxEntry
 from hitl_pipeline.errors import ScoreValidationError
-from hitl_pipeline.scoring.rules import check_score
-from hitl_pipeline.sources.base import ItemRef, ScoreConfig, ScoreWrite
+from hitl_pipeline.model import ItemRef, ScoreConfig, ScoreWrite
+from hitl_pipeline.model.score_rules import check_score
 from hitl_pipeline.spec.model import ReviewSpec
 
 #: Namespace of hitl score ids (fixed forever: changing it would duplicate every score).

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from hitl_pipeline.errors import ConfigError
-from hitl_pipeline.sources.base import ScoreConfig, Source
+from hitl_pipeline.model import ScoreConfig
+from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
 if TYPE_CHECKING:

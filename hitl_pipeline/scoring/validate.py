@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from hitl_pipeline.errors import ScoreValidationError
-from hitl_pipeline.scoring.rules import TEXT_MAX_LENGTH
-from hitl_pipeline.sources.base import Item, ScoreConfig
+from hitl_pipeline.model import Item, ScoreConfig
+from hitl_pipeline.model.score_rules import TEXT_MAX_LENGTH
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
 _TRUE = {"yes", "true", "1"}

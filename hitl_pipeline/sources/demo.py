@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hitl_pipeline.sources.base import Observation, Score, ScoreConfig, Trace
+from hitl_pipeline.model import Observation, Score, ScoreConfig, Trace
 
 #: Every demo timestamp falls in [DEMO_START, DEMO_END): specs use from "2026-10-01", to "2026-11-01".
 DEMO_START = datetime(2026, 10, 1, tzinfo=UTC)

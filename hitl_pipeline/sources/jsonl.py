@@ -39,10 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from hitl_pipeline.errors import ConfigError, ImportDataError
-from hitl_pipeline.scoring.rules import CONFIG_DATA_TYPES, score_config_problems
-from hitl_pipeline.sources.base import Observation, Score, ScoreConfig, Trace
+from hitl_pipeline.model import OBSERVATION_TYPES, Observation, Score, ScoreConfig, Trace
+from hitl_pipeline.model.score_rules import CONFIG_DATA_TYPES, score_config_problems
 from hitl_pipeline.sources.local import LocalSource
-from hitl_pipeline.spec.validate import OBSERVATION_TYPES
 
 RECORD_TYPES = ("trace", "observation", "score", "score_config")
 LEVELS = ("DEBUG", "DEFAULT", "WARNING", "ERROR")

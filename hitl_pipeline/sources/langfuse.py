@@ -64,8 +64,7 @@ from langfuse.api import LangfuseAPI
 from langfuse.api.core.api_error import ApiError
 
 from hitl_pipeline.errors import AuthError, ConfigError, SourceError
-from hitl_pipeline.scoring.rules import check_score, score_config_problems
-from hitl_pipeline.sources.base import (
+from hitl_pipeline.model import (
     Item,
     ItemRef,
     Observation,
@@ -73,10 +72,12 @@ from hitl_pipeline.sources.base import (
     ScoreConfig,
     ScoreWrite,
     Session,
+    Target,
     Trace,
     WriteResult,
 )
-from hitl_pipeline.spec.model import Filters, ScoreThreshold, Target
+from hitl_pipeline.model.score_rules import check_score, score_config_problems
+from hitl_pipeline.spec.model import Filters, ScoreThreshold
 
 if TYPE_CHECKING:
     from hitl_pipeline.settings import Settings

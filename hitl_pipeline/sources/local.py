@@ -41,8 +41,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from hitl_pipeline.errors import SourceError
-from hitl_pipeline.scoring.rules import check_score, score_config_problems
-from hitl_pipeline.sources.base import (
+from hitl_pipeline.model import (
     Item,
     ItemRef,
     Observation,
@@ -51,10 +50,12 @@ from hitl_pipeline.sources.base import (
     ScoreDataType,
     ScoreWrite,
     Session,
+    Target,
     Trace,
     WriteResult,
 )
-from hitl_pipeline.spec.model import Filters, Scalar, ScoreThreshold, Target
+from hitl_pipeline.model.score_rules import check_score, score_config_problems
+from hitl_pipeline.spec.model import Filters, Scalar, ScoreThreshold
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-Target = Literal["trace", "observation", "session"]
+from hitl_pipeline.model import Target
+
 QuestionType = Literal["categorical", "numeric", "boolean", "text", "correction"]
 Scalar = str | int | float | bool
 

@@ -19,23 +19,10 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from hitl_pipeline.errors import SpecIssue
-from hitl_pipeline.scoring.rules import TEXT_MAX_LENGTH, config_name_problem
+from hitl_pipeline.model import OBSERVATION_TYPES
+from hitl_pipeline.model.score_rules import TEXT_MAX_LENGTH, config_name_problem
 from hitl_pipeline.spec.loader import JsonPath, LoadedYaml, format_path
 from hitl_pipeline.spec.model import resolve_time
-
-#: Observation types Langfuse knows (``observation_type`` filter values).
-OBSERVATION_TYPES = (
-    "SPAN",
-    "GENERATION",
-    "EVENT",
-    "TOOL",
-    "AGENT",
-    "CHAIN",
-    "RETRIEVER",
-    "EVALUATOR",
-    "EMBEDDING",
-    "GUARDRAIL",
-)
 
 _TYPE_WORDS = {
     "string": "a string",
@@ -741,4 +728,4 @@ def _review_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIss
         )
 
 
-__all__ = ["OBSERVATION_TYPES", "check", "format_path", "semantic_issues"]
+__all__ = ["check", "format_path", "semantic_issues"]

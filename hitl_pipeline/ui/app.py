@@ -41,7 +41,7 @@ import gradio as gr  # noqa: E402  isort: skip
 
 from hitl_pipeline.campaign.types import Assignment, OtherAnswer, Progress, ReviewService  # noqa: E402
 from hitl_pipeline.errors import HitlError  # noqa: E402
-from hitl_pipeline.sources.base import Item, ScoreConfig  # noqa: E402
+from hitl_pipeline.model import Item, ScoreConfig  # noqa: E402
 from hitl_pipeline.spec.model import Category, Question, ReviewSpec  # noqa: E402
 from hitl_pipeline.ui.api import PANEL_SLOTS, api_outputs  # noqa: E402,F401  (re-exported)
 from hitl_pipeline.ui.shortcuts import FOCUS_JS  # noqa: E402

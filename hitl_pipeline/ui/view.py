@@ -1,6 +1,6 @@
 """What the reviewer sees of one item, as plain data (no gradio import, unit-testable).
 
-:func:`build_view` turns an :class:`~hitl_pipeline.sources.base.Item` into an :class:`ItemView`:
+:func:`build_view` turns an :class:`~hitl_pipeline.model.Item` into an :class:`ItemView`:
 chat-shaped values become a transcript for ``gr.Chatbot`` (messages format), other structures a
 size-capped copy for ``gr.JSON``, plain text a string for a read-only ``gr.Textbox``. Everything
 here is *display* data for a browser and is bounded in size: long texts are folded, long lists and
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from hitl_pipeline.sources.base import Item, Observation, Score, Trace
+from hitl_pipeline.model import Item, Observation, Score, Trace
 from hitl_pipeline.spec.model import Display
 
 #: Characters of one chat message / text shown before folding.

@@ -11,7 +11,7 @@ from typing import Any
 from browser_support import Recorder
 from ui_support import running, trace_spec
 
-from hitl_pipeline.sources.base import Observation, Score, Trace
+from hitl_pipeline.model import Observation, Score, Trace
 from hitl_pipeline.sources.demo import SCORE_CONFIGS
 from hitl_pipeline.sources.local import LocalSource
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import hitl_pipeline.spec  # noqa: F401  (import order: the spec package first)
-from hitl_pipeline.sources.base import ScoreConfig
+from hitl_pipeline.model import ScoreConfig
 from hitl_pipeline.sources.demo import generate_demo, load_demo
 from hitl_pipeline.sources.local import LocalSource
 from hitl_pipeline.spec import load_spec_text

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hitl_pipeline.campaign.queue import _SmallestRank, allocate, build_queue, rank, sample
-from hitl_pipeline.sources.base import ItemRef
+from hitl_pipeline.model import ItemRef
 from hitl_pipeline.sources.local import LocalSource
 from tests.campaign.campaign_support import DEMO_NOW, make_spec
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from hitl_pipeline.errors import AuthError
-from hitl_pipeline.sources.base import ScoreWrite
+from hitl_pipeline.model import ScoreWrite
 from hitl_pipeline.sources.demo import DemoData
 from tests.support.langfuse_fake import LangfuseFake
 

@@ -222,7 +222,7 @@ def test_parse_io() -> None:
 
 
 def test_long_metadata_values_are_compared_in_full(make_fake: Any, source_for: Any) -> None:
-    from hitl_pipeline.sources.base import Trace
+    from hitl_pipeline.model import Trace
 
     long_a, long_b = "x" * 300, "x" * 300 + "y"
     fake = make_fake(mode="v4", load=False)

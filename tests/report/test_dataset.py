@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from hitl_pipeline.errors import ConfigError
+from hitl_pipeline.model import Score
 from hitl_pipeline.report.dataset import export_dataset, parse_condition, read_jsonl
-from hitl_pipeline.sources.base import Score
 from hitl_pipeline.sources.demo import generate_demo
 from hitl_pipeline.sources.langfuse import LangfuseSource
 from hitl_pipeline.spec import load_spec_text

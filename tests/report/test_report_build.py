@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hitl_pipeline.model import Score
 from hitl_pipeline.report.agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha, pearson
 from hitl_pipeline.report.build import (
     AnswerRecord,
@@ -17,7 +18,6 @@ from hitl_pipeline.report.build import (
     records_from_scores,
 )
 from hitl_pipeline.report.html import render_html, render_json, summary_lines
-from hitl_pipeline.sources.base import Score
 from hitl_pipeline.spec.model import Category, Consensus, Question, Review, ReviewSpec
 
 T0 = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hitl_pipeline.errors import ScoreValidationError
+from hitl_pipeline.model import Item, ItemRef, Observation, ScoreConfig, Trace
 from hitl_pipeline.scoring.build import (
     SCORE_NAMESPACE,
     build_scores,
@@ -16,7 +17,6 @@ from hitl_pipeline.scoring.build import (
     score_to_json,
 )
 from hitl_pipeline.scoring.validate import output_text, validate_answers
-from hitl_pipeline.sources.base import Item, ItemRef, Observation, ScoreConfig, Trace
 from hitl_pipeline.sources.local import LocalSource
 from tests.campaign.campaign_support import demo_configs, make_spec
 

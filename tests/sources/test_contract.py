@@ -25,9 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hitl_pipeline.errors import HitlError
-from hitl_pipeline.sources.base import ItemRef, Observation, Score, ScoreWrite, Source, Trace
+from hitl_pipeline.model import ItemRef, Observation, Score, ScoreWrite, Target, Trace
+from hitl_pipeline.sources.base import Source
 from hitl_pipeline.sources.demo import DemoData
-from hitl_pipeline.spec.model import Filters, ScoreThreshold, Target
+from hitl_pipeline.spec.model import Filters, ScoreThreshold
 from tests.sources.backends import NOW
 
 MONTH = {"time_from": "2026-10-01", "time_to": "2026-11-01"}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hitl_pipeline.sources.base import Trace
+from hitl_pipeline.model import Trace
 from hitl_pipeline.sources.demo import (
     DEMO_END,
     DEMO_START,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hitl_pipeline.errors import ConfigError, ImportDataError
-from hitl_pipeline.sources.base import ItemRef
+from hitl_pipeline.model import ItemRef
 from hitl_pipeline.sources.jsonl import import_file, import_jsonl, parse_timestamp
 from hitl_pipeline.sources.local import LocalSource
 from hitl_pipeline.spec.model import Filters

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from hitl_pipeline.errors import SourceError
+from hitl_pipeline.model import ItemRef, Observation, ScoreWrite, Trace
 from hitl_pipeline.sources import local as local_module
-from hitl_pipeline.sources.base import ItemRef, Observation, ScoreWrite, Trace
 from hitl_pipeline.sources.demo import DemoData, load_demo
 from hitl_pipeline.sources.local import LocalSource, build_candidate_query, from_us, to_us
 from hitl_pipeline.spec.model import Filters, ScoreThreshold

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hitl_pipeline.sources.base import ScoreConfig
+from hitl_pipeline.model import ScoreConfig
 from hitl_pipeline.sources.demo import generate_demo
 from hitl_pipeline.spec import load_spec
 

@@ -51,7 +51,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from hitl_pipeline.sources.base import Observation, Score, ScoreConfig, Trace
+from hitl_pipeline.model import Observation, Score, ScoreConfig, Trace
 
 PROJECT_ID = "proj-fake"
 ROOT_SUFFIX = "-root"
@@ -1190,7 +1190,7 @@ class LangfuseFake:
 
     @staticmethod
     def _validate_config(c: dict[str, Any]) -> None:
-        from hitl_pipeline.scoring.rules import config_name_problem
+        from hitl_pipeline.model.score_rules import config_name_problem
 
         name = c.get("name")
         if not isinstance(name, str) or config_name_problem(name):

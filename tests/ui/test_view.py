@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hitl_pipeline.sources.base import Item, ItemRef, Observation, Score, Session, Trace
+from hitl_pipeline.model import Item, ItemRef, Observation, Score, Session, Trace
 from hitl_pipeline.sources.demo import generate_demo
 from hitl_pipeline.spec.model import Display
 from hitl_pipeline.ui import view

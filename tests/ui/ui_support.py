@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from hitl_pipeline.campaign.service import CampaignService
+from hitl_pipeline.model import ScoreConfig
 from hitl_pipeline.pipeline import open_campaign
-from hitl_pipeline.sources.base import ScoreConfig
 from hitl_pipeline.sources.demo import ensure_demo_store
 from hitl_pipeline.sources.local import LocalSource
 from hitl_pipeline.spec import load_spec_text

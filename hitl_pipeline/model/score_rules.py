@@ -1,8 +1,9 @@
 """Langfuse's own validation rules for scores and score configs, applied before anything is sent or stored.
 
-The server checks a score against its config only *after* answering 200, and silently drops a
-score that fails (reference §3, §8). So we run the same checks first: whatever passes here is
-stored by the server; whatever fails never leaves the machine. Score configs follow the server's
+The server checks a score against its config only *after* answering 200 to ``POST /scores`` (the
+checks run later, in its ingestion worker), and silently drops a score that fails (seen on Langfuse
+v3.225 and v4.16). So we run the same checks first: whatever passes here is stored by the server;
+whatever fails never leaves the machine. Score configs follow the server's
 create rules (:func:`score_config_problems`), so both backends refuse the same configs alike.
 """
 
@@ -11,12 +12,8 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    # Annotations only: a runtime import would close the cycle sources.base → spec (package
-    # __init__) → spec.validate → scoring.rules → sources.base when sources.base is imported first.
-    from hitl_pipeline.sources.base import ScoreConfig, ScoreWrite
+from hitl_pipeline.model.scores import ScoreConfig, ScoreWrite
 
 #: TEXT (and CORRECTION) values must be 1–500 characters (server TEXT_SCORE_MAX_LENGTH).
 TEXT_MAX_LENGTH = 500

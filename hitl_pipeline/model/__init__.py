@@ -1,0 +1,32 @@
+"""The domain model every layer shares: value types and Langfuse's rules for scores.
+
+This is the bottom layer: it imports nothing else of hitl_pipeline, and every other package may
+import it.
+
+* :mod:`~hitl_pipeline.model.items` — review items: :class:`ItemRef`, :class:`Item`, :class:`Trace`,
+  :class:`Observation`, :class:`Session`, ``Target`` and ``OBSERVATION_TYPES``;
+* :mod:`~hitl_pipeline.model.scores` — :class:`Score`, :class:`ScoreConfig`, :class:`ScoreWrite`,
+  :class:`WriteResult`;
+* :mod:`~hitl_pipeline.model.score_rules` — the server's own validation rules for scores and score
+  configs (``check_score``, ``score_config_problems``), applied before anything is sent or stored.
+
+The value types are importable from the package itself (``from hitl_pipeline.model import Item``).
+"""
+
+from hitl_pipeline.model.items import OBSERVATION_TYPES, Item, ItemRef, Observation, Session, Target, Trace
+from hitl_pipeline.model.scores import Score, ScoreConfig, ScoreDataType, ScoreWrite, WriteResult
+
+__all__ = [
+    "OBSERVATION_TYPES",
+    "Item",
+    "ItemRef",
+    "Observation",
+    "Score",
+    "ScoreConfig",
+    "ScoreDataType",
+    "ScoreWrite",
+    "Session",
+    "Target",
+    "Trace",
+    "WriteResult",
+]
