@@ -107,7 +107,12 @@ def validate_spec(path: str | Path) -> list[SpecIssue]:
         name, text = _read(path)
     except SpecError as exc:
         return exc.issues
-    return check_text(text, name)[1]
+    data, issues = check_text(text, name)
+    if not issues and isinstance(data, dict) and isinstance(data.get("quality"), dict):
+        from hitl_pipeline.spec.gold import gold_issues  # the gold file next to the spec (quality.gold_file)
+
+        issues = gold_issues(build_spec(data, name))
+    return issues
 
 
 def validate_specs(paths: Iterable[str | Path]) -> list[tuple[str, list[SpecIssue]]]:

@@ -11,12 +11,17 @@ import json
 from typing import Any, Literal
 
 from hitl_pipeline.spec.model import (
+    AdaptiveOverlap,
     Category,
     Condition,
     Consensus,
     Display,
     Filters,
+    Gate,
+    Honeypots,
     LangfuseOptions,
+    Qualification,
+    Quality,
     Question,
     Review,
     ReviewSpec,
@@ -56,6 +61,8 @@ def build_spec(data: dict[str, Any], path: str) -> ReviewSpec:
             annotation_queue=data.get("langfuse", {}).get("annotation_queue", False),
             environment=data.get("langfuse", {}).get("environment"),
         ),
+        quality=_quality(data["quality"]) if "quality" in data else None,
+        gates=tuple(_gate(g) for g in data.get("gates", [])),
         version=int(data["version"]),
         path=path,
         spec_hash=spec_hash(data),
@@ -132,6 +139,10 @@ def _question(q: dict[str, Any]) -> Question:
         help=q.get("help"),
         when=condition,
         compare_with=q.get("compare_with"),
+        hard=q.get("hard", False),
+        compare_range=(
+            (float(q["compare_range"][0]), float(q["compare_range"][1])) if "compare_range" in q else None
+        ),
     )
 
 
@@ -140,8 +151,19 @@ def _float(value: Any) -> float | None:
 
 
 def _review(r: dict[str, Any]) -> Review:
+    per_item = r.get("reviewers_per_item", 1)
+    adaptive = None
+    if isinstance(per_item, dict):
+        adaptive = AdaptiveOverlap(
+            min=int(per_item["min"]),
+            max=int(per_item["max"]),
+            spot_check=float(per_item.get("spot_check", AdaptiveOverlap.spot_check)),
+            seed=int(per_item.get("seed", 0)),
+        )
+        per_item = adaptive.max
     return Review(
-        reviewers_per_item=int(r.get("reviewers_per_item", 1)),
+        adaptive=adaptive,
+        reviewers_per_item=int(per_item),
         blind=r.get("blind", True),
         allow_skip=r.get("allow_skip", True),
         lease_minutes=float(r.get("lease_minutes", 30)),
@@ -156,4 +178,41 @@ def _consensus(c: dict[str, Any]) -> Consensus:
         enabled=c.get("enabled", defaults.enabled),
         numeric=c.get("numeric", defaults.numeric),
         max_disagreement=float(c.get("max_disagreement", defaults.max_disagreement)),
+    )
+
+
+def _quality(q: dict[str, Any]) -> Quality:
+    qual, honey = q.get("qualification"), q.get("honeypots")
+    return Quality(
+        gold_file=q.get("gold_file"),
+        gold_scores=tuple(sorted(q.get("gold_scores", {}).items())),
+        tolerance=tuple(sorted((k, float(v)) for k, v in q.get("tolerance", {}).items())),
+        qualification=(
+            Qualification(
+                items=int(qual["items"]),
+                min_accuracy=float(qual.get("min_accuracy", 0.8)),
+                min_kappa=_float(qual.get("min_kappa")),
+                retries=int(qual.get("retries", 0)),
+            )
+            if qual is not None
+            else None
+        ),
+        honeypots=(
+            Honeypots(
+                rate=float(honey["rate"]),
+                seed=int(honey.get("seed", 0)),
+                min_accuracy=float(honey.get("min_accuracy", 0.8)),
+                stop_below=honey.get("stop_below", False),
+            )
+            if honey is not None
+            else None
+        ),
+        training=q.get("training", False),
+        send_gold_answers=q.get("send_gold_answers", False),
+    )
+
+
+def _gate(g: dict[str, Any]) -> Gate:
+    return Gate(
+        metric=g["metric"], min=float(g["min"]), question=g.get("question"), on=g.get("on", "estimate")
     )

@@ -127,6 +127,10 @@ def _question_changes(old: Question, new: Question) -> Iterable[Change]:
             f"{p}.compare_with",
             f"report comparison changed from {old.compare_with} to {new.compare_with}",
         )
+    for attr in ("hard", "compare_range"):  # who reviews / how the report compares: answers keep meaning
+        a, b = getattr(old, attr), getattr(new, attr)
+        if a != b:
+            yield Change("harmless", f"{p}.{attr}", f"changed from {_show(a)} to {_show(b)}")
 
 
 def _questions(old: ReviewSpec, new: ReviewSpec) -> Iterable[Change]:
@@ -216,6 +220,11 @@ def _sections(old: ReviewSpec, new: ReviewSpec) -> Iterable[Change]:
             yield Change("harmless", path, f"changed from {_show(a)} to {_show(b)}")
     for path, a, b in _compare_fields(old.langfuse, new.langfuse, "langfuse"):
         yield Change("harmless", path, f"changed from {_show(a)} to {_show(b)}")
+    # Gold items and gates judge reviewers and labels; they never change what an answer means.
+    if old.quality != new.quality:
+        yield Change("harmless", "quality", "gold items / qualification / honeypots changed")
+    if old.gates != new.gates:
+        yield Change("harmless", "gates", "gates changed")
 
 
 #: Top-level ReviewSpec fields classified by :func:`diff_specs` (checked by a test).
@@ -233,6 +242,8 @@ CLASSIFIED_FIELDS = frozenset(
         "review",
         "consensus",
         "langfuse",
+        "quality",
+        "gates",
         "version",
     }
 )

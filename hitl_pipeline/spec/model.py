@@ -156,6 +156,8 @@ class Question:
     help: str | None = None
     when: Condition | None = None
     compare_with: str | None = None
+    hard: bool = False  # adaptive overlap: every item gets a second reviewer for this question
+    compare_range: tuple[float, float] | None = None  # the compared score's scale, when not the question's
 
     @property
     def data_type(self) -> str:
@@ -169,8 +171,22 @@ class Question:
 
 
 @dataclass(frozen=True)
+class AdaptiveOverlap:
+    """``review.reviewers_per_item: {min, max, spot_check, seed}``: reviewers added only where needed."""
+
+    min: int = 1
+    max: int = 3
+    spot_check: float = 0.1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Review:
-    """How reviewers share the work (``review``)."""
+    """How reviewers share the work (``review``).
+
+    ``reviewers_per_item`` is the most reviewers an item gets; with ``adaptive`` (a range in the
+    spec) items start with ``adaptive.min`` and get more only where answers disagree.
+    """
 
     reviewers_per_item: int = 1
     blind: bool = True
@@ -178,6 +194,7 @@ class Review:
     lease_minutes: float = 30
     reviewers: tuple[str, ...] = ()
     adjudicators: tuple[str, ...] = ()
+    adaptive: AdaptiveOverlap | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +204,57 @@ class Consensus:
     enabled: bool = False
     numeric: Literal["mean", "median"] = "median"
     max_disagreement: float = 0.34
+
+
+@dataclass(frozen=True)
+class Qualification:
+    """``quality.qualification``: a reviewer's first ``items`` items are gold; live work once they pass."""
+
+    items: int
+    min_accuracy: float = 0.8
+    min_kappa: float | None = None
+    retries: int = 0
+
+
+@dataclass(frozen=True)
+class Honeypots:
+    """``quality.honeypots``: gold items mixed into live work at a seeded ``rate``."""
+
+    rate: float
+    seed: int = 0
+    min_accuracy: float = 0.8
+    stop_below: bool = False
+
+
+@dataclass(frozen=True)
+class Quality:
+    """``quality``: gold answers (a file next to the spec and/or existing scores) and how they are used.
+
+    ``gold_file`` is as written in the spec (relative to the spec file); ``gold_scores`` and
+    ``tolerance`` are (question, score name / tolerance) pairs.
+    """
+
+    gold_file: str | None = None
+    gold_scores: tuple[tuple[str, str], ...] = ()
+    tolerance: tuple[tuple[str, float], ...] = ()
+    qualification: Qualification | None = None
+    honeypots: Honeypots | None = None
+    training: bool = False
+    send_gold_answers: bool = False
+
+    def tolerance_of(self, question: str) -> float:
+        """Largest |answer − gold| still counted correct for a numeric question (0: exact)."""
+        return dict(self.tolerance).get(question, 0.0)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One of ``gates``: ``metric`` (alpha, judge, reviewer_accuracy, items) must be at least ``min``."""
+
+    metric: Literal["alpha", "judge", "reviewer_accuracy", "items"]
+    min: float
+    question: str | None = None
+    on: Literal["estimate", "lower_bound"] = "estimate"
 
 
 @dataclass(frozen=True)
@@ -213,6 +281,8 @@ class ReviewSpec:
     review: Review = field(default_factory=Review)
     consensus: Consensus = field(default_factory=Consensus)
     langfuse: LangfuseOptions = field(default_factory=LangfuseOptions)
+    quality: Quality | None = None
+    gates: tuple[Gate, ...] = ()
     version: int = 1
     path: str = "<string>"
     spec_hash: str = ""

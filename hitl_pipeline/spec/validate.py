@@ -409,6 +409,7 @@ def semantic_issues(loaded: LoadedYaml) -> Iterator[SpecIssue]:
     yield from _sample_issues(_get(data, "source", "sample"), target, loaded)
     yield from _display_issues(data.get("display"), loaded)
     yield from _review_issues(data, loaded)
+    yield from _quality_issues(data, loaded)
 
 
 def _finite_numbers(value: Any, path: JsonPath, loaded: LoadedYaml) -> Iterator[SpecIssue]:
@@ -700,6 +701,9 @@ def _review_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIss
     consensus = data.get("consensus")
     per_item = _get(review, "reviewers_per_item")
     reviewers = _get(review, "reviewers")
+    if isinstance(per_item, dict):
+        yield from _adaptive_issues(per_item, data, loaded)
+        per_item = per_item.get("max")
     # A whole float (2.0) is an integer to JSON Schema, and the model makes it one: judge it alike.
     if _is_number(per_item) and isinstance(reviewers, list) and reviewers and per_item > len(reviewers):
         yield loaded.issue(
@@ -728,4 +732,117 @@ def _review_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIss
         )
 
 
-__all__ = ["check", "format_path", "semantic_issues"]
+def _adaptive_issues(
+    per_item: dict[str, Any], data: dict[str, Any], loaded: LoadedYaml
+) -> Iterator[SpecIssue]:
+    lo, hi = per_item.get("min"), per_item.get("max")
+    path: JsonPath = ("review", "reviewers_per_item")
+    if _is_number(lo) and _is_number(hi) and lo > hi:
+        yield loaded.issue((*path, "max"), f"{_show(hi)} is less than min {_show(lo)}")
+    if _get(data, "consensus", "enabled") is True:
+        yield loaded.issue(
+            (*path,),
+            "consensus scores need a fixed number of reviews per item; with adaptive overlap the report "
+            "estimates agreement instead: give reviewers_per_item as a number, or turn consensus off",
+        )
+
+
+def _question_names(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    questions = data.get("questions")
+    return {
+        q["score"]: q
+        for q in (questions if isinstance(questions, list) else [])
+        if isinstance(q, dict) and isinstance(q.get("score"), str)
+    }
+
+
+#: Question types a gold answer can grade (text and corrections have no single right answer).
+GRADED_TYPES = ("categorical", "numeric", "boolean")
+
+
+def _quality_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIssue]:
+    questions = _question_names(data)
+    listed = data.get("questions")
+    for i, q in enumerate(listed if isinstance(listed, list) else []):
+        if not isinstance(q, dict):
+            continue
+        if "compare_range" in q:
+            rng = q["compare_range"]
+            if q.get("type") != "numeric" or not q.get("compare_with"):
+                yield loaded.issue(
+                    ("questions", i, "compare_range"),
+                    "only numeric questions with compare_with have a compared score to rescale",
+                    key=True,
+                )
+            elif isinstance(rng, list) and len(rng) == 2 and all(map(_is_number, rng)) and rng[0] >= rng[1]:
+                yield loaded.issue(("questions", i, "compare_range"), "must be [smaller, larger]")
+    quality = data.get("quality")
+    if isinstance(quality, dict):
+        for section in ("gold_scores", "tolerance"):
+            mapping = quality.get(section)
+            for name in mapping if isinstance(mapping, dict) else {}:
+                q = questions.get(name)
+                path: JsonPath = ("quality", section, name)
+                if q is None:
+                    hint = _suggest(name, questions)
+                    yield loaded.issue(
+                        path,
+                        f"no question writes score {_show(name)}"
+                        + (f" (did you mean {_show(hint)}?)" if hint else ""),
+                        key=True,
+                    )
+                elif section == "tolerance" and q.get("type") != "numeric":
+                    yield loaded.issue(path, "a tolerance only applies to numeric questions", key=True)
+                elif q.get("type") not in GRADED_TYPES:
+                    yield loaded.issue(
+                        path, f"{q.get('type')} questions have no single right answer to grade", key=True
+                    )
+        has_gold = bool(quality.get("gold_file")) or bool(quality.get("gold_scores"))
+        for section in ("qualification", "honeypots"):
+            if section in quality and not has_gold:
+                yield loaded.issue(
+                    ("quality", section),
+                    f"{section} needs gold answers: set quality.gold_file or quality.gold_scores",
+                    key=True,
+                )
+    gates = data.get("gates")
+    for i, gate in enumerate(gates if isinstance(gates, list) else []):
+        if not isinstance(gate, dict):
+            continue
+        metric, name = gate.get("metric"), gate.get("question")
+        base: JsonPath = ("gates", i)
+        if metric in ("alpha", "judge"):
+            if name is None:
+                yield loaded.issue(base, f"a {metric} gate needs the question it applies to (question: …)")
+                continue
+            q = questions.get(name)
+            if q is None:
+                hint = _suggest(str(name), questions)
+                yield loaded.issue(
+                    (*base, "question"),
+                    f"no question writes score {_show(name)}"
+                    + (f" (did you mean {_show(hint)}?)" if hint else ""),
+                )
+            elif q.get("type") not in GRADED_TYPES:
+                yield loaded.issue(
+                    (*base, "question"), f"{q.get('type')} questions have no agreement statistics"
+                )
+            elif metric == "judge" and not q.get("compare_with"):
+                yield loaded.issue(
+                    (*base, "question"),
+                    f"question {_show(name)} has no compare_with: there is no automated score to gate",
+                )
+        elif name is not None:
+            yield loaded.issue(
+                (*base, "question"), f"a {metric} gate applies to the whole campaign", key=True
+            )
+        if metric == "reviewer_accuracy" and not (
+            isinstance(quality, dict) and (quality.get("gold_file") or quality.get("gold_scores"))
+        ):
+            yield loaded.issue(
+                (*base, "metric"),
+                "reviewer accuracy needs gold answers: set quality.gold_file or gold_scores",
+            )
+
+
+__all__ = ["GRADED_TYPES", "check", "format_path", "semantic_issues"]

@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 
 from hitl_pipeline.errors import SpecError
 from hitl_pipeline.spec import check_text, load_spec, load_spec_text, schema, validate_specs
-from hitl_pipeline.spec.model import Category, Condition, ScoreThreshold
+from hitl_pipeline.spec.model import Category, Condition, Gate, Honeypots, Qualification, ScoreThreshold
 from hitl_pipeline.spec.starter import starter_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,8 +150,8 @@ def test_all_problems_at_once_sorted_by_position() -> None:
     assert [str(i) for i in info.value.issues] == [
         "x.yaml:1:10: version: must be 1, found 3",
         "x.yaml:4:9: target: 'tracee' is not one of trace, observation, session (did you mean 'trace'?)",
-        "x.yaml:9:1: colour: unknown key 'colour' (allowed here: $schema, campaign, comment, consensus, display, "
-        "guidelines, langfuse, questions, review, source, target, title, version)",
+        "x.yaml:9:1: colour: unknown key 'colour' (allowed here: $schema, campaign, comment, consensus, display, gates, "
+        "guidelines, langfuse, quality, questions, review, source, target, title, version)",
     ]
     assert str(info.value).startswith("3 problems in spec:\nx.yaml:1:10:")
 
@@ -201,6 +201,9 @@ questions:
     max: 10
     step: 0.5
     when: {question: tool_call_correct, not_equals: correct}
+    compare_with: llm_judge_effort
+    compare_range: [0, 1]
+    hard: true
   - score: fixed_output
     type: correction
     required: false
@@ -214,6 +217,17 @@ review:
   adjudicators: [carol]
 consensus: {enabled: true, numeric: mean, max_disagreement: 0.5}
 langfuse: {annotation_queue: true, environment: review}
+quality:
+  gold_file: gold/everything.yaml
+  gold_scores: {tool_call_correct: expert_tool_call}
+  tolerance: {effort: 1.5}
+  qualification: {items: 4, min_accuracy: 0.75, min_kappa: 0.5, retries: 2}
+  honeypots: {rate: 0.05, seed: 3, min_accuracy: 0.7, stop_below: true}
+  training: true
+  send_gold_answers: true
+gates:
+  - {metric: alpha, question: tool_call_correct, min: 0.67, on: lower_bound}
+  - {metric: items, min: 20}
 """
 
 
@@ -295,6 +309,23 @@ def test_maximal_spec_reaches_the_model() -> None:
         0.5,
     )
     assert (spec.langfuse.annotation_queue, spec.langfuse.environment) == (True, "review")
+    assert (effort.compare_with, effort.compare_range, effort.hard, first.hard) == (
+        "llm_judge_effort",
+        (0.0, 1.0),
+        True,
+        False,
+    )
+    quality = spec.quality
+    assert quality is not None and quality.gold_file == "gold/everything.yaml"
+    assert quality.gold_scores == (("tool_call_correct", "expert_tool_call"),)
+    assert quality.tolerance_of("effort") == 1.5 and quality.tolerance_of("tool_call_correct") == 0
+    assert quality.qualification == Qualification(items=4, min_accuracy=0.75, min_kappa=0.5, retries=2)
+    assert quality.honeypots == Honeypots(rate=0.05, seed=3, min_accuracy=0.7, stop_below=True)
+    assert quality.training and quality.send_gold_answers
+    assert spec.gates == (
+        Gate("alpha", 0.67, "tool_call_correct", "lower_bound"),
+        Gate("items", 20.0, None, "estimate"),
+    )
     assert spec.path == "max.yaml" and spec.version == 1
 
 
@@ -326,7 +357,12 @@ def _schema_defaults(
 
 def test_the_documented_defaults_are_the_defaults_a_spec_gets() -> None:
     # README's Default column comes from the schema; what a spec gets comes from build + model.
-    spec = load_spec_text(MINIMAL)
+    # Optional sections given with only their required keys, so their defaults show.
+    spec = load_spec_text(
+        MINIMAL
+        + "quality: {gold_file: g.yaml, qualification: {items: 3}, honeypots: {rate: 0.1}}\n"
+        + "gates: [{metric: items, min: 1}]\n"
+    )
     attribute = {"from": "time_from", "to": "time_to"}
     root = schema()
     defaults = dict(_schema_defaults(root, root["$defs"]))
@@ -336,6 +372,9 @@ def test_the_documented_defaults_are_the_defaults_a_spec_gets() -> None:
         for part in path:
             if part == "source":
                 continue
-            node = node.questions[0] if part == "questions" else getattr(node, attribute.get(part, part))
+            if part in ("questions", "gates"):
+                node = getattr(node, part)[0]
+            else:
+                node = getattr(node, attribute.get(part, part))
         actual = list(node) if isinstance(node, tuple) else node
         assert actual == documented, path
