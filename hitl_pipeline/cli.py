@@ -395,7 +395,8 @@ def sync(
 ) -> None:
     """Send the campaign's pending scores and confirm each one by reading it back.
 
-    Exit code 1 when scores are left failed, dropped or unconfirmed (see `hitl status`).
+    Exit code 1 when any score of the campaign is left failed, dropped, pending or not visible yet
+    at the end, whichever run it failed in (the count is printed; see `hitl status`).
 
     Example: hitl sync specs/support_qa.yaml
     """
@@ -430,11 +431,15 @@ def sync(
             src.close()
     typer.echo(
         f"{report.confirmed} confirmed, {report.failed} failed, {report.dropped} dropped, "
-        f"{report.pending} pending, {report.unconfirmed} awaiting read-back "
+        f"{report.pending} pending, {report.unconfirmed} not visible yet "
         f"({report.requests} write request(s), {report.retried} retried)"
     )
-    if not report.done or report.failed or report.dropped:
-        raise HitlError(f"not every score is confirmed; see `hitl status {spec}` for the reasons")
+    if report.left_over:
+        raise HitlError(
+            f"not every score is confirmed: {report.left_over} left ({report.left_failed} failed, "
+            f"{report.left_dropped} dropped, {report.pending} pending, {report.unconfirmed} not visible yet; "
+            f"failed and dropped ones of earlier runs included); see `hitl status {spec}` for the reasons"
+        )
 
 
 @app.command()

@@ -58,12 +58,19 @@ class DrainReport:
     read_requests: int = 0
     pending: int = 0  # still waiting to be sent at the end
     unconfirmed: int = 0  # sent, not yet seen, still within the confirmation window
+    left_failed: int = 0  # failed rows in the whole outbox at the end (this run's and earlier ones)
+    left_dropped: int = 0  # dropped rows in the whole outbox at the end (this run's and earlier ones)
     errors: list[str] = field(default_factory=list)  # the latest 100 error messages
 
     @property
     def done(self) -> bool:
         """True when nothing is left to send or confirm."""
         return self.pending == 0 and self.unconfirmed == 0
+
+    @property
+    def left_over(self) -> int:
+        """Scores not confirmed at the end, whenever they failed: failed + dropped + pending + unconfirmed."""
+        return self.left_failed + self.left_dropped + self.pending + self.unconfirmed
 
 
 @dataclass(frozen=True)
@@ -295,6 +302,12 @@ class Drainer:
         if later:
             self.state.reschedule([(r.score_id, r.revision) for r in rows if r.score_id in later], later)
 
+    def finish(self) -> None:
+        """Record what is left in the whole outbox (not only this run's rows) in the report."""
+        counts = self.state.outbox_counts()
+        self.report.pending, self.report.unconfirmed = counts["pending"], counts["sent"]
+        self.report.left_failed, self.report.left_dropped = counts["failed"], counts["dropped"]
+
     def remaining(self) -> tuple[int, int]:
         """(pending rows, sent rows awaiting confirmation)."""
         counts = self.state.outbox_counts()
@@ -372,7 +385,7 @@ def drain(
         wait = drainer.seconds_until_due()
         pause = poll_interval if wait is None else min(max(wait, 0.01), poll_interval * 4)
         sleep(max(0.0, min(pause, end - time.monotonic())))
-    drainer.report.pending, drainer.report.unconfirmed = drainer.remaining()
+    drainer.finish()
     return drainer.report
 
 

@@ -114,3 +114,8 @@ def test_sync_exits_1_when_scores_are_left_failed(
     assert "2 confirmed, 1 failed" in out.output and "Error: not every score is confirmed" in out.output
     out = runner.invoke(app, ["status", str(spec_path), "--home", str(home)])
     assert "1 × failed:" in out.output and "archived" in out.output
+    # A second sync has nothing to send, but the failed score is still there: exit 1 with the count.
+    out = runner.invoke(app, ["sync", str(spec_path), "--home", str(home), "--source", "local"])
+    assert out.exit_code == 1, out.output
+    assert "0 confirmed, 0 failed" in out.output
+    assert "not every score is confirmed: 1 left (1 failed, 0 dropped" in out.output
