@@ -34,7 +34,13 @@ from hitl_pipeline.campaign.types import Assignment, OtherAnswer
 from hitl_pipeline.errors import CampaignError, ScoreValidationError
 from hitl_pipeline.model import ItemRef, ScoreConfig, ScoreWrite
 from hitl_pipeline.model.score_rules import check_score
-from hitl_pipeline.scoring.build import outbox_entries, score_metadata, score_target, score_value
+from hitl_pipeline.scoring.build import (
+    outbox_entries,
+    score_environment,
+    score_metadata,
+    score_target,
+    score_value,
+)
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
 log = logging.getLogger(__name__)
@@ -181,6 +187,7 @@ def build_consensus_scores(
     timestamp: datetime | None = None,
     git_commit: str | None = None,
     queue_id: str | None = None,
+    environment: str | None = None,
 ) -> list[tuple[str, ScoreWrite]]:
     """(question, score) for each decided question, ready for the outbox.
 
@@ -225,7 +232,7 @@ def build_consensus_scores(
             metadata=metadata,
             config_id=config.id if config else None,
             source="ANNOTATION",
-            environment=spec.langfuse.environment,
+            environment=score_environment(spec, environment),
             timestamp=timestamp,
             queue_id=queue_id,
             **score_target(ref),
@@ -329,6 +336,7 @@ class ConsensusManager:
             timestamp=now,
             git_commit=self.service.git_commit,
             queue_id=self.service.queue_id,
+            environment=self.service.environment_of(item_key),
             **by,
         )
 

@@ -20,7 +20,7 @@ from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.campaign.types import Assignment, OtherAnswer, Progress
 from hitl_pipeline.errors import CampaignError, HitlError, SourceError
 from hitl_pipeline.model import Item, ItemRef, ScoreConfig
-from hitl_pipeline.scoring.build import build_scores, outbox_entries
+from hitl_pipeline.scoring.build import build_scores, item_environment, outbox_entries
 from hitl_pipeline.scoring.outbox import OutboxWorker
 from hitl_pipeline.scoring.validate import output_text, validate_answers
 from hitl_pipeline.sources.base import Source
@@ -80,6 +80,9 @@ class CampaignService:
         self._cache: OrderedDict[str, Future[Item]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._opened: dict[tuple[str, str], datetime] = {}
+        #: Item key → its subject's environment, recorded whenever an item is loaded (every score
+        #: carries it; the items themselves may leave the cache).
+        self._environments: dict[str, str | None] = {}
         self._score_names = list(spec.display.scores) or None
         self._needs_output = any(q.type == "correction" for q in spec.questions)
         self._closed = False
@@ -216,7 +219,9 @@ class CampaignService:
             with self._cache_lock:
                 self._cache[key] = future
         try:
-            return future.result(timeout=self.fetch_timeout)
+            item = future.result(timeout=self.fetch_timeout)
+            self._environments[key] = item_environment(item)
+            return item
         except HitlError:
             with self._cache_lock:  # do not cache a failure: the next request retries
                 if self._cache.get(key) is future:
@@ -228,6 +233,13 @@ class CampaignService:
                     del self._cache[key]
             message = f"could not load {key} from the {self.source.name} source: {e}"
             raise SourceError(message) from e
+
+    def environment_of(self, key: str) -> str | None:
+        """The environment of the item's subject (written on its scores): known once the item was
+        loaded (the reviewer saw it), else the item is loaded now."""
+        if key not in self._environments:
+            self.item(key)
+        return self._environments.get(key)
 
     def _prefetch_for(self, reviewer: str) -> None:
         try:
@@ -346,6 +358,7 @@ class CampaignService:
             raise CampaignError(message)
         normalised, text = self.validate(item_key, answers, comment)
         stamp = existing.created_at if existing is not None else now
+        environment = self.environment_of(item_key)
         scores = build_scores(
             self.spec,
             row.ref,
@@ -357,6 +370,7 @@ class CampaignService:
             git_commit=self.git_commit,
             spec_version=self.spec_version,
             queue_id=self.queue_id,
+            environment=environment,
         )
         entries = outbox_entries(scores)
         opened = self._opened.pop((reviewer, item_key), None) or (lease[0] if lease else None)

@@ -14,7 +14,7 @@ from typing import Any
 
 from hitl_pipeline.campaign.state import OutboxEntry
 from hitl_pipeline.errors import ScoreValidationError
-from hitl_pipeline.model import ItemRef, ScoreConfig, ScoreWrite
+from hitl_pipeline.model import Item, ItemRef, ScoreConfig, ScoreWrite
 from hitl_pipeline.model.score_rules import check_score
 from hitl_pipeline.spec.model import ReviewSpec
 
@@ -40,14 +40,36 @@ def score_value(data_type: str, value: Any) -> float | str:
 def score_metadata(
     *, campaign: str, reviewer: str, spec_hash: str, spec_version: int, git_commit: str | None
 ) -> dict[str, Any]:
-    """The metadata every hitl score carries (how resume and reports find a campaign's scores)."""
-    return {
+    """The metadata every hitl score carries (how resume and reports find a campaign's scores).
+
+    ``hitl_git_commit`` is left out when the spec is not in git: Langfuse stores metadata values
+    as text, so a null would come back as the string ``"null"``.
+    """
+    metadata: dict[str, Any] = {
         "hitl_campaign": campaign,
         "hitl_reviewer": reviewer,
         "hitl_spec_hash": spec_hash,
         "hitl_spec_version": spec_version,
-        "hitl_git_commit": git_commit,
     }
+    if git_commit:
+        metadata["hitl_git_commit"] = git_commit
+    return metadata
+
+
+def item_environment(item: Item) -> str | None:
+    """The environment of an item's subject: its trace's (trace and observation targets; an
+    observation lives in its trace's environment) or its first turn's (sessions)."""
+    if item.trace is not None:
+        return item.trace.environment or None
+    if item.session is not None and item.session.traces:
+        return item.session.traces[0].environment or None
+    return None
+
+
+def score_environment(spec: ReviewSpec, environment: str | None) -> str | None:
+    """The environment written on a score: the spec's ``langfuse.environment`` when set, else the
+    item's (None: the server's default)."""
+    return spec.langfuse.environment or environment
 
 
 def build_scores(
@@ -62,6 +84,7 @@ def build_scores(
     git_commit: str | None = None,
     spec_version: int | None = None,
     queue_id: str | None = None,
+    environment: str | None = None,
 ) -> list[tuple[str, ScoreWrite]]:
     """Build (question, score) for each answered question and check each with Langfuse's rules.
 
@@ -76,6 +99,8 @@ def build_scores(
         git_commit: the spec's git commit, when known.
         spec_version: the campaign's spec version (part of the score id; default ``spec.version``).
         queue_id: the Langfuse annotation queue the campaign is mirrored into, if any.
+        environment: the item's environment (:func:`item_environment`); the spec's
+            ``langfuse.environment`` wins when set.
 
     Raises:
         ScoreValidationError: a score breaks the server's rules (nothing is stored or sent then).
@@ -106,7 +131,7 @@ def build_scores(
             metadata=dict(metadata),
             config_id=config.id if config else None,
             source="ANNOTATION",
-            environment=spec.langfuse.environment,
+            environment=score_environment(spec, environment),
             timestamp=timestamp,
             queue_id=queue_id,
             **score_target(ref),

@@ -59,8 +59,15 @@ def test_review_sync_and_resume_on_langfuse(fake: LangfuseFake, tmp_path: Path, 
         assert report.done and report.confirmed == 9, report
         stored = [s for s in fake.stored_scores() if (s.metadata or {}).get("hitl_campaign") == spec.campaign]
         assert len(stored) == 9
+        traces = {t.id: t for t in generate_demo(seed=0, traces=120).traces}
+        by_session = {
+            t.session_id: t for t in sorted(traces.values(), key=lambda t: t.timestamp, reverse=True)
+        }
         for s in stored:
             assert s.source == "ANNOTATION"
+            # Every score carries its item's environment (Langfuse's environment views show it).
+            trace = traces[s.trace_id] if s.trace_id else by_session[s.session_id]
+            assert s.environment == trace.environment != "default"
             if target == "session":
                 assert s.session_id and not s.trace_id
             elif target == "observation":

@@ -505,3 +505,16 @@ def test_an_item_fetched_on_the_request_path_fails_with_where_and_is_retried(
         with pytest.raises(SourceError, match=f"could not load {key} from the slow source: connection reset"):
             svc.item(key)
         assert svc.item(key).trace is not None  # the failure was not cached
+
+
+def test_scores_carry_the_items_environment(store: LocalSource, home: Path, clock: Clock) -> None:
+    spec = make_spec(size=6)
+    with open_service(spec, store, home, clock) as svc:
+        seen = set()
+        while (a := svc.open_next("ann")) is not None:
+            assert a.item.trace is not None
+            svc.submit("ann", a.item_key, GOOD, None)
+            rows = [r for r in svc.state.outbox() if r.item_key == a.item_key]
+            assert {r.payload["environment"] for r in rows} == {a.item.trace.environment}
+            seen.add(a.item.trace.environment)
+    assert "production" in seen

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from hitl_pipeline.errors import ScoreValidationError
-from hitl_pipeline.model import Item, ItemRef, Observation, ScoreConfig, Trace
+from hitl_pipeline.model import Item, ItemRef, Observation, ScoreConfig, Session, Trace
 from hitl_pipeline.scoring.build import (
     SCORE_NAMESPACE,
     build_scores,
+    item_environment,
     score_from_json,
     score_id,
     score_to_json,
@@ -78,6 +80,31 @@ def test_targets_metadata_and_values(store: LocalSource, kind: str, target: dict
     )
     assert built["helpfulness"].value == 3.0 and built["helpfulness"].data_type == "NUMERIC"
     assert built["factually_correct"].value == 0.0 and built["factually_correct"].data_type == "BOOLEAN"
+
+
+def test_no_git_commit_means_no_git_commit_key(store: LocalSource) -> None:
+    # Outside git the key is left out (Langfuse stores metadata as text: a null became "null").
+    spec = make_spec()
+    ref = ItemRef(kind="trace", id="t1", timestamp=T)
+    built = build_scores(spec, ref, "ann", ANSWERS, None, demo_configs(store, spec), git_commit=None)
+    for _, s in built:
+        assert "hitl_git_commit" not in s.metadata
+        assert s.metadata["hitl_campaign"] == spec.campaign
+
+
+def test_environment_is_the_items_unless_the_spec_sets_one(store: LocalSource) -> None:
+    spec = make_spec()
+    configs = demo_configs(store, spec)
+    ref = ItemRef(kind="trace", id="t1", timestamp=T)
+    built = build_scores(spec, ref, "ann", ANSWERS, None, configs, environment="staging")
+    assert {s.environment for _, s in built} == {"staging"}
+    pinned = replace(spec, langfuse=replace(spec.langfuse, environment="human-review"))
+    built = build_scores(pinned, ref, "ann", ANSWERS, None, configs, environment="staging")
+    assert {s.environment for _, s in built} == {"human-review"}
+    trace = Trace(id="t1", name="n", timestamp=T, environment="production")
+    assert item_environment(Item(ref=ref, trace=trace)) == "production"
+    session = Session(id="s1", traces=(trace,))
+    assert item_environment(Item(ref=ItemRef("session", "s1", T), session=session)) == "production"
 
 
 def test_rules_are_checked_before_anything_is_stored(store: LocalSource) -> None:
