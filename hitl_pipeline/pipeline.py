@@ -25,7 +25,7 @@ from hitl_pipeline.campaign.service import CampaignService
 from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.errors import CampaignError, ConfigError
 from hitl_pipeline.model import Score, ScoreConfig, ScoreWrite
-from hitl_pipeline.scoring.build import outbox_entries
+from hitl_pipeline.scoring.build import outbox_entries, question_of, stored_names
 from hitl_pipeline.scoring.outbox import Backoff, DrainReport, OutboxWorker, drain
 from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.diff import SpecChangePlan
@@ -327,14 +327,14 @@ def resume_from_source(spec: ReviewSpec, source: Source, state: CampaignState) -
             by_name[configs[q.score].name] = q
     keys = {row.key for row in state.items()}
     slots: dict[tuple[str, str], dict[str, Score]] = {}
-    for score in source.iter_scores(names=sorted(by_name)):
+    for score in source.iter_scores(names=stored_names(spec, configs)):
         meta = score.metadata or {}
         if meta.get("hitl_campaign") != spec.campaign or not meta.get("hitl_reviewer"):
             continue
         if meta.get("hitl_consensus") or str(meta.get("hitl_spec_version", 1)) != str(version):
             continue  # consensus scores and other campaign versions are not reviewers' answers here
         key = _score_key(score)
-        asked = by_name.get(score.name)
+        asked = by_name.get(question_of(score))
         if key is None or key not in keys or asked is None:
             continue
         slot = slots.setdefault((key, str(meta["hitl_reviewer"])), {})

@@ -27,6 +27,7 @@ from hitl_pipeline.report.build import (
     records_from_scores,
 )
 from hitl_pipeline.report.html import render_html, render_json, report_to_dict, summary_lines
+from hitl_pipeline.scoring.build import stored_names
 from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.model import ReviewSpec
 
@@ -115,9 +116,7 @@ def make_report(
         link: item → URL for the disputed items (default: Langfuse trace URLs when the source
             knows its host and project id).
     """
-    names = sorted(
-        {q.score for q in spec.questions} | {q.compare_with for q in spec.questions if q.compare_with}
-    )
+    names = sorted(set(stored_names(spec)) | {q.compare_with for q in spec.questions if q.compare_with})
     scores = list(source.iter_scores(names=names))
     state = _state_for(spec, home)
     seconds: dict[tuple[str, str], float] = {}

@@ -29,6 +29,7 @@ from hitl_pipeline.report.agreement import (
     reliability_matrix,
     spearman,
 )
+from hitl_pipeline.scoring.build import question_of
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
 #: Gaps between two submissions of one reviewer longer than this are breaks, not review time.
@@ -192,7 +193,7 @@ def records_from_scores(
         md = s.metadata or {}
         if md.get("hitl_campaign") != spec.campaign or md.get("hitl_consensus"):
             continue
-        if s.name not in by_name or not md.get("hitl_reviewer"):
+        if question_of(s) not in by_name or not md.get("hitl_reviewer"):
             continue
         picked.append((s, str(md.get("hitl_spec_version", ""))))
     if spec_version is None and picked:
@@ -205,14 +206,14 @@ def records_from_scores(
         key = item_key_of(spec.target, s.trace_id, s.observation_id, s.session_id)
         if key is None:
             continue
-        q = by_name[s.name]
+        q = by_name[question_of(s)]
         md = s.metadata
         seconds = md.get("hitl_seconds")
         out.append(
             AnswerRecord(
                 item_key=key,
                 reviewer=str(md["hitl_reviewer"]),
-                question=s.name,
+                question=q.score,
                 value=_score_value(s, q),
                 trace_id=s.trace_id,
                 observation_id=s.observation_id,

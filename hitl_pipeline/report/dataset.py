@@ -31,6 +31,7 @@ from hitl_pipeline.campaign.consensus import CONSENSUS_TYPES, decide
 from hitl_pipeline.errors import ConfigError
 from hitl_pipeline.model import Item, ItemRef, Score
 from hitl_pipeline.report.build import AnswerRecord, _score_value, records_from_scores, stored_consensus
+from hitl_pipeline.scoring.build import stored_names
 from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
@@ -235,8 +236,7 @@ def golden_rows(
     spec_version: int | None = None,
 ) -> tuple[list[DatasetRow], int]:
     """The dataset rows for the items whose consensus meets every condition, and how many had one."""
-    names = sorted({q.score for q in spec.questions})
-    scores = list(source.iter_scores(names=names))
+    scores = list(source.iter_scores(names=stored_names(spec)))
     consensus, records = consensus_by_item(spec, scores, spec_version=spec_version)
     version = next((r.spec_version for r in records if r.spec_version), "1")
     corrections: dict[str, str] = {}

@@ -14,12 +14,35 @@ from typing import Any
 
 from hitl_pipeline.campaign.state import OutboxEntry
 from hitl_pipeline.errors import ScoreValidationError
-from hitl_pipeline.model import Item, ItemRef, ScoreConfig, ScoreWrite
+from hitl_pipeline.model import Item, ItemRef, Score, ScoreConfig, ScoreWrite
 from hitl_pipeline.model.score_rules import check_score
 from hitl_pipeline.spec.model import ReviewSpec
 
 #: Namespace of hitl score ids (fixed forever: changing it would duplicate every score).
 SCORE_NAMESPACE = uuid.UUID("6f1c2a0e-8b1f-5d7e-9a43-2c5b8e0d4f17")
+#: Langfuse files every CORRECTION score under this name, whatever name the request carries (its
+#: ``inflateScoreBody``), and its corrected-output view reads only this name. So corrections are
+#: sent under it, with the question's own score name in the metadata (:data:`QUESTION_KEY`).
+CORRECTION_SCORE_NAME = "output"
+#: Metadata key naming the question of a score whose name is not the question's (corrections).
+QUESTION_KEY = "hitl_question"
+
+
+def question_of(score: Score) -> str:
+    """The question score name a stored score answers: the ``hitl_question`` metadata of a
+    correction (stored as ``output``), else the score's name."""
+    asked = (score.metadata or {}).get(QUESTION_KEY)
+    return asked if isinstance(asked, str) and asked else score.name
+
+
+def stored_names(spec: ReviewSpec, configs: Mapping[str, ScoreConfig] | None = None) -> list[str]:
+    """The score names a campaign's answers are stored under: each question's (or its config's)
+    name, and ``output`` when the spec asks for corrections. For reading them back."""
+    names = {q.score for q in spec.questions}
+    names.update(c.name for c in (configs or {}).values())
+    if any(q.type == "correction" for q in spec.questions):
+        names.add(CORRECTION_SCORE_NAME)
+    return sorted(names)
 
 
 def score_id(campaign: str, spec_version: int, item_key: str, question: str, reviewer: str) -> str:
@@ -122,13 +145,18 @@ def build_scores(
         if q.type != "correction" and config is None:
             problems.append(f"{q.label}: no score config resolved for {q.score!r}; run `hitl configs sync`")
             continue
+        own = dict(metadata)
+        name = config.name if config else q.score
+        if q.type == "correction":
+            name = CORRECTION_SCORE_NAME
+            own[QUESTION_KEY] = q.score
         score = ScoreWrite(
             id=score_id(spec.campaign, version, ref.key, q.score, reviewer),
-            name=config.name if config else q.score,
+            name=name,
             value=score_value(q.data_type, answers[q.score]),
             data_type=q.data_type,  # type: ignore[arg-type]
             comment=comment,
-            metadata=dict(metadata),
+            metadata=own,
             config_id=config.id if config else None,
             source="ANNOTATION",
             environment=score_environment(spec, environment),

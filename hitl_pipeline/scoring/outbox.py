@@ -32,7 +32,7 @@ from typing import Any
 from hitl_pipeline.campaign.state import CampaignState, OutboxRow
 from hitl_pipeline.errors import HitlError
 from hitl_pipeline.model import Score, WriteResult
-from hitl_pipeline.scoring.build import score_from_json
+from hitl_pipeline.scoring.build import CORRECTION_SCORE_NAME, score_from_json
 from hitl_pipeline.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -89,8 +89,11 @@ class Backoff:
 
 
 def value_matches(score: Score, payload: dict[str, Any]) -> bool:
-    """Is the stored ``score`` the one we sent (same name and value)?"""
-    if score.name != payload["name"]:
+    """Is the stored ``score`` the one we sent (same name and value)? A correction is stored under
+    ``output`` whatever name it was sent with (rows queued before corrections were sent so)."""
+    if score.name != payload["name"] and not (
+        payload.get("data_type") == "CORRECTION" and score.name == CORRECTION_SCORE_NAME
+    ):
         return False
     want = payload["value"]
     if isinstance(want, str):

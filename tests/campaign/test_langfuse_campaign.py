@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from hitl_pipeline.pipeline import campaign_db_path, open_campaign, status, sync
+from hitl_pipeline.report.build import records_from_scores
+from hitl_pipeline.scoring.build import stored_names
 from hitl_pipeline.sources.demo import generate_demo
 from hitl_pipeline.sources.langfuse import LangfuseSource
 from tests.campaign.campaign_support import DEMO_NOW, Clock, make_spec
@@ -84,5 +86,42 @@ def test_review_sync_and_resume_on_langfuse(fake: LangfuseFake, tmp_path: Path, 
             a = svc.open_next("ann")
             assert a is not None and a.item_key == keys[3]  # only the unanswered item is left
         assert status(spec, home=home).outbox["confirmed"] == 9
+    finally:
+        src.close()
+
+
+def test_corrections_are_filed_as_output_read_back_reported_and_resumed(
+    fake: LangfuseFake, tmp_path: Path
+) -> None:
+    # Langfuse stores every CORRECTION under the name "output" (and the fake renames likewise):
+    # hitl sends it so, keeps the question in metadata, confirms it, reports it, resumes it.
+    spec = make_spec(size=2, n=1, campaign="lf-corrections", correction=True)
+    home = tmp_path / "home"
+    src = _source(fake)
+    try:
+        with open_campaign(spec, src, home=home, now=DEMO_NOW, clock=Clock(), worker=False) as svc:
+            keys = []
+            while (a := svc.open_next("ann")) is not None:
+                svc.submit("ann", a.item_key, {**GOOD, "corrected_answer": f"Better {a.item_key}"}, None)
+                keys.append(a.item_key)
+        report = sync(spec, src, home=home, deadline=20, poll_interval=0.05)
+        assert report.done and report.confirmed == 8 and report.left_over == 0, report
+        stored = [s for s in fake.stored_scores() if (s.metadata or {}).get("hitl_campaign") == spec.campaign]
+        corrections = [s for s in stored if s.data_type == "CORRECTION"]
+        assert len(corrections) == 2
+        assert {s.name for s in corrections} == {"output"}
+        assert {(s.metadata or {}).get("hitl_question") for s in corrections} == {"corrected_answer"}
+
+        records = records_from_scores(spec, src.iter_scores(names=stored_names(spec)))
+        got = {(r.item_key, r.question): r.value for r in records}
+        assert {got[(k, "corrected_answer")] for k in keys} == {f"Better {k}" for k in keys}
+
+        for suffix in ("", "-wal", "-shm"):  # a new machine: the answers come back from Langfuse
+            p = Path(f"{campaign_db_path(home, spec.campaign)}{suffix}")
+            if p.exists():
+                os.remove(p)
+        with open_campaign(spec, src, home=home, now=DEMO_NOW, clock=Clock(), worker=False) as svc:
+            restored = {r.item_key: r.answers for r in svc.state.reviews()}
+            assert {restored[k]["corrected_answer"] for k in keys} == {f"Better {k}" for k in keys}
     finally:
         src.close()

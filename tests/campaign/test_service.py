@@ -248,6 +248,9 @@ def test_correction_must_change_the_output(store: LocalSource, home: Path, clock
         svc.submit("ann", a.item_key, {**GOOD, "corrected_answer": "Better answer."}, None)
         row = next(r for r in svc.state.outbox() if r.question == "corrected_answer")
         assert row.payload["data_type"] == "CORRECTION" and row.payload["config_id"] is None
+        # Filed as Langfuse files corrections: name "output", the question kept in metadata.
+        assert row.payload["name"] == "output"
+        assert row.payload["metadata"]["hitl_question"] == "corrected_answer"
 
 
 def test_reviewer_allow_list(store: LocalSource, home: Path, clock: Clock) -> None:

@@ -16,6 +16,7 @@ It implements the public API routes hitl-pipeline uses, with the behaviours docu
 
 Common: ``/health`` (no auth), Basic auth looked up by the *secret* key (§7), ``/score-configs`` CRUD
 with the server's create rules (§2.7), score storage with the upsert key and merge rules (§8), and
+a CORRECTION score stored under the name ``output`` whatever name it was sent with (§9), and
 the asynchronous config validation that *silently drops* config-invalid scores (§3): they get 200 but
 never become readable (see :attr:`LangfuseFake.dropped`). Visibility lag, latency and fault injection
 (500/503/429 with ``Retry-After``/dropped connections, next-K or a random fraction) and per-route
@@ -62,6 +63,8 @@ EVENTS_ONLY_MESSAGE = (
 )
 V2_ONLY_V4_MESSAGE = "The observations v2 API is only available in a Langfuse v4 write mode"
 ARRAY_MIN_VERSION = (4, 59, 0)
+#: The name every CORRECTION score is stored under (reference §9).
+CORRECTION_NAME = "output"
 
 _OBS_GROUPS = {
     "core",
@@ -1349,6 +1352,10 @@ class LangfuseFake:
     def _config_problem(self, b: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
         """The worker's checks against the config (§3). Returns (reason to drop, inflated body)."""
         body = dict(b)
+        if body.get("dataType") == "CORRECTION":
+            # The server's inflateScoreBody files every correction under "output", whatever the
+            # request's name (the name its corrected-output view reads).
+            body["name"] = CORRECTION_NAME
         cfg_id = body.get("configId")
         value = body["value"]
         if not cfg_id:
