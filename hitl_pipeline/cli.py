@@ -459,7 +459,7 @@ def status(spec: SpecArgument, home: HomeOption = DEFAULT_HOME) -> None:
         f"{st.items_complete} items complete"
     )
     typer.echo(
-        f"  scores: {o['pending']} pending, {o['sent']} sent, {o['confirmed']} confirmed, "
+        f"  scores: {o['pending']} pending, {o['sent']} sent (not visible yet), {o['confirmed']} confirmed, "
         f"{o['failed']} failed, {o['dropped']} dropped"
     )
     if st.reviewers:

@@ -26,7 +26,7 @@ from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.errors import CampaignError, ConfigError
 from hitl_pipeline.model import Score, ScoreConfig, ScoreWrite
 from hitl_pipeline.scoring.build import outbox_entries, question_of, stored_names
-from hitl_pipeline.scoring.outbox import Backoff, DrainReport, OutboxWorker, drain
+from hitl_pipeline.scoring.outbox import CONFIRM_TIMEOUT, Backoff, DrainReport, OutboxWorker, drain
 from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.diff import SpecChangePlan
 from hitl_pipeline.spec.model import Question, ReviewSpec
@@ -114,7 +114,7 @@ def open_campaign(
     start: bool = True,
     worker: bool = True,
     backoff: Backoff | None = None,
-    confirm_timeout: float = 60.0,
+    confirm_timeout: float = CONFIRM_TIMEOUT,
     prefetch_depth: int = 4,
     new_version: bool = False,
 ) -> CampaignService:
@@ -431,7 +431,7 @@ def sync(
     *,
     home: Path | str,
     deadline: float = 120.0,
-    confirm_timeout: float = 60.0,
+    confirm_timeout: float = CONFIRM_TIMEOUT,
     retry_failed: bool = False,
     on_progress: Callable[[DrainReport], None] | None = None,
     backoff: Backoff | None = None,

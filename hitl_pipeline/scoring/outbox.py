@@ -2,15 +2,21 @@
 
 Why read back: Langfuse answers 200 to a score that breaks its config and drops it later, silently
 (reference §3, §8). A score is only *confirmed* when it is seen again with the same id, name and
-value. One still unseen ``confirm_timeout`` seconds after it was sent is flagged ``dropped``.
+value. Until then it is *not visible yet* (status ``sent``): Langfuse takes from seconds to ~10
+minutes to show a score, so it is read again on a bounded schedule (first after ``first_check``,
+then after as long as it has waited, at most every ``check_cap`` seconds, sent rows due soon read
+along in the same request) until ``confirm_timeout`` (default 10 minutes) has passed since it was
+sent; only then is it flagged ``dropped``. A running drainer still looks at dropped rows now and
+then (every ``recheck_dropped`` seconds, for an hour after sending): a late arrival is confirmed.
 
 Delivery is at-least-once on the wire and exactly-once in effect: score ids are deterministic, and
 re-sending an id with the same name replaces the score. So the drain is crash-safe without a
 two-phase protocol: after a restart, rows that were ``sent`` but not confirmed are read back first
 and re-sent if missing.
 
-Retryable failures (429, 5xx, transport) wait with exponential backoff and jitter, or the server's
-``Retry-After``; other refusals (4xx) are recorded as ``failed`` with the server's message.
+Retryable failures (429, 5xx, transport) wait with exponential backoff and jitter, capped at a few
+seconds so that the end of an outage is noticed within seconds, or the server's ``Retry-After``
+(honoured up to a minute); other refusals (4xx) are recorded as ``failed`` with the server's message.
 
 A row whose question was withdrawn after its score may have reached the source (an edit made the
 question's ``when`` false) is a *delete*: it goes out through ``Source.delete_scores`` under the
@@ -73,18 +79,29 @@ class DrainReport:
         return self.left_failed + self.left_dropped + self.pending + self.unconfirmed
 
 
+#: How long a sent score may stay invisible before it counts as dropped (Langfuse: seconds to ~10 min).
+CONFIRM_TIMEOUT = 600.0
+
+
 @dataclass(frozen=True)
 class Backoff:
-    """Exponential backoff with full-range jitter: ``base·2^attempt`` capped, times a factor in [0.5, 1.5)."""
+    """Exponential backoff with full-range jitter: ``base·2^attempt`` capped, times a factor in [0.5, 1.5).
 
-    base: float = 0.5
-    cap: float = 60.0
+    The cap is low on purpose: during an outage a retry every ~2 s costs one small request, and the
+    end of the outage is noticed within seconds (with a 60 s cap, scores reached the server more
+    than a minute after it was back). A server's ``Retry-After`` is honoured up to
+    ``max_retry_after`` seconds.
+    """
+
+    base: float = 0.25
+    cap: float = 2.0
+    max_retry_after: float = 60.0
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         wait = min(self.cap, self.base * (2 ** min(attempt, 30))) * (0.5 + rng.random())
         if retry_after is not None and retry_after > 0:
             # The server's word wins, a little jitter avoids every client coming back at once.
-            wait = min(self.cap * 2, retry_after) * (1 + 0.1 * rng.random())
+            wait = min(self.max_retry_after, retry_after) * (1 + 0.1 * rng.random())
         return wait
 
 
@@ -120,15 +137,20 @@ class Drainer:
         source: Source,
         *,
         batch_size: int = 100,
-        confirm_timeout: float = 60.0,
+        confirm_timeout: float = CONFIRM_TIMEOUT,
         backoff: Backoff | None = None,
         clock: Clock = _utcnow,
         rng: random.Random | None = None,
         first_check: float = 0.5,
         check_cap: float = 10.0,
+        recheck_dropped: float = 60.0,
+        late_window: float = 3600.0,
     ) -> None:
         self.first_check = first_check
         self.check_cap = check_cap
+        self.recheck_dropped = recheck_dropped
+        self.late_window = late_window
+        self._next_dropped_check = clock() + timedelta(seconds=recheck_dropped)
         self.state = state
         self.source = source
         self.batch_size = batch_size
@@ -259,22 +281,38 @@ class Drainer:
         return seen
 
     def confirm(self, *, final: bool = False) -> None:
-        """Read back the ``sent`` rows that are due: seen → confirmed; unseen past the timeout → dropped.
+        """Read back the ``sent`` rows that are due: seen → confirmed; unseen → *not visible yet*
+        (read again later) until ``confirm_timeout`` has passed since sending → dropped.
 
         A row is first read ``first_check`` seconds after it was sent, then again after as long as
         it has been waiting (doubling, capped at ``check_cap``): Langfuse makes scores readable
-        within seconds, and polling every row on every round would hammer its rate limits.
+        within seconds, and polling every row on every round would hammer its rate limits. When one
+        row is due, the sent rows due within ``check_cap / 2`` are read in the same requests (100
+        ids each), so confirmations are batched rather than one request per send. Every
+        ``recheck_dropped`` seconds, dropped rows sent within ``late_window`` are read again too.
         ``final`` reads every sent row now and drops the unseen ones whatever their age.
         """
         now = self.clock()
-        rows = [r for r in self.state.outbox(status="sent") if final or r.next_attempt_at <= now]
-        if not rows:
+        sent = self.state.outbox(status="sent")
+        if final:
+            rows = sent
+        elif any(r.next_attempt_at <= now for r in sent):
+            soon = now + timedelta(seconds=self.check_cap / 2)
+            rows = [r for r in sent if r.next_attempt_at <= soon]
+        else:
+            rows = []
+        late_rows: list[OutboxRow] = []
+        if not final and now >= self._next_dropped_check:
+            self._next_dropped_check = now + timedelta(seconds=self.recheck_dropped)
+            oldest = now - timedelta(seconds=self.late_window)
+            late_rows = [r for r in self.state.outbox(status="dropped") if r.sent_at and r.sent_at >= oldest]
+        if not rows and not late_rows:
             return
         unknown: set[str] = set()
-        seen = self._read_back(rows, unknown)
+        seen = self._read_back([*rows, *late_rows], unknown)
         now = self.clock()
         self.report.confirmed += self.state.mark(
-            [(r.score_id, r.revision) for r in rows if r.score_id in seen], "confirmed", now
+            [(r.score_id, r.revision) for r in [*rows, *late_rows] if r.score_id in seen], "confirmed", now
         )
         late: list[tuple[str, int]] = []
         later: dict[str, datetime] = {}
@@ -291,8 +329,10 @@ class Drainer:
                 later[r.score_id] = now + timedelta(seconds=max(wait, 0.0))
         if late:
             deletes = {r.score_id for r in rows if r.is_delete}
+            minutes = self.confirm_timeout / 60
             message = (
-                "sent and accepted, but not readable back: the server dropped it (check its score config)"
+                f"sent and accepted, but not readable back after {minutes:g} min: the server dropped it "
+                "(check its score config)"
             )
             gone = [x for x in late if x[0] not in deletes]
             kept = [x for x in late if x[0] in deletes]
@@ -331,7 +371,7 @@ def drain(
     source: Source,
     *,
     deadline: float = 120.0,
-    confirm_timeout: float = 60.0,
+    confirm_timeout: float = CONFIRM_TIMEOUT,
     poll_interval: float = 0.5,
     batch_size: int = 100,
     backoff: Backoff | None = None,
@@ -346,7 +386,8 @@ def drain(
         state: the campaign state whose outbox to drain.
         source: where scores go.
         deadline: seconds to work at most; rows still unseen at the end are flagged ``dropped``
-            if sent more than ``confirm_timeout`` ago, else left ``sent`` (a later drain confirms them).
+            if sent more than ``confirm_timeout`` ago, else left ``sent`` — not visible yet (a
+            later drain, or the running review server, confirms them).
         confirm_timeout: how long a sent score may stay invisible before it counts as dropped.
         poll_interval: the first read-back of a score comes this long after sending it (then
             after as long as it has waited, doubling, capped at 10 s).
@@ -404,10 +445,11 @@ class OutboxWorker:
         source: Source,
         *,
         poll_interval: float = 1.0,
-        confirm_timeout: float = 60.0,
+        confirm_timeout: float = CONFIRM_TIMEOUT,
         batch_size: int = 100,
         backoff: Backoff | None = None,
         clock: Clock = _utcnow,
+        recheck_dropped: float = 60.0,
     ) -> None:
         self.drainer = Drainer(
             state,
@@ -416,6 +458,7 @@ class OutboxWorker:
             confirm_timeout=confirm_timeout,
             backoff=backoff,
             clock=clock,
+            recheck_dropped=recheck_dropped,
         )
         self.poll_interval = poll_interval
         self._wake = threading.Event()

@@ -13,7 +13,7 @@ from hitl_pipeline.campaign.service import CampaignService
 from hitl_pipeline.errors import SourceError
 from hitl_pipeline.model import Score, ScoreWrite, WriteResult
 from hitl_pipeline.pipeline import open_campaign, status
-from hitl_pipeline.scoring.outbox import Backoff, drain
+from hitl_pipeline.scoring.outbox import Backoff, Drainer, drain
 from hitl_pipeline.sources.local import LocalSource
 from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs, make_spec
 
@@ -298,3 +298,54 @@ def test_a_delete_sent_before_a_crash_is_read_back_then_resent(
         assert notes not in store.read_scores([notes])
         row = next(r for r in svc.state.outbox() if r.score_id == notes)
         assert row.status == "confirmed" and row.is_delete
+
+
+def test_backoff_is_capped_so_recovery_is_noticed_within_seconds() -> None:
+    # After an outage, the next attempt of any row comes within ~3 s (a 60 s cap made scores reach
+    # the server more than a minute after it was back). A server's Retry-After is still honoured.
+    rng = random.Random(0)
+    backoff = Backoff()
+    assert max(backoff.delay(attempt, None, rng) for attempt in range(40) for _ in range(20)) <= 3.0
+    assert 30.0 <= backoff.delay(12, 30.0, rng) <= 33.0
+    assert backoff.delay(0, 3600.0, rng) <= 66.0  # a silly Retry-After does not park the outbox for hours
+
+
+def test_unseen_is_not_visible_yet_until_the_deadline_not_dropped(
+    store: LocalSource, home: Path, clock: Clock
+) -> None:
+    class Invisible(Wrapped):
+        """Takes every score and stores it, but shows none until ``visible`` is set."""
+
+        visible = False
+
+        def read_scores(self, ids: Iterable[str]) -> dict[str, Score]:
+            return super().read_scores(ids) if self.visible else {}
+
+    src = Invisible(store)
+    with answered_service(src, home, clock, items=1) as svc:
+        drainer = Drainer(svc.state, src, clock=clock)  # the defaults `hitl run` and `hitl sync` use
+        assert drainer.send_due() == 3
+        for _ in range(40):  # 90 s of read-backs on a bounded schedule: not visible yet, not dropped
+            clock.advance(seconds=2.25)
+            drainer.confirm()
+        assert svc.state.outbox_counts()["sent"] == 3 and drainer.report.dropped == 0
+        reads = drainer.report.read_requests
+        assert 6 <= reads <= 20, reads  # first after 0.5 s, then doubling, at most every 10 s
+        src.visible = True  # seen after 90 s: confirmed, never reported dropped
+        clock.advance(seconds=10)
+        drainer.confirm()
+        assert svc.state.outbox_counts()["confirmed"] == 3 and drainer.report.dropped == 0
+
+    with answered_service(src, home / "second", clock, items=1, campaign="late") as svc:
+        src.visible = False
+        drainer = Drainer(svc.state, src, clock=clock, recheck_dropped=30)
+        drainer.send_due()
+        for _ in range(70):  # past the 10 min deadline: dropped
+            clock.advance(seconds=10)
+            drainer.confirm()
+        assert svc.state.outbox_counts()["dropped"] == 3
+        assert "not readable back after 10 min" in (svc.state.outbox(status="dropped")[0].last_error or "")
+        src.visible = True  # a late arrival: the running drainer looks at dropped rows again
+        clock.advance(seconds=31)
+        drainer.confirm()
+        assert svc.state.outbox_counts()["confirmed"] == 3
