@@ -14,9 +14,17 @@ The value types are importable from the package itself (``from hitl_pipeline.mod
 """
 
 from hitl_pipeline.model.items import OBSERVATION_TYPES, Item, ItemRef, Observation, Session, Target, Trace
-from hitl_pipeline.model.scores import Score, ScoreConfig, ScoreDataType, ScoreWrite, WriteResult
+from hitl_pipeline.model.scores import (
+    CORRECTION_SCORE_NAME,
+    Score,
+    ScoreConfig,
+    ScoreDataType,
+    ScoreWrite,
+    WriteResult,
+)
 
 __all__ = [
+    "CORRECTION_SCORE_NAME",
     "OBSERVATION_TYPES",
     "Item",
     "ItemRef",

@@ -9,6 +9,11 @@ from typing import Any, Literal
 
 ScoreDataType = Literal["NUMERIC", "CATEGORICAL", "BOOLEAN", "TEXT", "CORRECTION"]
 
+#: Langfuse files every CORRECTION score under this name, whatever name the request carries (its
+#: ``inflateScoreBody``), and its corrected-output view reads only this name. Both backends store
+#: corrections so; hitl sends them so, with the question's name in metadata.
+CORRECTION_SCORE_NAME = "output"
+
 
 @dataclass(frozen=True)
 class Score:

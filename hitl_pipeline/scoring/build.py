@@ -14,16 +14,12 @@ from typing import Any
 
 from hitl_pipeline.campaign.state import OutboxEntry
 from hitl_pipeline.errors import ScoreValidationError
-from hitl_pipeline.model import Item, ItemRef, Score, ScoreConfig, ScoreWrite
+from hitl_pipeline.model import CORRECTION_SCORE_NAME, Item, ItemRef, Score, ScoreConfig, ScoreWrite
 from hitl_pipeline.model.score_rules import check_score
 from hitl_pipeline.spec.model import ReviewSpec
 
 #: Namespace of hitl score ids (fixed forever: changing it would duplicate every score).
 SCORE_NAMESPACE = uuid.UUID("6f1c2a0e-8b1f-5d7e-9a43-2c5b8e0d4f17")
-#: Langfuse files every CORRECTION score under this name, whatever name the request carries (its
-#: ``inflateScoreBody``), and its corrected-output view reads only this name. So corrections are
-#: sent under it, with the question's own score name in the metadata (:data:`QUESTION_KEY`).
-CORRECTION_SCORE_NAME = "output"
 #: Metadata key naming the question of a score whose name is not the question's (corrections).
 QUESTION_KEY = "hitl_question"
 

@@ -37,8 +37,8 @@ from typing import Any
 
 from hitl_pipeline.campaign.state import CampaignState, OutboxRow
 from hitl_pipeline.errors import HitlError
-from hitl_pipeline.model import Score, WriteResult
-from hitl_pipeline.scoring.build import CORRECTION_SCORE_NAME, score_from_json
+from hitl_pipeline.model import CORRECTION_SCORE_NAME, Score, WriteResult
+from hitl_pipeline.scoring.build import score_from_json
 from hitl_pipeline.sources.base import Source
 
 log = logging.getLogger(__name__)

@@ -42,6 +42,7 @@ from typing import Any, cast
 
 from hitl_pipeline.errors import SourceError
 from hitl_pipeline.model import (
+    CORRECTION_SCORE_NAME,
     Item,
     ItemRef,
     Observation,
@@ -761,7 +762,8 @@ class LocalSource:
         """Validate each score against its stored config (Langfuse's rules); store the valid ones in
         one transaction. An invalid score gets ``WriteResult(ok=False, error=…)`` and is never stored.
 
-        Re-sending an id behaves like the Langfuse server: same id + name replaces value and name,
+        Like the Langfuse server, a CORRECTION score is stored under the name ``output`` whatever its
+        name. Re-sending an id behaves like the server: same id + name replaces value and name,
         keeps the first timestamp, environment and target; comment and metadata are kept when the new
         write leaves them out.
         """
@@ -800,7 +802,7 @@ class LocalSource:
                            queue_id = COALESCE(excluded.queue_id, queue_id)""",
                     (
                         s.id,
-                        s.name,
+                        CORRECTION_SCORE_NAME if s.data_type == "CORRECTION" else s.name,
                         numeric,
                         string,
                         s.data_type,

@@ -697,6 +697,7 @@ def test_valid_scores_of_every_type_are_stored_and_read_back(writable_source: So
     assert got["s-text"].value == "Überprüft ✓"
     assert got["s-sess"].session_id == sid and got["s-sess"].trace_id is None
     assert got["s-corr"].value == "A better answer."
+    assert got["s-corr"].name == "output"  # Langfuse files every correction under "output" (§9)
     assert got["s-cat"].metadata == {"hitl_campaign": "t"}
     assert all(s.timestamp.tzinfo is not None for s in got.values())
     # The written scores show up on their subjects.
