@@ -563,12 +563,18 @@ def report(
         int | None,
         typer.Option("--campaign-version", help="Report this campaign version (default: the current one)."),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Exit 1 when any of the spec's gates fails, listing them (for CI)."),
+    ] = False,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
     """Write a campaign's agreement report as one HTML file and print a summary.
 
     Reads the campaign's stored scores: Krippendorff's alpha, Cohen's and Fleiss' kappa,
-    distributions, reviewers, the most disputed items, human vs automated scores.
+    distributions, reviewers, the most disputed items, human vs automated scores, judge
+    alignment with intervals, reviewer accuracy on gold items, and the spec's gates
+    (--check: exit 1 when one fails).
 
     Example: hitl report specs/support_qa.yaml --output report.html
     """
@@ -579,10 +585,23 @@ def report(
     )
     if as_json:
         typer.echo(render_json(result.report))
-        return
-    for line in summary_lines(result.report):
-        typer.echo(line)
-    typer.echo(f"Report written to {result.html_path}")
+    else:
+        for line in summary_lines(result.report):
+            typer.echo(line)
+        typer.echo(f"Report written to {result.html_path}")
+    if check:  # CI gate (report/gates.py): the failing gates with their intervals, exit 1
+        trust = result.report.trust
+        gates = trust.gates if trust is not None else ()
+        failed = [g for g in gates if not g.passed]
+        if not gates:
+            typer.echo("--check: the spec declares no gates", err=True)
+        elif failed:
+            typer.echo(f"{len(failed)} of {len(gates)} gate(s) fail:", err=True)
+            for g in failed:
+                typer.echo(f"  {g.line()}", err=True)
+            raise typer.Exit(1)
+        else:
+            typer.echo(f"all {len(gates)} gate(s) hold", err=True)
 
 
 @app.command()

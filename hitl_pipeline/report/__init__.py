@@ -26,6 +26,7 @@ from hitl_pipeline.report.build import (
     langfuse_linker,
     records_from_scores,
 )
+from hitl_pipeline.report.gates import trust_section
 from hitl_pipeline.report.html import render_html, render_json, report_to_dict, summary_lines
 from hitl_pipeline.scoring.build import stored_names
 from hitl_pipeline.sources.base import Source
@@ -120,6 +121,7 @@ def make_report(
     scores = list(source.iter_scores(names=names))
     state = _state_for(spec, home)
     seconds: dict[tuple[str, str], float] = {}
+    strata: dict[str, str | None] = {}
     open_adjudications: int | None = None
     not_stored: int | None = None
     try:
@@ -132,6 +134,7 @@ def make_report(
             for r in state.reviews():
                 if r.duration_s is not None:
                     seconds[(r.item_key, r.reviewer)] = r.duration_s
+            strata = {row.key: row.ref.stratum for row in state.items()}  # judge alignment per stratum
             open_adjudications = _open_adjudications(state)
             outbox = state.counts(spec.review.reviewers_per_item).outbox
             not_stored = sum(n for status, n in outbox.items() if status != "confirmed")
@@ -145,9 +148,11 @@ def make_report(
         host, project = getattr(source, "host", None), _project_id(source)
         if isinstance(host, str) and project:
             link = langfuse_linker(host, project)
-    report = build_report(spec, records, automated=automated_from_scores(spec, scores), link=link)
+    automated = automated_from_scores(spec, scores)
+    report = build_report(spec, records, automated=automated, link=link)
     return replace(
         report,
+        trust=trust_section(spec, records, automated, strata=strata, link=link),
         consensus=consensus_summaries(spec, scores, spec_version=spec_version),
         adjudications_open=open_adjudications,
         scores_not_stored=not_stored,

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from hitl_pipeline.campaign.consensus import CONSENSUS_TYPES, decide, disagreement
@@ -31,6 +31,9 @@ from hitl_pipeline.report.agreement import (
 )
 from hitl_pipeline.scoring.build import question_of
 from hitl_pipeline.spec.model import Question, ReviewSpec
+
+if TYPE_CHECKING:
+    from hitl_pipeline.report.gates import Trust
 
 #: Gaps between two submissions of one reviewer longer than this are breaks, not review time.
 MAX_ESTIMATED_SECONDS = 30 * 60
@@ -145,6 +148,8 @@ class Report:
     consensus: tuple[ConsensusSummary, ...] = ()
     adjudications_open: int | None = None  # items waiting for an adjudicator (from the campaign state)
     scores_not_stored: int | None = None  # answers still in the local outbox (not in the report yet)
+    # Judge alignment, α intervals, reviewer accuracy, overlap, throughput, gates (report/gates.py).
+    trust: Trust | None = None
 
 
 def _score_value(score: Score, question: Question) -> Any:
@@ -191,7 +196,9 @@ def records_from_scores(
     picked: list[tuple[Score, str]] = []
     for s in scores:
         md = s.metadata or {}
-        if md.get("hitl_campaign") != spec.campaign or md.get("hitl_consensus"):
+        # Consensus scores are not answers; answers on gold items (hitl_gold, only written with
+        # quality.send_gold_answers) stay out of agreement statistics.
+        if md.get("hitl_campaign") != spec.campaign or md.get("hitl_consensus") or md.get("hitl_gold"):
             continue
         if question_of(s) not in by_name or not md.get("hitl_reviewer"):
             continue

@@ -15,6 +15,7 @@ from html import escape
 from typing import Any
 
 from hitl_pipeline.report.build import QuestionReport, Report
+from hitl_pipeline.report.trust_html import trust_html, trust_lines
 from hitl_pipeline.ui.view import safe_text
 
 _CSS = """
@@ -175,6 +176,7 @@ def render_html(report: Report) -> str:
                 f'<h3><code>{_e(c.question)}</code></h3><p class="muted">{c.items} consensus score(s), '
                 f"{c.adjudicated} decided by an adjudicator.</p>{bar_chart(c.distribution)}"
             )
+    body.append(trust_html(r.trust))  # judge alignment, α intervals, gold accuracy, gates (trust_html.py)
     body.append("<h2>Most disputed items</h2>")
     if not r.disputed:
         body.append('<p class="muted">No item has disagreeing answers.</p>')
@@ -254,4 +256,5 @@ def summary_lines(report: Report) -> list[str]:
         lines.append(f"  {r.scores_not_stored} score(s) not stored yet (not in this report): run `hitl sync`")
     if r.disputed:
         lines.append(f"  most disputed: {r.disputed[0].item_key} ({r.disputed[0].question})")
+    lines.extend(trust_lines(r.trust))
     return lines

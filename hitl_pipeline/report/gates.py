@@ -1,0 +1,316 @@
+"""Trustworthy-label figures of a report and the spec's gates (``hitl report --check``).
+
+:class:`Trust` gathers what the report adds on top of agreement: judge alignment
+(:mod:`hitl_pipeline.report.alignment`), Krippendorff's α with a bootstrap interval, reviewer
+accuracy on gold items, the overlap spent (adaptive or fixed), throughput, and the result of
+every gate the spec declares. A gate passes when its estimate (or, with ``on: lower_bound``, the
+lower end of its 95 % interval) is at least ``min``; an estimate that cannot be computed yet
+(too few items, no gold answers) fails, saying why.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import krippendorff
+import numpy as np
+
+from hitl_pipeline.report.alignment import Estimate, JudgeAlignment, is_ordinal
+from hitl_pipeline.report.build import AnswerRecord
+from hitl_pipeline.report.stats import bootstrap_interval
+from hitl_pipeline.spec.model import Gate, Question, ReviewSpec
+
+#: Resamples for α intervals (each resample is one α over all items).
+ALPHA_RESAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class ReviewerAccuracy:
+    """One reviewer's answers on gold items: accuracy with its Wilson interval, qualification state."""
+
+    reviewer: str
+    graded: int  # graded answers (item × question) on gold items
+    correct: int
+    accuracy: Estimate
+    qualification: str = "none"  # none | in progress | passed | failed | retrying
+    flagged: bool = False  # honeypot accuracy below the spec's threshold (drift warning)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class OverlapSummary:
+    """Reviews spent, and what fixed overlap at the maximum would have cost."""
+
+    adaptive: bool
+    items: int
+    reviews: int
+    reviews_at_max: int  # items × max reviewers
+    mean_seconds: float | None  # mean active time per review
+
+    @property
+    def saved_reviews(self) -> int:
+        return max(0, self.reviews_at_max - self.reviews)
+
+    @property
+    def saved_hours(self) -> float | None:
+        return None if self.mean_seconds is None else self.saved_reviews * self.mean_seconds / 3600
+
+
+@dataclass(frozen=True)
+class ReviewerThroughput:
+    reviewer: str
+    reviews: int
+    active_seconds: float
+    items_per_hour: float | None
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Active review time (time an item was open in the form, capped per item), speed and ETA."""
+
+    reviewers: tuple[ReviewerThroughput, ...]
+    remaining_reviews: int | None = None
+    eta_hours: float | None = None  # remaining reviews at the recent pace of everyone together
+
+
+@dataclass(frozen=True)
+class GateResult:
+    gate: Gate
+    passed: bool
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    detail: str = ""
+
+    def line(self) -> str:
+        g = self.gate
+        name = f"{g.metric}({g.question})" if g.question else g.metric
+        bound = " (lower bound)" if g.on == "lower_bound" else ""
+        if self.value is None:
+            shown = "n/a"
+        elif g.metric == "items":
+            shown = f"{self.value:g}"
+        else:
+            shown = Estimate(self.value, self.low, self.high).shown()
+        status = "PASS" if self.passed else "FAIL"
+        extra = f" — {self.detail}" if self.detail else ""
+        return f"{status} {name} ≥ {g.min:g}{bound}: {shown}{extra}"
+
+
+@dataclass(frozen=True)
+class Trust:
+    """The report's trustworthy-labels section."""
+
+    alignment: tuple[JudgeAlignment, ...] = ()
+    alpha: tuple[tuple[str, str, Estimate], ...] = ()  # (question, level, α with interval)
+    reviewers: tuple[ReviewerAccuracy, ...] = ()
+    overlap: OverlapSummary | None = None
+    throughput: Throughput | None = None
+    gates: tuple[GateResult, ...] = field(default_factory=tuple)
+
+    @property
+    def failed_gates(self) -> tuple[GateResult, ...]:
+        return tuple(g for g in self.gates if not g.passed)
+
+
+def gate_level(q: Question) -> str:
+    """The α level a gate and the interval use: ordinal for ordered categories, interval for numbers."""
+    if q.type == "numeric":
+        return "interval"
+    return "ordinal" if is_ordinal(q) else "nominal"
+
+
+def _coded_matrix(q: Question, units: Mapping[str, Mapping[str, Any]]) -> np.ndarray | None:
+    """Reviewers × items matrix of α codes (NaN = no answer), or None without two answers on an item."""
+    reviewers = sorted({r for by in units.values() for r in by})
+    items = sorted(k for k, by in units.items() if by)
+    if not items or not reviewers:
+        return None
+    if q.type == "numeric":
+
+        def code(v: Any) -> float:
+            return float(v)
+    else:
+        if is_ordinal(q):
+            order = [c.label for c in sorted(q.categories, key=lambda c: c.value)]
+        else:
+            order = list(q.labels) if q.type == "categorical" else ["false", "true"]
+        extra = sorted({_text(v) for by in units.values() for v in by.values()} - set(order))
+        ranks = {label: float(i) for i, label in enumerate(order + extra)}
+
+        def code(v: Any) -> float:
+            return ranks[_text(v)]
+
+    matrix = np.full((len(reviewers), len(items)), np.nan)
+    index = {r: i for i, r in enumerate(reviewers)}
+    for j, item in enumerate(items):
+        for r, v in units[item].items():
+            if v is not None:
+                matrix[index[r], j] = code(v)
+    return matrix
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _alpha(matrix: np.ndarray, level: str) -> float | None:
+    pairable = (~np.isnan(matrix)).sum(axis=0) >= 2
+    values = matrix[:, pairable]
+    values = values[~np.isnan(values)]
+    if values.size == 0 or np.unique(values).size < 2:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = float(krippendorff.alpha(reliability_data=matrix[:, pairable], level_of_measurement=level))  # type: ignore[arg-type]
+    return None if math.isnan(a) else a
+
+
+def alpha_estimate(
+    q: Question,
+    units: Mapping[str, Mapping[str, Any]],
+    *,
+    level: str | None = None,
+    seed: int = 0,
+    resamples: int = ALPHA_RESAMPLES,
+) -> Estimate:
+    """Krippendorff's α of a question with a seeded bootstrap interval over items.
+
+    ``units``: item key → reviewer → answer. Items are resampled whole (all their answers), the
+    usual cluster bootstrap; items with a single answer do not enter α (they are not pairable).
+    """
+    level = level or gate_level(q)
+    matrix = _coded_matrix(q, units)
+    if matrix is None:
+        return Estimate(None)
+    matrix = matrix[:, (~np.isnan(matrix)).sum(axis=0) >= 2]  # only pairable items carry information
+    if matrix.shape[1] == 0:
+        return Estimate(None)
+    value = _alpha(matrix, level)
+    if value is None:
+        return Estimate(None)
+    interval = bootstrap_interval(
+        matrix.shape[1], lambda idx: _alpha(matrix[:, idx], level), resamples=resamples, seed=seed
+    )
+    return Estimate(value, *(interval or (None, None)))
+
+
+def units_of(records: Sequence[AnswerRecord], question: str) -> dict[str, dict[str, Any]]:
+    """Item key → reviewer → their latest answer to ``question``."""
+    out: dict[str, dict[str, Any]] = {}
+    oldest = datetime.min.replace(tzinfo=UTC)
+    for r in sorted(records, key=lambda r: r.submitted_at or oldest):
+        if r.question == question and r.value is not None:
+            out.setdefault(r.item_key, {})[r.reviewer] = r.value
+    return out
+
+
+def evaluate_gates(
+    spec: ReviewSpec,
+    *,
+    items: int,
+    alpha: Mapping[str, Estimate],
+    alignment: Sequence[JudgeAlignment],
+    reviewers: Sequence[ReviewerAccuracy],
+) -> tuple[GateResult, ...]:
+    """Check every gate of the spec against the report's figures."""
+    judges = {a.question: a for a in alignment}
+    out: list[GateResult] = []
+    for g in spec.gates:
+        if g.metric == "items":
+            out.append(GateResult(g, items >= g.min, float(items), detail=f"{items} items with answers"))
+            continue
+        if g.metric == "alpha":
+            est = alpha.get(g.question or "", Estimate(None))
+            detail = "" if est.value is not None else "α undefined: no item with two answers that vary"
+            out.append(_check(g, est, detail))
+            continue
+        if g.metric == "judge":
+            a = judges.get(g.question or "")
+            if a is None or a.headline.value is None:
+                out.append(
+                    GateResult(g, False, None, detail="no item with both a human consensus and the score")
+                )
+            else:
+                out.append(_check(g, a.headline, f"{a.headline_name} vs {a.score} on {a.items} items"))
+            continue
+        graded = [r for r in reviewers if r.graded]
+        if not graded:
+            out.append(GateResult(g, False, None, detail="no answers on gold items yet"))
+            continue
+        results = [(r, _check(g, r.accuracy, "")) for r in graded]
+        failing = [r.reviewer for r, res in results if not res.passed]
+        worst_r, worst = min(results, key=lambda rr: _compared(g, rr[0].accuracy))
+        detail = f"worst: {worst_r.reviewer}" + (f"; below: {', '.join(failing)}" if failing else "")
+        out.append(GateResult(g, not failing, worst.value, worst.low, worst.high, detail=detail))
+    return tuple(out)
+
+
+def trust_section(
+    spec: ReviewSpec,
+    records: Sequence[AnswerRecord],
+    automated: Mapping[str, Mapping[str, Any]],
+    *,
+    strata: Mapping[str, str | None] | None = None,
+    link: Any = None,
+    reviewers: Sequence[ReviewerAccuracy] = (),
+    overlap: OverlapSummary | None = None,
+    throughput: Throughput | None = None,
+) -> Trust:
+    """Judge alignment, α intervals (for gated questions, and every question under adaptive
+    overlap), and the gates, from the report's answer records."""
+    from hitl_pipeline.report.alignment import alignments
+
+    aligned = alignments(spec, records, automated, strata=strata, link=link)
+    wanted = {g.question for g in spec.gates if g.metric == "alpha" and g.question}
+    if spec.review.adaptive is not None:
+        wanted |= {q.score for q in spec.questions if q.type in ("categorical", "boolean", "numeric")}
+    alpha: dict[str, Estimate] = {}
+    rows: list[tuple[str, str, Estimate]] = []
+    for q in spec.questions:
+        if q.score in wanted:
+            alpha[q.score] = alpha_estimate(q, units_of(records, q.score))
+            rows.append((q.score, gate_level(q), alpha[q.score]))
+    items = len({r.item_key for r in records})
+    gates = evaluate_gates(spec, items=items, alpha=alpha, alignment=aligned, reviewers=reviewers)
+    return Trust(
+        alignment=aligned,
+        alpha=tuple(rows),
+        reviewers=tuple(reviewers),
+        overlap=overlap,
+        throughput=throughput,
+        gates=gates,
+    )
+
+
+def _compared(g: Gate, est: Estimate) -> float:
+    value = est.low if g.on == "lower_bound" else est.value
+    return -math.inf if value is None else value
+
+
+def _check(g: Gate, est: Estimate, detail: str) -> GateResult:
+    value = _compared(g, est)
+    if g.on == "lower_bound" and est.value is not None and est.low is None:
+        detail = (detail + "; " if detail else "") + "no interval (too few items)"
+    return GateResult(g, value >= g.min, est.value, est.low, est.high, detail=detail)
+
+
+__all__ = [
+    "ALPHA_RESAMPLES",
+    "GateResult",
+    "OverlapSummary",
+    "ReviewerAccuracy",
+    "ReviewerThroughput",
+    "Throughput",
+    "Trust",
+    "alpha_estimate",
+    "evaluate_gates",
+    "gate_level",
+    "trust_section",
+    "units_of",
+]
