@@ -618,7 +618,7 @@ def doctor(
     Example: hitl doctor specs/support_qa.yaml
     """
     from hitl_pipeline.settings import Settings
-    from hitl_pipeline.sources.langfuse_doctor import diagnose
+    from hitl_pipeline.sources.langfuse.doctor import diagnose
 
     report = diagnose(Settings.from_env(resolve_home(home)), spec)
     typer.echo(f"Langfuse at {report.host}")

@@ -40,11 +40,15 @@ MOVES: dict[str, tuple[str | None, dict[str, str]]] = {
     "hitl_pipeline.scoring.rules": ("hitl_pipeline.model.score_rules", {}),
     "hitl_pipeline.spec.validate": (None, {"OBSERVATION_TYPES": MODEL}),
     "hitl_pipeline.spec.model": (None, {"Target": MODEL}),
+    # sources/langfuse.py became the package sources/langfuse/ (langfuse_doctor.py its doctor module).
+    "hitl_pipeline.sources.langfuse_doctor": (f"{LF}.doctor", {}),
+    LF: (None, {"_retry_after": f"{LF}.http", "parse_io": f"{LF}.convert"}),
 }
 
 #: Dotted references in text (docstrings, comments): old prefix → new prefix.
 TEXT_MOVES = [
     (r"hitl_pipeline\.scoring\.rules\b", "hitl_pipeline.model.score_rules"),
+    (r"hitl_pipeline\.sources\.langfuse_doctor\b", f"{LF}.doctor"),
     (
         r"hitl_pipeline\.sources\.base\.(?!Source\b|AnnotationQueues\b|Datasets\b|TraceLinks\b)(\w+)",
         rf"{MODEL}.\1",

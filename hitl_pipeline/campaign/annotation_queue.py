@@ -8,20 +8,21 @@ the queue id (``queueId``).
 Langfuse does not deduplicate queue items (the same trace can be added twice), so this module
 remembers which items it added in the campaign database (table ``annotation_queue_items``) and,
 on a fresh state, first lists the queue's items to adopt those already there.
-Only the Langfuse source has queues; for other sources :func:`attach_queue_mirror` does nothing.
+Only a source with annotation queues (:class:`~hitl_pipeline.sources.base.AnnotationQueues`: the
+Langfuse source) has them; for other sources :func:`attach_queue_mirror` does nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hitl_pipeline.errors import ConfigError
-from hitl_pipeline.sources.base import Source
+from hitl_pipeline.model import AnnotationQueueItem
+from hitl_pipeline.sources.base import AnnotationQueues, Source
 from hitl_pipeline.spec.model import ReviewSpec
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class QueueMirror:
     Args:
         spec: the campaign spec.
         state: the campaign state (items, reviews, outbox).
-        source: a Langfuse source (its SDK client is used, with the same credentials).
+        source: a source with annotation queues (:class:`~hitl_pipeline.sources.base.AnnotationQueues`).
         config_ids: the score config ids of the questions (the queue needs at least one).
         n: reviews each item needs before it can be completed.
     """
@@ -67,8 +68,7 @@ class QueueMirror:
     def __init__(
         self, spec: ReviewSpec, state: CampaignState, source: Source, config_ids: list[str], *, n: int
     ) -> None:
-        api = getattr(source, "_api", None)
-        if api is None:
+        if not isinstance(source, AnnotationQueues):
             raise ConfigError(f"the {source.name} source has no annotation queues (use --source langfuse)")
         if not config_ids:
             raise ConfigError(
@@ -77,8 +77,7 @@ class QueueMirror:
             )
         self.spec = spec
         self.state = state
-        self.source = source
-        self.api = api
+        self.source: AnnotationQueues = source
         self.config_ids = config_ids
         self.n = n
         self.queue_id: str | None = None
@@ -93,39 +92,18 @@ class QueueMirror:
         """The queue's name in Langfuse: the campaign id."""
         return self.spec.campaign
 
-    def _call(self, what: str, fn: Any) -> Any:
-        call = getattr(self.source, "_call", None)  # maps SDK errors to SourceError/AuthError
-        return call(what, fn) if call is not None else fn()
-
-    def _pages(self, what: str, fetch: Any) -> Iterator[Any]:
-        page = 1
-        while True:
-            res = self._call(what, lambda page=page: fetch(page))
-            yield from res.data
-            if page >= (res.meta.total_pages or 1) or not res.data:
-                return
-            page += 1
-
     def ensure_queue(self) -> tuple[str, bool]:
         """The id of the campaign's queue, created when missing. Returns (id, created)."""
         if self.queue_id is not None:
             return self.queue_id, False
-        for q in self._pages(
-            "listing annotation queues",
-            lambda page: self.api.annotation_queues.list_queues(page=page, limit=100),
-        ):
+        for q in self.source.iter_annotation_queues():
             if q.name == self.queue_name:
-                self.queue_id = str(q.id)
+                self.queue_id = q.id
                 return self.queue_id, False
-        created = self._call(
-            f"creating annotation queue {self.queue_name!r}",
-            lambda: self.api.annotation_queues.create_queue(
-                name=self.queue_name,
-                description=f"hitl campaign: {self.spec.title}",
-                score_config_ids=self.config_ids,
-            ),
+        created = self.source.create_annotation_queue(
+            self.queue_name, description=f"hitl campaign: {self.spec.title}", score_config_ids=self.config_ids
         )
-        self.queue_id = str(created.id)
+        self.queue_id = created.id
         return self.queue_id, True
 
     def _known(self) -> dict[str, tuple[str, str | None]]:
@@ -143,18 +121,9 @@ class QueueMirror:
         if not todo:
             return 0, 0
         # Items already in the queue (another machine, a lost state): adopt them, do not add twice.
-        existing: dict[tuple[str, str], Any] = {}
-        for it in self._pages(
-            "listing annotation queue items",
-            lambda page: self.api.annotation_queues.list_queue_items(queue_id, page=page, limit=100),
-        ):
-            existing.setdefault(
-                (
-                    str(it.object_type.value if hasattr(it.object_type, "value") else it.object_type),
-                    it.object_id,
-                ),
-                it,
-            )
+        existing: dict[tuple[str, str], AnnotationQueueItem] = {}
+        for it in self.source.iter_annotation_queue_items(queue_id):
+            existing.setdefault((it.object_type, it.object_id), it)
         added = adopted = 0
         for row in todo:
             if self._stop.is_set():  # the service is closing (the rest is added at its next start)
@@ -163,18 +132,14 @@ class QueueMirror:
             found = existing.get((kind, row.ref.id))
             if found is not None:
                 adopted += 1
-                item_id = str(found.id)
-                status = str(getattr(found.status, "value", found.status))
-                done_at = datetime.now(UTC).isoformat() if status == "COMPLETED" else None
+                item_id = found.id
+                done_at = datetime.now(UTC).isoformat() if found.status == "COMPLETED" else None
             else:
-                created = self._call(
-                    f"adding {row.key} to annotation queue {self.queue_name!r}",
-                    lambda row=row, kind=kind: self.api.annotation_queues.create_queue_item(
-                        queue_id, object_id=row.ref.id, object_type=kind
-                    ),
+                created = self.source.add_annotation_queue_item(
+                    queue_id, object_id=row.ref.id, object_type=kind
                 )
                 added += 1
-                item_id, done_at = str(created.id), None
+                item_id, done_at = created.id, None
             with self.state.transaction() as c:
                 # Recorded right after each add: a crash between two adds never re-adds the first.
                 c.execute(
@@ -204,12 +169,7 @@ class QueueMirror:
         queue_id, _ = self.ensure_queue()
         done = 0
         for key, item_id in self.ready_to_complete():
-            self._call(
-                f"completing {key} in annotation queue {self.queue_name!r}",
-                lambda item_id=item_id: self.api.annotation_queues.update_queue_item(
-                    queue_id, item_id, status="COMPLETED"
-                ),
-            )
+            self.source.complete_annotation_queue_item(queue_id, item_id)
             with self.state.transaction() as c:
                 c.execute(
                     "UPDATE annotation_queue_items SET completed_at = ? WHERE item_key = ?",
@@ -268,7 +228,7 @@ def attach_queue_mirror(service: CampaignService, *, background: bool = True) ->
     spec = service.spec
     if not spec.langfuse.annotation_queue:
         return None
-    if service.source.name != "langfuse":
+    if not isinstance(service.source, AnnotationQueues):
         log.info("campaign %s: annotation queues exist only in Langfuse; not mirrored", spec.campaign)
         return None
     config_ids = [service.configs[q.score].id for q in spec.questions if q.score in service.configs]
@@ -284,7 +244,7 @@ def attach_queue_mirror(service: CampaignService, *, background: bool = True) ->
 
 def sync_queue(spec: ReviewSpec, state: CampaignState, source: Source) -> QueueSync | None:
     """``hitl sync``'s queue step: add missing items and complete the confirmed ones (or None)."""
-    if not spec.langfuse.annotation_queue or source.name != "langfuse":
+    if not spec.langfuse.annotation_queue or not isinstance(source, AnnotationQueues):
         return None
     configs = state.load_configs()
     config_ids = [configs[q.score].id for q in spec.questions if q.score in configs]

@@ -7,6 +7,7 @@ import it.
   :class:`Observation`, :class:`Session`, ``Target`` and ``OBSERVATION_TYPES``;
 * :mod:`~hitl_pipeline.model.scores` — :class:`Score`, :class:`ScoreConfig`, :class:`ScoreWrite`,
   :class:`WriteResult`;
+* :mod:`~hitl_pipeline.model.queues` — :class:`AnnotationQueue`, :class:`AnnotationQueueItem`;
 * :mod:`~hitl_pipeline.model.score_rules` — the server's own validation rules for scores and score
   configs (``check_score``, ``score_config_problems``), applied before anything is sent or stored.
 
@@ -14,6 +15,7 @@ The value types are importable from the package itself (``from hitl_pipeline.mod
 """
 
 from hitl_pipeline.model.items import OBSERVATION_TYPES, Item, ItemRef, Observation, Session, Target, Trace
+from hitl_pipeline.model.queues import AnnotationQueue, AnnotationQueueItem
 from hitl_pipeline.model.scores import (
     CORRECTION_SCORE_NAME,
     Score,
@@ -25,6 +27,8 @@ from hitl_pipeline.model.scores import (
 
 __all__ = [
     "CORRECTION_SCORE_NAME",
+    "AnnotationQueue",
+    "AnnotationQueueItem",
     "OBSERVATION_TYPES",
     "Item",
     "ItemRef",

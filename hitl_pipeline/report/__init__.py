@@ -29,7 +29,7 @@ from hitl_pipeline.report.build import (
 from hitl_pipeline.report.gates import trust_section
 from hitl_pipeline.report.html import render_html, render_json, report_to_dict, summary_lines
 from hitl_pipeline.scoring.build import stored_names
-from hitl_pipeline.sources.base import Source
+from hitl_pipeline.sources.base import Source, TraceLinks
 from hitl_pipeline.spec.model import ReviewSpec
 
 __all__ = [
@@ -144,10 +144,10 @@ def make_report(
     records = records_from_scores(spec, scores, spec_version=spec_version)
     if seconds:
         records = [replace(r, seconds=seconds.get((r.item_key, r.reviewer), r.seconds)) for r in records]
-    if link is None:
-        host, project = getattr(source, "host", None), _project_id(source)
-        if isinstance(host, str) and project:
-            link = langfuse_linker(host, project)
+    if link is None and isinstance(source, TraceLinks):
+        project = source.project_id()
+        if project:
+            link = langfuse_linker(source.host, project)
     automated = automated_from_scores(spec, scores)
     report = build_report(spec, records, automated=automated, link=link)
     return replace(
@@ -166,21 +166,6 @@ def _open_adjudications(state: CampaignState) -> int | None:
         ).fetchone():
             return None  # consensus was never enabled for this campaign
         return int(c.execute("SELECT COUNT(*) FROM adjudications WHERE status = 'open'").fetchone()[0])
-
-
-def _project_id(source: Source) -> str | None:
-    """The Langfuse project of the source's keys (``GET /projects``), for trace links; None if unknown."""
-    project = getattr(source, "project_id", None)
-    if isinstance(project, str) and project:
-        return project
-    api = getattr(source, "_api", None)
-    if api is None:
-        return None
-    try:
-        projects = api.projects.get()
-        return str(projects.data[0].id) if projects.data else None
-    except Exception:  # links are a convenience: a report without them is still a report
-        return None
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from hitl_pipeline.errors import ConfigError
 from hitl_pipeline.model import Item, ItemRef, Score
 from hitl_pipeline.report.build import AnswerRecord, _score_value, records_from_scores, stored_consensus
 from hitl_pipeline.scoring.build import stored_names
-from hitl_pipeline.sources.base import Source
+from hitl_pipeline.sources.base import Datasets, Source
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
 #: Namespace of dataset item ids (uuid5 over campaign, version, dataset name, item key).
@@ -280,47 +280,22 @@ def golden_rows(
     return rows, len(consensus)
 
 
-def _write_langfuse(source: Source, name: str, spec: ReviewSpec, rows: Sequence[DatasetRow]) -> None:
-    from langfuse.api.core.api_error import ApiError  # here: the SDK takes ~1 s to import
-
-    api = getattr(source, "_api", None)  # the LangfuseSource's SDK client (same auth and base URL)
-    if api is None:
-        raise ConfigError(f"the {source.name} source cannot create Langfuse datasets")
-    call = getattr(source, "_call", None)
-
-    def run(what: str, fn: Any) -> Any:
-        return call(what, fn) if call is not None else fn()
-
-    def exists() -> bool:
-        try:
-            api.datasets.get(dataset_name=name)
-        except ApiError as exc:
-            if exc.status_code == 404:
-                return False
-            raise
-        return True
-
-    if not run(f"reading dataset {name!r}", exists):
-        run(
-            f"creating dataset {name!r}",
-            lambda: api.datasets.create(
-                name=name,
-                description=f"Golden set from the hitl campaign {spec.campaign!r}: {spec.title}",
-                metadata={"hitl_campaign": spec.campaign},
-            ),
+def _write_dataset(source: Datasets, name: str, spec: ReviewSpec, rows: Sequence[DatasetRow]) -> None:
+    if not source.dataset_exists(name):
+        source.create_dataset(
+            name,
+            description=f"Golden set from the hitl campaign {spec.campaign!r}: {spec.title}",
+            metadata={"hitl_campaign": spec.campaign},
         )
     for row in rows:
-        run(
-            f"writing dataset item {row.item_key}",
-            lambda row=row: api.dataset_items.create(
-                dataset_name=name,
-                id=row.id,
-                input=row.input,
-                expected_output=row.expected_output,
-                metadata=row.metadata,
-                source_trace_id=row.source_trace_id,
-                source_observation_id=row.source_observation_id,
-            ),
+        source.upsert_dataset_item(
+            name,
+            item_id=row.id,
+            input=row.input,
+            expected_output=row.expected_output,
+            metadata=row.metadata,
+            source_trace_id=row.source_trace_id,
+            source_observation_id=row.source_observation_id,
         )
 
 
@@ -342,8 +317,8 @@ def export_dataset(
     if not name.strip() or "/" in name:
         raise ConfigError(f"dataset name {name!r}: give a non-empty name without '/'")
     rows, considered = golden_rows(spec, source, name, conditions, home=home)
-    if source.name == "langfuse" and output is None:
-        _write_langfuse(source, name, spec, rows)
+    if isinstance(source, Datasets) and output is None:
+        _write_dataset(source, name, spec, rows)
         target = name
     else:
         path = Path(output) if output is not None else Path(home) / "datasets" / f"{name}.jsonl"

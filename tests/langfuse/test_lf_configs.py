@@ -192,7 +192,7 @@ def _archive(source: Source, config_id: str) -> None:
     from hitl_pipeline.sources.langfuse import LangfuseSource
 
     if isinstance(source, LangfuseSource):
-        r = source._raw(
+        r = source.http.request(
             "PATCH", f"/api/public/score-configs/{config_id}", json_body={"isArchived": True}, retries=0
         )
         assert r.status_code == 200

@@ -14,7 +14,8 @@ import pytest
 from hitl_pipeline.errors import AuthError, ConfigError, SourceError
 from hitl_pipeline.settings import Settings
 from hitl_pipeline.sources.demo import DemoData
-from hitl_pipeline.sources.langfuse import LangfuseSource, parse_io
+from hitl_pipeline.sources.langfuse import LangfuseSource
+from hitl_pipeline.sources.langfuse.convert import parse_io
 from hitl_pipeline.spec.model import Filters, ScoreThreshold
 from tests.support.langfuse_fake import LangfuseFake
 
@@ -200,17 +201,19 @@ def test_items_are_fetched_in_batches_and_io_is_parsed(
         assert isinstance(item.trace.input, dict)  # the v2 reader's raw string, parsed
 
 
-def test_prefetched_items_are_served_without_requests(v4: LangfuseFake, source_for: Any) -> None:
+def test_sessions_are_fetched_in_one_batch_with_their_turns_in_order(
+    v4: LangfuseFake, source_for: Any
+) -> None:
     src = source_for(v4)
     refs = list(src.iter_candidates("session", Filters(**MONTH), now=NOW))[:10]
-    src.prefetch(refs)
     v4.reset_counters()
-    for ref in refs:
-        item = src.get_item(ref)
+    items = src.get_items(refs)
+    assert [i.ref for i in items] == refs
+    for item in items:
         assert item.session is not None and item.session.traces
         turns = [t.timestamp for t in item.session.traces]
         assert turns == sorted(turns)
-    assert v4.total_requests == 0
+    assert v4.counters["GET /api/public/v2/observations"] == 1  # 10 sessions in one request
 
 
 def test_parse_io() -> None:

@@ -276,7 +276,7 @@ def test_403_on_write_says_what_the_server_said(
 
 def test_an_unreadable_retry_after_header_is_ignored() -> None:
     # A bad header must not turn a retryable failure into an exception out of write_scores.
-    from hitl_pipeline.sources.langfuse import _retry_after
+    from hitl_pipeline.sources.langfuse.http import _retry_after
 
     assert _retry_after({"Retry-After": "soon"}) is None
     assert _retry_after({"retry-after": "7"}) == 7.0
