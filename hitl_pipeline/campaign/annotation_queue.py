@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from hitl_pipeline.db import now_us
 from hitl_pipeline.errors import ConfigError
 from hitl_pipeline.model import AnnotationQueueItem
 from hitl_pipeline.sources.base import AnnotationQueues, Source
@@ -31,14 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_TABLE = """
-CREATE TABLE IF NOT EXISTS annotation_queue_items (
-    item_key TEXT PRIMARY KEY,
-    queue_id TEXT NOT NULL,
-    queue_item_id TEXT NOT NULL,
-    completed_at TEXT
-)
-"""
+# The table (annotation_queue_items) is in the campaign database's migrations (campaign/state/schema.py).
 
 _OBJECT_TYPE = {"trace": "TRACE", "observation": "OBSERVATION", "session": "SESSION"}
 
@@ -84,8 +77,6 @@ class QueueMirror:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        with state.transaction() as c:
-            c.execute(_TABLE)
 
     @property
     def queue_name(self) -> str:
@@ -107,10 +98,7 @@ class QueueMirror:
         return self.queue_id, True
 
     def _known(self) -> dict[str, tuple[str, str | None]]:
-        with self.state.transaction() as c:
-            rows = c.execute(
-                "SELECT item_key, queue_item_id, completed_at FROM annotation_queue_items"
-            ).fetchall()
+        rows = self.state.db.query("SELECT item_key, queue_item_id, completed_at FROM annotation_queue_items")
         return {r[0]: (r[1], r[2]) for r in rows}
 
     def add_items(self) -> tuple[int, int]:
@@ -133,7 +121,7 @@ class QueueMirror:
             if found is not None:
                 adopted += 1
                 item_id = found.id
-                done_at = datetime.now(UTC).isoformat() if found.status == "COMPLETED" else None
+                done_at = now_us() if found.status == "COMPLETED" else None
             else:
                 created = self.source.add_annotation_queue_item(
                     queue_id, object_id=row.ref.id, object_type=kind
@@ -143,25 +131,24 @@ class QueueMirror:
             with self.state.transaction() as c:
                 # Recorded right after each add: a crash between two adds never re-adds the first.
                 c.execute(
-                    "INSERT OR IGNORE INTO annotation_queue_items (item_key, queue_id, queue_item_id, completed_at)"
-                    " VALUES (?, ?, ?, ?)",
+                    "INSERT INTO annotation_queue_items (item_key, queue_id, queue_item_id, completed_at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT (item_key) DO NOTHING",
                     (row.key, queue_id, item_id, done_at),
                 )
         return added, adopted
 
     def ready_to_complete(self) -> list[tuple[str, str]]:
         """(item key, queue item id) of items with all reviews whose scores are all confirmed."""
-        with self.state.transaction() as c:
-            rows = c.execute(
-                """SELECT a.item_key, a.queue_item_id FROM annotation_queue_items a
-                   JOIN items i ON i.key = a.item_key
-                   WHERE a.completed_at IS NULL AND i.done >= ?
-                   AND EXISTS (SELECT 1 FROM outbox o WHERE o.item_key = a.item_key)
-                   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.item_key = a.item_key
-                                   AND o.status != 'confirmed')
-                   ORDER BY i.position""",
-                (self.n,),
-            ).fetchall()
+        rows = self.state.db.query(
+            """SELECT a.item_key, a.queue_item_id FROM annotation_queue_items a
+               JOIN items i ON i.key = a.item_key
+               WHERE a.completed_at IS NULL AND i.done >= ?
+               AND EXISTS (SELECT 1 FROM outbox o WHERE o.item_key = a.item_key)
+               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.item_key = a.item_key
+                               AND o.status != 'confirmed')
+               ORDER BY i.position""",
+            (self.n,),
+        )
         return [(r[0], r[1]) for r in rows]
 
     def complete_confirmed(self) -> int:
@@ -173,7 +160,7 @@ class QueueMirror:
             with self.state.transaction() as c:
                 c.execute(
                     "UPDATE annotation_queue_items SET completed_at = ? WHERE item_key = ?",
-                    (datetime.now(UTC).isoformat(), key),
+                    (now_us(), key),
                 )
             done += 1
         return done

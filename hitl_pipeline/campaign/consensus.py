@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from hitl_pipeline.campaign.state import parse_ts, ts
 from hitl_pipeline.campaign.types import Assignment, OtherAnswer
+from hitl_pipeline.db import aware_us, from_us
 from hitl_pipeline.errors import CampaignError, ScoreValidationError
 from hitl_pipeline.model import ItemRef, ScoreConfig, ScoreWrite
 from hitl_pipeline.model.score_rules import check_score
@@ -246,16 +246,7 @@ def build_consensus_scores(
 
 # -- adjudication queue on the campaign state -----------------------------------------------------
 
-_TABLE = """
-CREATE TABLE IF NOT EXISTS adjudications (
-    item_key TEXT PRIMARY KEY,
-    status TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
-    reasons_json TEXT NOT NULL,
-    leased_by TEXT, lease_expires TEXT,
-    adjudicator TEXT, answers_json TEXT, comment TEXT,
-    created_at TEXT NOT NULL, resolved_at TEXT
-)
-"""
+# The table (adjudications) is in the campaign database's migrations (campaign/state/schema.py).
 
 
 @dataclass(frozen=True)
@@ -284,8 +275,6 @@ class ConsensusManager:
         self.service = service
         self.spec = service.spec
         self.state = service.state
-        with self.state.transaction() as c:
-            c.execute(_TABLE)
         self.catch_up()
 
     def catch_up(self) -> int:
@@ -295,14 +284,13 @@ class ConsensusManager:
         campaigns that turned consensus on later, and decisions that failed (logged by
         :meth:`on_submitted`). Returns how many items it decided or sent to adjudication.
         """
-        with self.state.transaction() as c:
-            rows = c.execute(
-                """SELECT key FROM items WHERE done >= ?
-                   AND key NOT IN (SELECT item_key FROM adjudications)
-                   AND key NOT IN (SELECT item_key FROM outbox WHERE reviewer = ?)
-                   ORDER BY position""",
-                (self.service.n, CONSENSUS_REVIEWER),
-            ).fetchall()
+        rows = self.state.db.query(
+            """SELECT key FROM items WHERE done >= ?
+               AND key NOT IN (SELECT item_key FROM adjudications)
+               AND key NOT IN (SELECT item_key FROM outbox WHERE reviewer = ?)
+               ORDER BY position""",
+            (self.service.n, CONSENSUS_REVIEWER),
+        )
         for (key,) in rows:
             self.on_submitted(key)  # one bad item must not keep the campaign from opening
         return len(rows)
@@ -342,11 +330,10 @@ class ConsensusManager:
 
     def adjudication(self, item_key: str) -> Adjudication | None:
         """The item's adjudication entry, if it has one."""
-        with self.state.transaction() as c:
-            row = c.execute(
-                "SELECT status, reasons_json, adjudicator, answers_json FROM adjudications WHERE item_key = ?",
-                (item_key,),
-            ).fetchone()
+        row = self.state.db.one(
+            "SELECT status, reasons_json, adjudicator, answers_json FROM adjudications WHERE item_key = ?",
+            (item_key,),
+        )
         if row is None:
             return None
         return Adjudication(
@@ -359,12 +346,11 @@ class ConsensusManager:
 
     def open_adjudications(self) -> list[str]:
         """Keys of items waiting for an adjudicator, oldest first."""
-        with self.state.transaction() as c:
-            rows = c.execute(
-                """SELECT a.item_key FROM adjudications a JOIN items i ON i.key = a.item_key
-                   WHERE a.status = 'open' ORDER BY a.created_at, i.position"""
-            )
-            return [r[0] for r in rows.fetchall()]
+        rows = self.state.db.query(
+            """SELECT a.item_key FROM adjudications a JOIN items i ON i.key = a.item_key
+               WHERE a.status = 'open' ORDER BY a.created_at, i.position"""
+        )
+        return [r[0] for r in rows]
 
     # -- hooks ----------------------------------------------------------------------------------
 
@@ -400,7 +386,7 @@ class ConsensusManager:
                     """INSERT INTO adjudications (item_key, status, reasons_json, created_at)
                        VALUES (?, 'open', ?, ?)
                        ON CONFLICT (item_key) DO UPDATE SET reasons_json = excluded.reasons_json""",
-                    (item_key, json.dumps(reasons), ts(now)),
+                    (item_key, json.dumps(reasons), aware_us(now)),
                 )
             return self.adjudication(item_key)
         scores = self._scores(item_key, decisions, now)
@@ -425,10 +411,9 @@ class ConsensusManager:
         """True when ``item_key`` is an adjudication leased to (or resolved by) this adjudicator."""
         if reviewer not in self.spec.review.adjudicators:
             return False
-        with self.state.transaction() as c:
-            row = c.execute(
-                "SELECT status, leased_by, adjudicator FROM adjudications WHERE item_key = ?", (item_key,)
-            ).fetchone()
+        row = self.state.db.one(
+            "SELECT status, leased_by, adjudicator FROM adjudications WHERE item_key = ?", (item_key,)
+        )
         if row is None:
             return False
         return (row[0] == "open" and row[1] == reviewer) or (row[0] == "resolved" and row[2] == reviewer)
@@ -444,15 +429,15 @@ class ConsensusManager:
                 """SELECT a.item_key FROM adjudications a JOIN items i ON i.key = a.item_key
                    WHERE a.status = 'open'
                    AND (a.leased_by = ? OR a.leased_by IS NULL OR a.lease_expires < ?)
-                   ORDER BY (a.leased_by IS ?) DESC, a.created_at, i.position LIMIT 1""",
-                (reviewer, ts(now), reviewer),
+                   ORDER BY CASE WHEN a.leased_by = ? THEN 0 ELSE 1 END, a.created_at, i.position LIMIT 1""",
+                (reviewer, aware_us(now), reviewer),
             ).fetchone()
             if row is None:
                 return None
             key = row[0]
             c.execute(
                 "UPDATE adjudications SET leased_by = ?, lease_expires = ? WHERE item_key = ?",
-                (reviewer, ts(expires), key),
+                (reviewer, aware_us(expires), key),
             )
         item_row = self.state.item(key)
         assert item_row is not None
@@ -460,7 +445,7 @@ class ConsensusManager:
             item_key=key,
             ref=item_row.ref,
             item=self.service.item(key),
-            lease_expires=parse_ts(ts(expires)),
+            lease_expires=from_us(aware_us(expires)),
             adjudication=True,
             others=self._others(key),
         )
@@ -495,7 +480,7 @@ class ConsensusManager:
             c.execute(
                 """UPDATE adjudications SET status = 'resolved', adjudicator = ?, answers_json = ?, comment = ?,
                    resolved_at = ?, leased_by = NULL, lease_expires = NULL WHERE item_key = ?""",
-                (reviewer, json.dumps(normalised), text, ts(now), item_key),
+                (reviewer, json.dumps(normalised), text, aware_us(now), item_key),
             )
             self.state.queue_scores(item_key, CONSENSUS_REVIEWER, outbox_entries(scores), now)
         if self.service.worker is not None:

@@ -135,7 +135,7 @@ def make_report(
                 if r.duration_s is not None:
                     seconds[(r.item_key, r.reviewer)] = r.duration_s
             strata = {row.key: row.ref.stratum for row in state.items()}  # judge alignment per stratum
-            open_adjudications = _open_adjudications(state)
+            open_adjudications = _open_adjudications(state, spec)
             outbox = state.counts(spec.review.reviewers_per_item).outbox
             not_stored = sum(n for status, n in outbox.items() if status != "confirmed")
     finally:
@@ -159,13 +159,10 @@ def make_report(
     )
 
 
-def _open_adjudications(state: CampaignState) -> int | None:
-    with state.transaction() as c:
-        if not c.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'adjudications'"
-        ).fetchone():
-            return None  # consensus was never enabled for this campaign
-        return int(c.execute("SELECT COUNT(*) FROM adjudications WHERE status = 'open'").fetchone()[0])
+def _open_adjudications(state: CampaignState, spec: ReviewSpec) -> int | None:
+    if not spec.consensus.enabled and not state.open_adjudications():
+        return None  # consensus was never enabled for this campaign
+    return state.open_adjudications()
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from hitl_pipeline.campaign.state import OutboxEntry
 from hitl_pipeline.errors import ScoreValidationError
 from hitl_pipeline.model import CORRECTION_SCORE_NAME, Item, ItemRef, Score, ScoreConfig, ScoreWrite
 from hitl_pipeline.model.score_rules import check_score
+from hitl_pipeline.scoring.outbox_store import OutboxEntry
 from hitl_pipeline.spec.model import ReviewSpec
 
 #: Namespace of hitl score ids (fixed forever: changing it would duplicate every score).

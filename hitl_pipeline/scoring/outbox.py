@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hitl_pipeline.campaign.state import CampaignState, OutboxRow
 from hitl_pipeline.errors import HitlError
 from hitl_pipeline.model import CORRECTION_SCORE_NAME, Score, WriteResult
 from hitl_pipeline.scoring.build import score_from_json
+from hitl_pipeline.scoring.outbox_store import OutboxRow, OutboxStore
 from hitl_pipeline.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class Drainer:
 
     def __init__(
         self,
-        state: CampaignState,
+        state: OutboxStore,
         source: Source,
         *,
         batch_size: int = 100,
@@ -367,7 +367,7 @@ class Drainer:
 
 
 def drain(
-    state: CampaignState,
+    state: OutboxStore,
     source: Source,
     *,
     deadline: float = 120.0,
@@ -441,7 +441,7 @@ class OutboxWorker:
 
     def __init__(
         self,
-        state: CampaignState,
+        state: OutboxStore,
         source: Source,
         *,
         poll_interval: float = 1.0,

@@ -32,14 +32,14 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from hitl_pipeline.db import Migration, SQLiteDatabase, applied, from_us, migrate, to_us
 from hitl_pipeline.errors import SourceError
 from hitl_pipeline.model import (
     CORRECTION_SCORE_NAME,
@@ -57,8 +57,6 @@ from hitl_pipeline.model import (
 )
 from hitl_pipeline.model.score_rules import check_score, score_config_problems
 from hitl_pipeline.spec.model import Filters, Scalar, ScoreThreshold
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: Named migrations, applied in order, each in one transaction together with its record.
 #: Never edit a released migration: append a new one.
@@ -190,26 +188,6 @@ _TRACE_COLUMNS = {
 _OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "!=": "<>"}
 
 
-def to_us(dt: datetime) -> int:
-    """Microseconds since the epoch; a naive datetime is taken as UTC."""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    delta = dt - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(us: int) -> datetime:
-    """The aware UTC datetime for ``us`` microseconds since the epoch (exact, no float rounding)."""
-    return _EPOCH + timedelta(microseconds=us)
-
-
-def _close_quietly(conn: sqlite3.Connection) -> None:
-    try:
-        conn.close()
-    except sqlite3.Error:
-        pass
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
@@ -257,16 +235,13 @@ class LocalSource:
         self.path = Path(path)
         #: Set by the registry when it just created this store with demo data (so the CLI can say so).
         self.demo_created = False
-        self._local = threading.local()
-        # Every connection with the thread that owns it, so close() never closes a connection
-        # another live thread may be using (sqlite3 crashes the interpreter when that happens).
-        self._all_connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
-        self._lock = threading.Lock()
-        self._closed = False
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SourceError(f"cannot create the directory for the local store {self.path}: {exc}") from exc
+        self._db = SQLiteDatabase(
+            self.path,
+            synchronous="NORMAL",
+            open_error=self._open_error,
+            closed_error=lambda: SourceError(f"the local store {self.path} is closed"),
+            named_rows=False,
+        )
         try:
             self.migrate()
         except BaseException:
@@ -276,52 +251,12 @@ class LocalSource:
     # ------------------------------------------------------------------ connections
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and self._closed:
-            # This thread was busy when the store was closed: close its connection now.
-            self._local.conn = None
-            conn.close()
-            conn = None
-        if conn is None:
-            if self._closed:
-                raise SourceError(f"the local store {self.path} is closed")
-            conn = self._open_connection()
-            with self._lock:
-                closed = self._closed  # close() may have run meanwhile: never register after it
-                # Worker threads come and go (Gradio's pool, prefetching): close the connections
-                # of finished threads now, or each would keep its files open until close().
-                finished = [c for thread, c in self._all_connections if not thread.is_alive()]
-                self._all_connections = [
-                    (thread, c) for thread, c in self._all_connections if thread.is_alive()
-                ]
-                if not closed:
-                    self._all_connections.append((threading.current_thread(), conn))
-            for old in finished:
-                _close_quietly(old)
-            if closed:
-                _close_quietly(conn)
-                raise SourceError(f"the local store {self.path} is closed")
-            self._local.conn = conn
-        return conn
+        """This thread's connection (:class:`hitl_pipeline.db.SQLiteDatabase`)."""
+        return self._db.connection()
 
-    def _open_connection(self) -> sqlite3.Connection:
-        try:
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction spans
-            # exactly what we say (Python's implicit transactions do not cover DDL).
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        except sqlite3.Error as exc:
-            raise self._open_error(exc) from exc
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-        except sqlite3.Error as exc:
-            conn.close()
-            raise self._open_error(exc) from exc
-        return conn
-
-    def _open_error(self, exc: sqlite3.Error) -> SourceError:
+    def _open_error(self, exc: Exception) -> SourceError:
+        if isinstance(exc, OSError):
+            return SourceError(f"cannot create the directory for the local store {self.path}: {exc}")
         return SourceError(
             f"cannot open the local store {self.path}: {exc}. Check the path and its permissions, "
             "or choose another one with --db / HITL_HOME."
@@ -329,35 +264,14 @@ class LocalSource:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception)."""
-        conn = self._conn()
-        if conn.in_transaction:
-            # Nested use (e.g. an import calling insert_traces inside its own transaction).
-            yield conn
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            # Also when COMMIT itself fails (e.g. a deferred constraint): SQLite then keeps the
-            # transaction open, and this thread's connection would hold the write lock forever.
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception);
+        nested inside another one (an import calling insert_traces in its own), a savepoint of it."""
+        with self._db.transaction() as tx:
+            yield cast(sqlite3.Connection, tx)
 
     def close(self) -> None:
-        """Close the store: every connection of this thread and of finished threads now; a connection
-        still owned by another live thread is closed by that thread on its next use (closing it
-        from here could crash the interpreter mid-query)."""
-        me = threading.current_thread()
-        with self._lock:
-            self._closed = True
-            owned, self._all_connections = self._all_connections, []
-        for thread, conn in owned:
-            if thread is me or not thread.is_alive():
-                _close_quietly(conn)
-        self._local.conn = None
+        """Close the store (see :meth:`hitl_pipeline.db.SQLiteDatabase.close`)."""
+        self._db.close()
 
     def __enter__(self) -> LocalSource:
         return self
@@ -372,28 +286,7 @@ class LocalSource:
 
     def migrate(self) -> list[str]:
         """Apply pending migrations; returns the names applied now (empty when up to date)."""
-        conn = self._conn()
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_ts INTEGER NOT NULL)"
-        )
-        done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
-        applied: list[str] = []
-        for name, statements in MIGRATIONS:
-            if name in done:
-                continue  # up to date: no write lock taken, so opening never waits for a writer
-            with self.transaction() as tx:
-                # Checked inside the write transaction, so two processes opening a new store at
-                # once cannot both apply the same migration.
-                if tx.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
-                    continue
-                for statement in statements:
-                    tx.execute(statement)
-                tx.execute(
-                    "INSERT INTO schema_migrations (name, applied_ts) VALUES (?, ?)",
-                    (name, to_us(datetime.now(UTC))),
-                )
-                applied.append(name)
-        return applied
+        return migrate(self._db, [Migration(name, statements) for name, statements in MIGRATIONS])
 
     def analyze(self) -> None:
         """Refresh SQLite's planner statistics (worth it after a large bulk insert)."""
@@ -401,12 +294,11 @@ class LocalSource:
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the main database file (before copying or renaming it)."""
-        self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.checkpoint()
 
     def applied_migrations(self) -> list[str]:
         """Names of the migrations recorded in this store, in order applied."""
-        rows = self._conn().execute("SELECT name FROM schema_migrations ORDER BY applied_ts, name")
-        return [r[0] for r in rows]
+        return applied(self._db)
 
     # ------------------------------------------------------------------ bulk inserts
 

@@ -67,8 +67,13 @@ def test_state_file_meta_and_migrations(store: LocalSource, home: Path, clock: C
             DEMO_NOW,
         )
         assert spec_from_json(meta.spec_json) == spec
-        assert svc.state.migrations() == ["0001_initial", "0002_outbox_delete"]
-        assert svc.state._query("PRAGMA journal_mode")[0][0] == "wal"
+        assert svc.state.migrations() == [
+            "0001_initial",
+            "0002_outbox_delete",
+            "0003_consensus_and_queue_tables",
+            "0004_times_as_microseconds",
+        ]
+        assert svc.state.db.query("PRAGMA journal_mode")[0][0] == "wal"
         assert [r.key for r in svc.state.items()] == dry_run(spec, store, DEMO_NOW).keys
         assert set(svc.state.load_configs()) == {
             "support_quality",
@@ -259,8 +264,8 @@ def test_a_nested_transaction_is_a_savepoint_of_the_outer_one(home: Path) -> Non
                 pass
             with state.transaction() as inner:
                 inner.execute("INSERT INTO meta (key, value) VALUES ('kept', '1')")
-            assert state._query("SELECT 1 FROM meta WHERE key = 'kept'")
-        assert {r[0] for r in state._query("SELECT key FROM meta")} == {"outer", "kept"}
+            assert state.db.query("SELECT 1 FROM meta WHERE key = 'kept'")
+        assert {r[0] for r in state.db.query("SELECT key FROM meta")} == {"outer", "kept"}
 
         class _Boom(Exception):
             pass
@@ -272,7 +277,7 @@ def test_a_nested_transaction_is_a_savepoint_of_the_outer_one(home: Path) -> Non
                 raise _Boom
         except _Boom:
             pass
-        assert not state._query("SELECT 1 FROM meta WHERE key = 'gone'")  # nothing commits early
+        assert not state.db.query("SELECT 1 FROM meta WHERE key = 'gone'")  # nothing commits early
     finally:
         state.close()
 

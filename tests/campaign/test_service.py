@@ -285,12 +285,12 @@ def test_answer_and_outbox_are_one_transaction(store: LocalSource, home: Path, c
         def boom(*args: Any) -> None:  # fails after the review and answers rows were written
             raise _Fail
 
-        svc.state._write_outbox = boom  # type: ignore[method-assign]
+        svc.state.write_outbox = boom  # type: ignore[method-assign]
         with pytest.raises(_Fail):
             svc.submit("ann", a.item_key, GOOD, None)
-        del svc.state._write_outbox
+        del svc.state.write_outbox
         assert svc.state.review(a.item_key, "ann") is None
-        assert svc.state._query("SELECT COUNT(*) FROM answers")[0][0] == 0
+        assert svc.state.db.query("SELECT COUNT(*) FROM answers")[0][0] == 0
         assert svc.state.item(a.item_key).done == 0  # type: ignore[union-attr]
         assert svc.state.lease_of(a.item_key, "ann") is not None  # still leased: can retry
         svc.submit("ann", a.item_key, GOOD, None)
@@ -313,7 +313,7 @@ def test_sigkill_between_answer_and_outbox_leaves_nothing_half_written(
         st = CampaignState({str(db)!r})
         def die(*a):
             os.kill(os.getpid(), 9)  # SIGKILL mid-transaction: answers written, outbox not
-        st._write_outbox = die
+        st.write_outbox = die
         st.record_submission(item_key={a.item_key!r}, reviewer="ann", answers={{"helpfulness": 3.0}},
             comment=None, now=datetime.now(UTC), duration_s=1.0,
             entries=[OutboxEntry("x", "helpfulness", {{"id": "x"}})])
@@ -324,7 +324,7 @@ def test_sigkill_between_answer_and_outbox_leaves_nothing_half_written(
     st = CampaignState(db)
     try:
         assert st.review(a.item_key, "ann") is None
-        assert st._query("SELECT COUNT(*) FROM answers")[0][0] == 0
+        assert st.db.query("SELECT COUNT(*) FROM answers")[0][0] == 0
         assert st.outbox() == []
         assert st.item(a.item_key).done == 0  # type: ignore[union-attr]
     finally:

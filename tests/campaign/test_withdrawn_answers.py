@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from hitl_pipeline.sources.langfuse import LangfuseSource
 from hitl_pipeline.sources.local import LocalSource
 from hitl_pipeline.spec.model import ReviewSpec
 from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs, make_spec
+from tests.campaign.legacy_state import make_legacy_state
 from tests.support.langfuse_fake import LangfuseFake
 
 GOOD = {"support_quality": "excellent", "helpfulness": 4, "factually_correct": True}
@@ -182,19 +182,8 @@ def test_a_delete_refused_once_with_503_is_retried(home: Path, clock: Clock) -> 
 
 def test_a_state_from_before_the_migration_knows_what_reached_the_source(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    state = CampaignState(path)
-    state.close()
-    # Roll the file back to its first schema, as an older release left it, with one row per status.
-    conn = sqlite3.connect(path)
-    conn.executescript(
-        """
-        CREATE TABLE outbox_old AS SELECT score_id, item_key, reviewer, question, payload_json, status, revision,
-            attempts, next_attempt_at, last_error, sent_at, confirmed_at, created_at, updated_at FROM outbox;
-        DROP TABLE outbox;
-        ALTER TABLE outbox_old RENAME TO outbox;
-        DELETE FROM migrations WHERE name = '0002_outbox_delete';
-        """
-    )
+    # A file as the release before the `0002_outbox_delete` migration left it, one row per status.
+    conn = make_legacy_state(path, with_0002=False, extras=False)
     stamp = "2026-11-05T00:00:00.000000Z"
     for sid, st, attempts in [
         ("p0", "pending", 0),
@@ -211,8 +200,10 @@ def test_a_state_from_before_the_migration_knows_what_reached_the_source(tmp_pat
     conn.close()
     state = CampaignState(path)
     try:
-        assert state.migrations() == ["0001_initial", "0002_outbox_delete"]
-        reached = {r["score_id"]: r["reached"] for r in state._query("SELECT score_id, reached FROM outbox")}
+        assert state.migrations()[:2] == ["0001_initial", "0002_outbox_delete"]
+        reached = {
+            r["score_id"]: r["reached"] for r in state.db.query("SELECT score_id, reached FROM outbox")
+        }
         assert reached == {"p0": 0, "p1": 1, "c": 1, "f": 1}
         assert all(r.action == "upsert" for r in state.outbox())
     finally:

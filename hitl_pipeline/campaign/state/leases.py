@@ -1,0 +1,113 @@
+"""Leases and skips: which reviewer is working on which item, and which items they passed over."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from hitl_pipeline.db import Database, Tx, aware_us, from_us
+
+# Two queries instead of one ORDER BY over a join: the first walks the position index and stops
+# at the first free item (answered items are passed over by a column check), so leasing stays
+# O(1)-ish instead of sorting the whole queue on every request.
+_FREE = """
+      AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.item_key = i.key AND r.reviewer = :reviewer)
+      AND i.done + (SELECT COUNT(*) FROM leases l
+                    WHERE l.item_key = i.key AND l.reviewer != :reviewer AND l.expires_at > :now) < :n
+"""
+_NEXT_FRESH_SQL = (
+    """SELECT i.key FROM items i WHERE i.done < :n
+      AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.item_key = i.key AND s.reviewer = :reviewer)"""
+    + _FREE
+    + " ORDER BY i.position LIMIT :limit"
+)
+_NEXT_SKIPPED_SQL = (
+    """SELECT i.key FROM skips s JOIN items i ON i.key = s.item_key
+       WHERE s.reviewer = :reviewer AND i.done < :n"""
+    + _FREE
+    + " ORDER BY s.skipped_at, i.position LIMIT :limit"
+)
+
+
+class LeaseStore:
+    """Leases and skips of one campaign database (``db``)."""
+
+    db: Database
+
+    def current_lease(self, reviewer: str, now: datetime) -> tuple[str, datetime] | None:
+        """The item the reviewer holds an unexpired lease on (and has not answered), with its expiry."""
+        row = self.db.one(
+            """SELECT l.item_key, l.expires_at FROM leases l
+               WHERE l.reviewer = ? AND l.expires_at > ?
+                 AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.item_key = l.item_key AND r.reviewer = l.reviewer)
+               ORDER BY l.leased_at LIMIT 1""",
+            (reviewer, aware_us(now)),
+        )
+        return (row["item_key"], from_us(row["expires_at"])) if row is not None else None
+
+    def _next(self, params: dict[str, Any]) -> list[str]:
+        keys = [r[0] for r in self.db.query(_NEXT_FRESH_SQL, params)]
+        if len(keys) < params["limit"]:
+            more = {**params, "limit": params["limit"] - len(keys)}
+            keys += [r[0] for r in self.db.query(_NEXT_SKIPPED_SQL, more)]
+        return keys
+
+    def peek_next(self, reviewer: str, n: int, now: datetime, limit: int) -> list[str]:
+        """The keys :meth:`lease_next` would hand this reviewer next (for prefetching), without leasing."""
+        return self._next({"reviewer": reviewer, "n": n, "now": aware_us(now), "limit": limit})
+
+    def lease_next(
+        self, reviewer: str, n: int, now: datetime, expires: datetime
+    ) -> tuple[str, datetime] | None:
+        """Return the reviewer's open lease, or atomically lease the next free item to them.
+
+        An item is free for a reviewer when they have not answered it and fewer than ``n`` reviewers
+        have answered it or hold an unexpired lease on it. Items they skipped come after all others,
+        oldest skip first.
+        """
+        with self.db.transaction() as c:
+            current = self.current_lease(reviewer, now)
+            if current is not None:
+                return current
+            # A reviewer holds one lease at a time: drop their stale ones before taking a new one.
+            c.execute("DELETE FROM leases WHERE reviewer = ?", (reviewer,))
+            keys = self._next({"reviewer": reviewer, "n": n, "now": aware_us(now), "limit": 1})
+            if not keys:
+                return None
+            c.execute(
+                "INSERT INTO leases (item_key, reviewer, leased_at, expires_at) VALUES (?, ?, ?, ?)",
+                (keys[0], reviewer, aware_us(now), aware_us(expires)),
+            )
+            return keys[0], expires
+
+    def lease_of(self, item_key: str, reviewer: str) -> tuple[datetime, datetime] | None:
+        """(leased_at, expires_at) of the reviewer's lease on the item, expired or not."""
+        row = self.db.one(
+            "SELECT leased_at, expires_at FROM leases WHERE item_key = ? AND reviewer = ?",
+            (item_key, reviewer),
+        )
+        return (from_us(row["leased_at"]), from_us(row["expires_at"])) if row is not None else None
+
+    def active_leases(self, item_key: str, now: datetime, *, excluding: str | None = None) -> int:
+        """How many reviewers (other than ``excluding``) hold an unexpired lease on the item."""
+        count = self.db.scalar(
+            "SELECT COUNT(*) FROM leases WHERE item_key = ? AND expires_at > ? AND reviewer != ?",
+            (item_key, aware_us(now), excluding or ""),
+        )
+        return int(count)
+
+    def skip(self, item_key: str, reviewer: str, now: datetime) -> None:
+        """Release the reviewer's lease and remember the skip (the item comes back after the others)."""
+        with self.db.transaction() as c:
+            c.execute("DELETE FROM leases WHERE item_key = ? AND reviewer = ?", (item_key, reviewer))
+            c.execute(
+                """INSERT INTO skips (item_key, reviewer, skipped_at) VALUES (?, ?, ?)
+                   ON CONFLICT (item_key, reviewer) DO UPDATE SET skipped_at = excluded.skipped_at""",
+                (item_key, reviewer, aware_us(now)),
+            )
+
+    @staticmethod
+    def release_lease(tx: Tx, item_key: str, reviewer: str) -> None:
+        """Drop the reviewer's lease and skip of the item (their answer is stored in ``tx``)."""
+        tx.execute("DELETE FROM leases WHERE item_key = ? AND reviewer = ?", (item_key, reviewer))
+        tx.execute("DELETE FROM skips WHERE item_key = ? AND reviewer = ?", (item_key, reviewer))
