@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from hitl_pipeline.model import Trace
+from hitl_pipeline.model.score_rules import score_config_problems
 from hitl_pipeline.sources.demo import (
     DEMO_END,
     DEMO_START,
@@ -24,6 +25,7 @@ from hitl_pipeline.sources.demo import (
     generate_large,
     make_demo_store,
 )
+from hitl_pipeline.sources.demo_texts import demo_texts, parse_demo_texts
 from hitl_pipeline.sources.local import LocalSource
 
 #: sha256 of generate_demo(seed=0, traces=400). Other teams' tests and the Langfuse fake rely on
@@ -170,6 +172,38 @@ def test_demo_scores_and_configs(full: DemoData) -> None:
         "incorrect",
     ]
     assert configs["cfg-reviewer-notes"].data_type == "TEXT"
+
+
+def test_the_packaged_demo_texts_load_and_cover_every_topic_and_language() -> None:
+    texts = demo_texts()
+    assert texts.topics == ("billing", "shipping", "returns", "account", "technical")
+    assert len(texts.languages) == len(texts.language_weights) == 5
+    assert len(texts.plans) == len(texts.plan_weights) and len(texts.models) == len(texts.model_weights)
+    for topic in texts.topics:
+        assert texts.kb_titles[topic]
+        for language in texts.languages:
+            assert texts.questions[topic][language] and texts.answers[topic][language], (topic, language)
+    for language in texts.languages:
+        kinds = Counter(kind for kind, _, _ in texts.followups[language])
+        assert kinds["angry"] == kinds["final"] == 1 and kinds["middle"] >= 1, language
+        assert texts.fallback[language]
+    assert "{topics}" in texts.classify_prompt and "{topic}" in texts.thinking
+    assert set(texts.errors) == {"lookup_order", "generate-answer"}
+    for c in texts.score_configs:  # valid configs (BOOLEAN categories are the server's own True/False)
+        categories = () if c.data_type == "BOOLEAN" else c.categories
+        assert not score_config_problems(c.name, c.data_type, categories, c.min_value, c.max_value), c
+
+
+def test_the_demo_texts_are_declared_package_data() -> None:
+    # Found through importlib.resources above; it must also ship in the wheel.
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    data = root / "hitl_pipeline" / "sources" / "demo_data" / "demo.json"
+    assert any(data in (root / "hitl_pipeline").glob(p) for p in patterns["hitl_pipeline"])
+    raw = json.loads(data.read_text(encoding="utf-8"))
+    assert parse_demo_texts(raw) == demo_texts()
 
 
 def test_ensure_demo_store_creates_once(tmp_path: Path) -> None:
