@@ -1,7 +1,7 @@
 """Drain a campaign's score outbox to the source, then confirm each score by reading it back.
 
 Why read back: Langfuse answers 200 to a score that breaks its config and drops it later, silently
-(reference §3, §8). A score is only *confirmed* when it is seen again with the same id, name and
+(the config checks run afterwards in its ingestion worker; seen on Langfuse v3.225 and v4.16). A score is only *confirmed* when it is seen again with the same id, name and
 value. Until then it is *not visible yet* (status ``sent``): Langfuse takes from seconds to ~10
 minutes to show a score, so it is read again on a bounded schedule (first after ``first_check``,
 then after as long as it has waited, at most every ``check_cap`` seconds, sent rows due soon read
