@@ -617,10 +617,11 @@ def doctor(
 
     Example: hitl doctor specs/support_qa.yaml
     """
+    from hitl_pipeline.scoring.configs import spec_config_check
     from hitl_pipeline.settings import Settings
     from hitl_pipeline.sources.langfuse.doctor import diagnose
 
-    report = diagnose(Settings.from_env(resolve_home(home)), spec)
+    report = diagnose(Settings.from_env(resolve_home(home)), spec_config_check(spec) if spec else None)
     typer.echo(f"Langfuse at {report.host}")
     for check in report.checks:
         typer.echo(f"  {'✓' if check.ok else '✗'} {check.name}: {check.detail}")

@@ -17,7 +17,7 @@ listing every problem.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -250,3 +250,15 @@ def sync_spec_configs(
     finally:
         source.close()
     return SyncReport(spec_path=str(spec_path), source=source.name, rows=tuple(rows))
+
+
+def spec_config_check(spec_path: str | PathLike[str]) -> Callable[[Source], list[ConfigResolution]]:
+    """``hitl doctor SPEC``'s config step: load the spec (when the connection checks passed) and
+    check its score configs on the source, creating nothing."""
+
+    def check(source: Source) -> list[ConfigResolution]:
+        from hitl_pipeline.spec import load_spec
+
+        return check_configs(load_spec(Path(spec_path)), source)
+
+    return check

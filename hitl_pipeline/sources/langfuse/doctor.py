@@ -1,21 +1,43 @@
 """``hitl doctor``: is Langfuse reachable, are the keys accepted, what can the server do, and do the
 spec's score configs exist and match? Every check runs even when an earlier one fails where that
 makes sense, and the report says how to fix each problem. The secret key never appears in it.
+
+The spec's configs are checked by the caller's ``check_spec`` (the scoring layer's
+:func:`~hitl_pipeline.scoring.configs.spec_config_check`): a source never imports scoring.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from os import PathLike
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from hitl_pipeline.errors import AuthError, HitlError
+from hitl_pipeline.sources.base import Source
 
 if TYPE_CHECKING:
-    from hitl_pipeline.scoring.configs import ConfigResolution
     from hitl_pipeline.settings import Settings
     from hitl_pipeline.sources.langfuse import Capabilities
+
+
+class ConfigCheck(Protocol):
+    """How one spec question's score config was resolved (``scoring.configs.ConfigResolution``)."""
+
+    @property
+    def score(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def config_id(self) -> str | None: ...
+
+    @property
+    def problems(self) -> Sequence[str]: ...
+
+
+#: Checks the spec's score configs on the source (None: no spec given).
+SpecCheck = Callable[[Source], Sequence[ConfigCheck]]
 
 
 @dataclass(frozen=True)
@@ -34,7 +56,7 @@ class DoctorReport:
     host: str
     checks: list[Check] = field(default_factory=list)
     capabilities: Capabilities | None = None
-    configs: list[ConfigResolution] = field(default_factory=list)
+    configs: list[ConfigCheck] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -44,8 +66,8 @@ class DoctorReport:
         self.checks.append(Check(name, ok, detail))
 
 
-def diagnose(settings: Settings, spec_path: str | PathLike[str] | None = None) -> DoctorReport:
-    """Check the Langfuse connection (and the spec's score configs when a spec is given)."""
+def diagnose(settings: Settings, check_spec: SpecCheck | None = None) -> DoctorReport:
+    """Check the Langfuse connection (and the spec's score configs with ``check_spec``, when given)."""
     from hitl_pipeline.sources.langfuse import LangfuseSource
 
     report = DoctorReport(host=settings.langfuse_base_url)
@@ -108,12 +130,8 @@ def diagnose(settings: Settings, spec_path: str | PathLike[str] | None = None) -
             if caps.score_body == "array"
             else "POST /scores one object per request (server before 4.59)",
         )
-        if spec_path is not None:
-            from hitl_pipeline.scoring.configs import check_configs
-            from hitl_pipeline.spec import load_spec
-
-            spec = load_spec(Path(spec_path))
-            report.configs = check_configs(spec, source)
+        if check_spec is not None:
+            report.configs = list(check_spec(source))
     finally:
         source.close()
     return report
