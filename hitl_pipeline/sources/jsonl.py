@@ -25,6 +25,14 @@ references: an observation's trace and parent, a score's config, must exist in t
 in the store). If any line is bad, :class:`ImportDataError` lists every bad line
 with its number and nothing is written; otherwise everything is written in one transaction.
 Re-importing the same file updates the same rows (ids are upsert keys, as in Langfuse).
+
+What strict JSON (and the store) cannot hold is refused with the line and the field's path,
+never stored in a changed form: ``NaN``/``Infinity`` (Python's JSON reader accepts them, a
+reviewer would see ``null``), numbers that overflow a float (``1e400``) or have more than 4,300
+digits, lone UTF-16 surrogates (``"\\ud800"``, not text), nesting deeper than
+:data:`MAX_JSON_DEPTH` levels, timestamps outside the years 1–9999 (UTC). An observation whose
+parent chain loops (itself as parent, or a cycle through the file or the store) or whose parent
+belongs to another trace is refused too: the tree could not show it.
 """
 
 from __future__ import annotations
@@ -44,6 +52,10 @@ from hitl_pipeline.model.score_rules import CONFIG_DATA_TYPES, score_config_prob
 from hitl_pipeline.sources.local import LocalSource
 
 RECORD_TYPES = ("trace", "observation", "score", "score_config")
+#: Deeper JSON than this is refused: no trace payload needs it, and displays walk it recursively.
+MAX_JSON_DEPTH = 100
+#: Python refuses to convert longer integers (``sys.get_int_max_str_digits``).
+_MAX_INT_DIGITS = 4300
 LEVELS = ("DEBUG", "DEFAULT", "WARNING", "ERROR")
 SCORE_DATA_TYPES = ("NUMERIC", "CATEGORICAL", "BOOLEAN", "TEXT", "CORRECTION")
 SCORE_SOURCES = ("API", "ANNOTATION", "EVAL")
@@ -85,13 +97,13 @@ class _Line:
         value = self.obj.get(key)
         if value is None:
             if required:
-                self.problems.append(f"missing required field {key!r}")
+                self.problems.append(f"missing required field '{key}'")
             return None
         if not isinstance(value, str) or (required and not value):
-            self.problems.append(f"{key!r} must be a non-empty string, got {json.dumps(value)[:60]}")
+            self.problems.append(f"'{key}' must be a non-empty string, got {_brief(value)}")
             return None
         if choices and value not in choices:
-            self.problems.append(f"{key!r} is {value!r}; expected one of {', '.join(choices)}")
+            self.problems.append(f"'{key}' is {_brief(value)}; expected one of {', '.join(choices)}")
             return None
         return value
 
@@ -99,12 +111,16 @@ class _Line:
         value = self.obj.get(key)
         if value is None:
             if required:
-                self.problems.append(f"missing required field {key!r}")
+                self.problems.append(f"missing required field '{key}'")
             return None
         parsed = parse_timestamp(value)
-        if parsed is None:
+        if parsed is None and _out_of_range(value):
             self.problems.append(
-                f"{key!r} is not an ISO-8601 timestamp: {json.dumps(value)[:60]} (e.g. 2026-10-02T09:00:00Z)"
+                f"'{key}' is out of range: {_brief(value)} (timestamps run from year 1 to 9999, in UTC)"
+            )
+        elif parsed is None:
+            self.problems.append(
+                f"'{key}' is not an ISO-8601 timestamp: {_brief(value)} (e.g. 2026-10-02T09:00:00Z)"
             )
         return parsed
 
@@ -113,7 +129,7 @@ class _Line:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.problems.append(f"{key!r} must be a JSON object, got {type(value).__name__}")
+            self.problems.append(f"'{key}' must be a JSON object, got {_json_kind(value)}")
             return {}
         return value
 
@@ -121,15 +137,31 @@ class _Line:
         value = self.obj.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            self.problems.append(f"{key!r} must be a number, got {json.dumps(value)[:60]}")
-            return None
-        return float(value)
+        number = finite_float(value)
+        if number is None:
+            self.problems.append(f"'{key}' must be a number, got {_brief(value)}")
+        return number
 
 
-def parse_timestamp(value: Any) -> datetime | None:
-    """An aware UTC datetime from an ISO-8601 string (``Z`` or an offset; none means UTC), else None."""
-    if not isinstance(value, str) or len(value) < 10:
+def finite_float(value: Any) -> float | None:
+    """``value`` as a finite float, or None if it is no number or does not fit a float (``10**400``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _brief(value: Any) -> str:
+    """A JSON value as it appears in the file, shortened for a message."""
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _aware(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not 10 <= len(value) <= 64:
         return None
     text = value.strip().replace(" ", "T")
     if text.endswith(("Z", "z")):
@@ -138,9 +170,123 @@ def parse_timestamp(value: Any) -> datetime | None:
         dt = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """An aware UTC datetime from an ISO-8601 string (``Z`` or an offset; none means UTC), else None
+    (also when the time is outside the years 1–9999 once in UTC)."""
+    dt = _aware(value)
+    if dt is None:
+        return None
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+def _out_of_range(value: Any) -> bool:
+    """A valid ISO-8601 time that leaves the calendar once moved to UTC (``0001-01-01T00:00+01:00``)."""
+    return _aware(value) is not None
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+class _BadNumber:
+    """What the JSON reader returns for a number strict JSON or a float cannot hold; reported with
+    its path by :func:`_payload_problems`, never stored."""
+
+    def __init__(self, text: str, why: str) -> None:
+        self.text = text
+        self.why = why
+
+
+def _constant(text: str) -> _BadNumber:
+    return _BadNumber(text, "is not JSON (a reviewer would see null); write null or a string instead")
+
+
+def _int(text: str) -> int | _BadNumber:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        return _BadNumber(text, f"has more than {_MAX_INT_DIGITS:,} digits")
+    return int(text)
+
+
+def _decode(text: str) -> tuple[Any, str | None]:
+    """One line as JSON, or the problem with it (syntax, or what strict JSON cannot hold)."""
+    try:
+        try:
+            obj = json.loads(text, parse_constant=_constant)
+        except ValueError as exc:
+            if isinstance(exc, json.JSONDecodeError):
+                raise
+            # An integer over Python's digit limit: read again, checking every integer, to locate it.
+            obj = json.loads(text, parse_constant=_constant, parse_int=_int)
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON: {exc.msg} (column {exc.colno})"
+    except RecursionError:
+        return None, f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep"
+    problems = _payload_problems(obj)
+    return (None, "; ".join(problems)) if problems else (obj, None)
+
+
+def _path_text(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            shown = part.encode("utf-8", "backslashreplace").decode("utf-8")
+            shown = shown if len(shown) <= 40 else shown[:37] + "…"
+            out += f".{shown}" if out else shown
+    return out or "the record"
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _payload_problems(obj: Any, limit: int = 5) -> list[str]:
+    """What in a decoded line cannot be stored as it is, each with the field's path (at most ``limit``)."""
+    problems: list[str] = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(obj, ())]
+    surrogate = "contains a lone UTF-16 surrogate (\\ud800–\\udfff), which is not text; fix the exporter"
+    while stack and len(problems) < limit:
+        value, path = stack.pop()
+        if isinstance(value, _BadNumber):
+            shown = value.text if len(value.text) <= 20 else value.text[:17] + "…"
+            problems.append(f"{_path_text(path)}: {shown} {value.why}")
+        elif isinstance(value, float) and math.isinf(value):  # 1e400: JSON reads it as infinity
+            problems.append(f"{_path_text(path)}: a number here is too large (beyond ±1.8e308)")
+        elif isinstance(value, str):
+            if not _is_text(value):
+                problems.append(f"{_path_text(path)} {surrogate}")
+        elif isinstance(value, dict | list):
+            if len(path) >= MAX_JSON_DEPTH:
+                problems.append(f"{_path_text(path[:3])}…: nested more than {MAX_JSON_DEPTH} levels deep")
+                continue
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            children = []
+            for key, child in items:
+                if isinstance(key, str) and not _is_text(key):
+                    problems.append(f"a key in {_path_text(path)} {surrogate}")
+                    continue
+                children.append((child, (*path, key)))
+            stack.extend(reversed(children))
+    return problems
 
 
 def _read_lines(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
@@ -176,13 +322,12 @@ def parse_jsonl(path: str | os.PathLike[str], store: LocalSource | None = None) 
         assert text is not None
         if not text.strip():
             continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            issues.append(f"{number}: invalid JSON: {exc.msg} (column {exc.colno})")
+        obj, problem = _decode(text)
+        if problem:
+            issues.append(f"{number}: {problem}")
             continue
         if not isinstance(obj, dict):
-            issues.append(f"{number}: expected a JSON object, got {type(obj).__name__}")
+            issues.append(f"{number}: expected a JSON object, got {_json_kind(obj)}")
             continue
         problems: list[str] = []
         kind = obj.get("type")
@@ -201,7 +346,7 @@ def parse_jsonl(path: str | os.PathLike[str], store: LocalSource | None = None) 
         elif kind == "score_config":
             _parse_config(number, _Line(obj, problems), parsed)
         else:
-            problems.append(f"'type' must be one of {', '.join(RECORD_TYPES)}, got {json.dumps(kind)[:40]}")
+            problems.append(f"'type' must be one of {', '.join(RECORD_TYPES)}, got {_brief(kind)}")
         if problems:
             # One issue per line (the error counts bad *lines*), naming every problem on it.
             issues.append(f"{number}: " + "; ".join(problems))
@@ -209,7 +354,7 @@ def parse_jsonl(path: str | os.PathLike[str], store: LocalSource | None = None) 
     for number, trace_id, parent_id in obs_refs:
         if trace_id not in parsed.traces and not (store is not None and store.has_trace(trace_id)):
             issues.append(
-                f"{number}: observation's trace {trace_id!r} is neither in this file nor in the store"
+                f"{number}: observation's trace '{trace_id}' is neither in this file nor in the store"
             )
         if (
             parent_id
@@ -217,11 +362,12 @@ def parse_jsonl(path: str | os.PathLike[str], store: LocalSource | None = None) 
             and not _store_has_observation(store, parent_id)
         ):
             issues.append(
-                f"{number}: parent observation {parent_id!r} is neither in this file nor in the store"
+                f"{number}: parent observation '{parent_id}' is neither in this file nor in the store"
             )
+    issues.extend(_tree_issues(parsed, store))
     for number, config_id in score_cfg_refs:
         if config_id not in parsed.configs and (store is None or store.get_score_config(config_id) is None):
-            issues.append(f"{number}: score config {config_id!r} is neither in this file nor in the store")
+            issues.append(f"{number}: score config '{config_id}' is neither in this file nor in the store")
     if issues:
         # One entry per bad line, in line order (a line can fail both its own and a reference check).
         by_line: dict[int, list[str]] = {}
@@ -233,6 +379,45 @@ def parse_jsonl(path: str | os.PathLike[str], store: LocalSource | None = None) 
     return parsed
 
 
+def _tree_issues(parsed: _Parsed, store: LocalSource | None) -> list[str]:
+    """Observations whose parent is in another trace or whose parent chain loops (the file's rows
+    replace the store's rows of the same id, as the import will)."""
+
+    def link(obs_id: str) -> tuple[str, str | None] | None:
+        if obs_id in parsed.observations:
+            obs = parsed.observations[obs_id][1]
+            return obs.trace_id, obs.parent_id
+        return store.observation_link(obs_id) if store is not None else None
+
+    issues: list[str] = []
+    for obs_id, (number, obs) in parsed.observations.items():
+        if obs.parent_id is None:
+            continue
+        if obs.parent_id == obs_id:
+            issues.append(f"{number}: observation '{obs_id}' is its own parent (parentObservationId)")
+            continue
+        parent = link(obs.parent_id)
+        if parent is not None and parent[0] != obs.trace_id:
+            issues.append(
+                f"{number}: parent observation '{obs.parent_id}' belongs to trace '{parent[0]}', "
+                f"not to this observation's trace '{obs.trace_id}'"
+            )
+            continue
+        # Follow the chain up; coming back to this observation means a cycle (bounded by the visits).
+        seen = {obs_id}
+        current: str | None = obs.parent_id
+        while current is not None and current not in seen:
+            seen.add(current)
+            found = link(current)
+            current = found[1] if found is not None else None
+        if current == obs_id:
+            issues.append(
+                f"{number}: observation '{obs_id}' is its own ancestor (the parentObservationId chain "
+                "loops back to it); an observation tree cannot have cycles"
+            )
+    return issues
+
+
 def _store_has_observation(store: LocalSource | None, observation_id: str) -> bool:
     if store is None:
         return False
@@ -242,7 +427,7 @@ def _store_has_observation(store: LocalSource | None, observation_id: str) -> bo
 def _duplicate(number: int, kind: str, key: str, seen: dict[Any, Any], problems: list[str]) -> bool:
     if key in seen:
         first = seen[key][0] if isinstance(seen[key], tuple) else seen[key]
-        problems.append(f"duplicate {kind} id {key!r} (first on line {first})")
+        problems.append(f"duplicate {kind} id '{key}' (first on line {first})")
         return True
     return False
 
@@ -297,7 +482,7 @@ def _parse_observation(number: int, line: _Line, parsed: _Parsed) -> tuple[str, 
     model = line.string("model")
     metadata = line.mapping("metadata")
     usage = line.mapping("usageDetails")
-    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in usage.values()):
+    if any(finite_float(v) is None for v in usage.values()):
         line.problems.append("'usageDetails' values must be numbers (token counts)")
     if start is not None and end is not None and end < start:
         line.problems.append("'endTime' is before 'startTime'")
@@ -356,12 +541,12 @@ def _parse_score(number: int, line: _Line, parsed: _Parsed) -> str | None:
     if "value" not in line.obj or value is None:
         line.problems.append("missing required field 'value'")
     elif data_type in ("NUMERIC", "BOOLEAN"):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            line.problems.append(f"a {data_type} score needs a numeric 'value', got {json.dumps(value)[:60]}")
+        if finite_float(value) is None:
+            line.problems.append(f"a {data_type} score needs a numeric 'value', got {_brief(value)}")
         elif data_type == "BOOLEAN" and value not in (0, 1):
             line.problems.append(f"a BOOLEAN score's 'value' must be 0 or 1, got {value}")
     elif data_type == "CATEGORICAL":
-        if not isinstance(value, str) and not (isinstance(value, int | float) and string_value):
+        if not isinstance(value, str) and not (finite_float(value) is not None and string_value):
             line.problems.append(
                 "a CATEGORICAL score needs its label as 'value' (or a number plus 'stringValue')"
             )
@@ -376,7 +561,7 @@ def _parse_score(number: int, line: _Line, parsed: _Parsed) -> str | None:
     key = (score_id, name)
     if key in parsed.score_keys:
         line.problems.append(
-            f"duplicate score id {score_id!r} with name {name!r} (first on line {parsed.score_keys[key]})"
+            f"duplicate score id '{score_id}' with name '{name}' (first on line {parsed.score_keys[key]})"
         )
         return None
     parsed.score_keys[key] = number
@@ -425,12 +610,11 @@ def _parse_config(number: int, line: _Line, parsed: _Parsed) -> None:
     for cat in raw:
         label = cat.get("label") if isinstance(cat, dict) else None
         value = cat.get("value") if isinstance(cat, dict) else None
-        if not isinstance(label, str) or isinstance(value, bool) or not isinstance(value, int | float):
-            line.problems.append(
-                f"category {json.dumps(cat)[:60]} must be {{'label': string, 'value': number}}"
-            )
+        number = finite_float(value)
+        if not isinstance(label, str) or number is None:
+            line.problems.append(f'category {_brief(cat)} must be {{"label": a string, "value": a number}}')
             continue
-        categories.append((label, float(value)))
+        categories.append((label, number))
     if line.problems or config_id is None or name is None or data_type is None:
         return
     # Langfuse fixes BOOLEAN categories itself; an export carries them, so do not count them as an error.

@@ -413,6 +413,15 @@ class LocalSource:
         row = self._conn().execute("SELECT 1 FROM observations WHERE id = ?", (observation_id,)).fetchone()
         return row is not None
 
+    def observation_link(self, observation_id: str) -> tuple[str, str | None] | None:
+        """``(trace id, parent observation id)`` of a stored observation, or None when not stored."""
+        row = (
+            self._conn()
+            .execute("SELECT trace_id, parent_id FROM observations WHERE id = ?", (observation_id,))
+            .fetchone()
+        )
+        return None if row is None else (row[0], row[1])
+
     def counts(self) -> dict[str, int]:
         """Row counts per object kind: traces, observations, sessions, scores, score_configs."""
         conn = self._conn()

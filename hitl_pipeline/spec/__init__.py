@@ -24,7 +24,7 @@ from typing import Any
 
 from hitl_pipeline.errors import ConfigError, SpecError, SpecIssue
 from hitl_pipeline.spec.build import build_spec
-from hitl_pipeline.spec.loader import load_yaml
+from hitl_pipeline.spec.loader import MAX_SPEC_CHARS, load_yaml, too_big_message
 from hitl_pipeline.spec.model import ReviewSpec
 from hitl_pipeline.spec.validate import check
 
@@ -74,7 +74,11 @@ def _read(path: str | Path) -> tuple[str, str]:
         raise ConfigError(
             f"{name} is a directory; give the path of a spec file (e.g. {name}/support_qa.yaml)"
         )
-    raw = p.read_bytes()
+    # Refused before reading: a huge file would take minutes and gigabytes to parse.
+    with p.open("rb") as handle:
+        raw = handle.read(MAX_SPEC_CHARS * 4 + 4)  # a character is at most 4 bytes of UTF-8
+    if len(raw) > MAX_SPEC_CHARS * 4 + 3:
+        raise SpecError([SpecIssue(name, 1, 1, "", too_big_message())])
     try:
         return name, raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -8,12 +8,21 @@ PyYAML's defaults get in the way of a spec format in three ways, all fixed here:
   into ``False``; only ``true``/``false`` are booleans here, as in YAML 1.2 and JSON;
 * it silently keeps the last of two equal keys; here every duplicate is a located issue.
 
+Nothing in a spec file may make loading raise anything but a :class:`SpecError`: the text has a
+size cap checked before parsing (:data:`MAX_SPEC_CHARS`), explicit tags are limited to the JSON
+types (``!!str``, ``!!int``, ``!!float``, ``!!bool``, ``!!null``, ``!!seq``, ``!!map``), scalars are
+built here rather than by PyYAML's constructors (``!!int 1e3`` is a located issue, not a
+``ValueError``), and numbers are range-checked (whole numbers within ±(2**53 − 1), the integers a
+JSON number holds exactly; no float that overflows to infinity or underflows to zero).
+
 Positions are 1-based ``(line, column)`` pairs keyed by the JSON path of the node (a tuple of
 mapping keys and list indexes, the same shape as ``jsonschema``'s ``error.absolute_path``).
 """
 
 from __future__ import annotations
 
+import base64
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +39,36 @@ _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
+_BINARY_TAG = "tag:yaml.org,2002:binary"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_YAML_TAG_PREFIX = "tag:yaml.org,2002:"
+
+#: A spec longer than this (in characters) is refused before parsing: real specs are a few KB, and
+#: PyYAML takes seconds and hundreds of MB per MB of text.
+MAX_SPEC_CHARS = 128 * 1024
+
+
+def too_big_message() -> str:
+    """What is said of a spec over :data:`MAX_SPEC_CHARS` (the loader and the file reader agree)."""
+    return (
+        f"the spec is larger than {MAX_SPEC_CHARS // 1024} KB; a review spec is a few KB of YAML "
+        "(shorten long guidelines)"
+    )
+
+
+#: Whole numbers beyond this are refused: scores and configs are JSON numbers (float64), which hold
+#: integers exactly only up to 2**53 - 1, and Python refuses to read numbers over 4,300 digits.
+MAX_SAFE_INT = 2**53 - 1
+#: A number written with more characters than this is refused before it is converted.
+_MAX_NUMBER_CHARS = 100
+_NUMBER_RANGE = (
+    f"whole numbers must lie between -{MAX_SAFE_INT:,} and {MAX_SAFE_INT:,} "
+    "(the largest a JSON number holds exactly)"
+)
 
 
 #: Deeper nesting than this is refused: no spec needs it, and checks walk the data recursively.
@@ -75,6 +114,9 @@ class LoadedYaml:
     #: The text as written of every plain scalar YAML did not read as a string (``1.10`` → 1.1),
     #: so a message can tell the user exactly what to quote.
     raw: dict[JsonPath, str] = field(default_factory=dict)
+    #: Paths whose value could not be read as written (a bad tag or number); the issue is already in
+    #: ``issues``, so checks of the value that stands in for it are not reported again.
+    unreadable: set[JsonPath] = field(default_factory=set)
 
     def position(self, path: JsonPath, *, key: bool = False) -> Position:
         """Where ``path`` is in the file: its key (if asked and known) or its value, else the nearest
@@ -120,6 +162,8 @@ def load_yaml(text: str, file: str = "<string>") -> LoadedYaml:
     """
     if text.startswith("\ufeff"):
         text = text[1:]
+    if len(text) > MAX_SPEC_CHARS:
+        raise SpecError([SpecIssue(file, 1, 1, "", too_big_message())])
     try:
         loader = SpecLoader(text)  # the reader checks for forbidden characters right here
         try:
@@ -138,7 +182,7 @@ def load_yaml(text: str, file: str = "<string>") -> LoadedYaml:
             [SpecIssue(file, 1, 1, "", "the spec is empty; start from `hitl init` or specs/support_qa.yaml")]
         )
     if not isinstance(node, MappingNode):
-        kind = "a list" if isinstance(node, SequenceNode) else f"a single value ({node.value!r})"
+        kind = "a list" if isinstance(node, SequenceNode) else f"the single value {_quote(node.value)}"
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
         raise SpecError(
             [
@@ -186,6 +230,12 @@ class _Builder:
             return None
         self.active.add(id(node))
         try:
+            tag_problem = _tag_problem(node)
+            if tag_problem:
+                self.result.issues.append(self.result.issue(path, tag_problem))
+                self.result.unreadable.add(path)
+                if isinstance(node, ScalarNode):
+                    return str(node.value)  # keep the text: one issue here, not a follow-on type error
             if isinstance(node, MappingNode):
                 return self._mapping(node, path)
             if isinstance(node, SequenceNode):
@@ -195,20 +245,14 @@ class _Builder:
             self.active.discard(id(node))
 
     def _scalar(self, node: Node, path: JsonPath) -> Any:
-        try:
-            value = self.loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            problem = getattr(exc, "problem", None) or str(exc)
-            self.result.issues.append(self.result.issue(path, f"cannot read this value: {problem}"))
+        assert isinstance(node, ScalarNode)
+        value, problem = _scalar_value(node)
+        if problem:
+            self.result.issues.append(self.result.issue(path, problem))
+            self.result.unreadable.add(path)
             return None
-        if not isinstance(value, str) and isinstance(node, ScalarNode):
+        if not isinstance(value, str):
             self.result.raw[path] = node.value
-        if isinstance(value, bytes | bytearray):
-            # !!binary: keep it a string so nothing downstream meets bytes; the schema decides.
-            return value.decode("utf-8", "replace")
-        if not isinstance(value, str | int | float | bool | type(None)):
-            # An explicit tag such as !!timestamp: the spec format only has JSON types.
-            return str(value)
         return value
 
     def _mapping(self, node: MappingNode, path: JsonPath) -> dict[str, Any]:
@@ -285,6 +329,108 @@ class _Builder:
             )
         )
         return None
+
+
+_ALLOWED_TAGS = {
+    MappingNode: (_MAP_TAG,),
+    SequenceNode: (_SEQ_TAG,),
+    ScalarNode: (_STR_TAG, _INT_TAG, _FLOAT_TAG, _BOOL_TAG, _NULL_TAG, _TIMESTAMP_TAG, _BINARY_TAG),
+}
+_KIND_WORDS = {MappingNode: "a mapping", SequenceNode: "a list", ScalarNode: "a single value"}
+
+
+def _show_tag(tag: str) -> str:
+    shown = "!!" + tag[len(_YAML_TAG_PREFIX) :] if tag.startswith(_YAML_TAG_PREFIX) else tag
+    return shown if len(shown) <= 40 else shown[:37] + "…"
+
+
+def _quote(text: str) -> str:
+    """Text as a user wrote it, in double quotes and shortened (never a Python repr)."""
+    text = text if len(text) <= 40 else text[:37] + "…"
+    return "'" + text.replace("\n", " ") + "'"
+
+
+def _tag_problem(node: Node) -> str | None:
+    """Why the tag of ``node`` is not allowed (None when it is)."""
+    allowed = _ALLOWED_TAGS[type(node)]
+    if node.tag in allowed:
+        return None
+    kinds = "text (!!str), numbers (!!int, !!float), true/false (!!bool) and null (!!null)"
+    if not isinstance(node, ScalarNode):
+        kinds = "a list (!!seq)" if isinstance(node, SequenceNode) else "a mapping (!!map)"
+    return (
+        f"the YAML tag {_show_tag(node.tag)} is not allowed here: {_KIND_WORDS[type(node)]} in a spec "
+        f"can only be {kinds}; remove the tag"
+    )
+
+
+_BOOL_WORDS = {"true": True, "false": False}
+_DIGITS = re.compile(r"[0-9]")
+_NONZERO = re.compile(r"[1-9]")
+
+
+def _scalar_value(node: ScalarNode) -> tuple[Any, str | None]:
+    """The value of a scalar with an allowed tag, or a problem; never raises."""
+    text = node.value
+    if node.tag == _STR_TAG:
+        return text, None
+    if node.tag == _NULL_TAG:
+        return None, None
+    if node.tag == _TIMESTAMP_TAG:
+        # Kept as written (the spec format has no date type): checked, never turned into a datetime.
+        if _timestamp_ok(node):
+            return text, None
+        return None, f"!!timestamp needs a date (2026-10-01) or date-time, found {_quote(text)}"
+    if node.tag == _BINARY_TAG:
+        try:
+            return base64.b64decode(text.encode("ascii"), validate=False).decode("utf-8"), None
+        except (ValueError, UnicodeError):
+            return None, "!!binary needs base64 of UTF-8 text; write the text itself instead"
+    if node.tag == _BOOL_TAG:
+        if text.lower() in _BOOL_WORDS:
+            return _BOOL_WORDS[text.lower()], None
+        return None, f"!!bool needs true or false, found {_quote(text)}"
+    if len(text) > _MAX_NUMBER_CHARS:
+        return None, f"this number is {len(text):,} characters long; {_NUMBER_RANGE}"
+    loader = yaml.SafeLoader("")
+    try:
+        if node.tag == _INT_TAG:
+            value = loader.construct_yaml_int(node)
+        else:
+            value = loader.construct_yaml_float(node)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError):
+        if node.tag == _INT_TAG:
+            return None, f"!!int needs a whole number, found {_quote(text)}"
+        return None, f"!!float needs a number, found {_quote(text)}"
+    finally:
+        loader.dispose()
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INT:
+            return None, f"{text} is too large: {_NUMBER_RANGE}"
+        return value, None
+    if math.isinf(value) and _DIGITS.search(text):
+        # .inf is written on purpose (and reported as not finite); 1.0e400 overflowed.
+        return None, f"{text} is too large for a number (the largest is about 1.8e308)"
+    if value == 0.0 and _NONZERO.search(text.lower().split("e")[0]):
+        return None, f"{text} is too small for a number (closer to 0 than about 2.2e-308); write 0"
+    return value, None
+
+
+def _timestamp_ok(node: ScalarNode) -> bool:
+    if len(node.value) > _MAX_NUMBER_CHARS or not _TIMESTAMP.match(node.value):
+        return False
+    loader = yaml.SafeLoader("")
+    try:
+        loader.construct_yaml_timestamp(node)
+    except (ValueError, TypeError, OverflowError, AttributeError):
+        return False
+    finally:
+        loader.dispose()
+    return True
+
+
+#: PyYAML's own timestamp pattern (the resolver the spec loader drops), to check ``!!timestamp``.
+_TIMESTAMP = next(r for t, r in yaml.SafeLoader.yaml_implicit_resolvers["2"] if t == _TIMESTAMP_TAG)
 
 
 def _pos(node: Node) -> Position:
@@ -376,4 +522,14 @@ def _reader_issue(exc: yaml.YAMLError, text: str, file: str) -> SpecIssue:
     )
 
 
-__all__ = ["JsonPath", "LoadedYaml", "Position", "SpecLoader", "format_path", "load_yaml"]
+__all__ = [
+    "MAX_SAFE_INT",
+    "MAX_SPEC_CHARS",
+    "JsonPath",
+    "LoadedYaml",
+    "Position",
+    "SpecLoader",
+    "format_path",
+    "load_yaml",
+    "too_big_message",
+]

@@ -29,20 +29,40 @@ _RELATIVE = re.compile(r"^-(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+class TimeOutOfRange(ValueError):
+    """A spec time point that lies outside the calendar (years 1 to 9999, in UTC)."""
+
+
+#: A relative time longer than this many units is out of range whatever the unit (10**7 days is
+#: already 27,000 years), so the number is never converted at its full length.
+_MAX_RELATIVE_DIGITS = 9
+
+
 def resolve_time(point: str, now: datetime) -> datetime:
-    """Turn a spec time point (``now``, ``-7d``, an ISO date or date-time) into an aware UTC datetime."""
+    """Turn a spec time point (``now``, ``-7d``, an ISO date or date-time) into an aware UTC datetime.
+
+    Raises:
+        TimeOutOfRange: the point (or ``now`` minus a relative time) is before year 1 or after year
+            9999 in UTC.
+        ValueError: the text is no calendar date (``2026-02-30``).
+    """
     if point == "now":
         return now
     m = _RELATIVE.match(point)
-    if m:
-        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-    text = point.replace(" ", "T")
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    dt = datetime.fromisoformat(text)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        if m:
+            if len(m.group(1)) > _MAX_RELATIVE_DIGITS:
+                raise OverflowError
+            return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        text = point.replace(" ", "T")
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        dt = datetime.fromisoformat(text)
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return dt.astimezone(UTC)
+    except OverflowError:
+        raise TimeOutOfRange(f"{point} is outside the calendar (years 1 to 9999, in UTC)") from None
 
 
 @dataclass(frozen=True)

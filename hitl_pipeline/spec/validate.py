@@ -9,7 +9,9 @@ mean 'sample'?)`` rather than ``Additional properties are not allowed``.
 from __future__ import annotations
 
 import difflib
+import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from functools import cache
@@ -22,7 +24,9 @@ from hitl_pipeline.errors import SpecIssue
 from hitl_pipeline.model import OBSERVATION_TYPES
 from hitl_pipeline.model.score_rules import TEXT_MAX_LENGTH, config_name_problem
 from hitl_pipeline.spec.loader import JsonPath, LoadedYaml, format_path
-from hitl_pipeline.spec.model import resolve_time
+from hitl_pipeline.spec.model import TimeOutOfRange, resolve_time
+
+_IDENTIFIER = re.compile(r"^[a-z_]{1,20}$")
 
 _TYPE_WORDS = {
     "string": "a string",
@@ -63,9 +67,14 @@ def _validator() -> Draft202012Validator:
 def check(loaded: LoadedYaml) -> list[SpecIssue]:
     """Every problem of the loaded spec (loader issues, schema, semantics), sorted by position."""
     issues = list(loaded.issues)
-    schema_issues = [i for err in _validator().iter_errors(loaded.data) for i in _convert(err, loaded)]
+    schema_issues = [
+        i
+        for err in _validator().iter_errors(loaded.data)
+        if tuple(err.absolute_path) not in loaded.unreadable
+        for i in _convert(err, loaded)
+    ]
     issues.extend(schema_issues)
-    taken = {i.path for i in schema_issues}
+    taken = {i.path for i in schema_issues} | {format_path(p) for p in loaded.unreadable}
     # A path the schema already complained about is not judged again: one clear message per spot.
     issues.extend(i for i in semantic_issues(loaded) if i.path not in taken)
     unique = {(i.line, i.column, i.path, i.message): i for i in issues}
@@ -94,11 +103,11 @@ def _show(value: Any) -> str:
 
 def _kind(value: Any) -> str:
     if isinstance(value, bool):
-        return f"a boolean ({_show(value)})"
+        return _show(value)
     if isinstance(value, int | float):
-        return f"a number ({_show(value)})"
+        return f"the number {_show(value)}"
     if isinstance(value, str):
-        return f"a string ({_show(value)})"
+        return f"the text {_show(value)}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
@@ -212,9 +221,8 @@ def _simple(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIss
     last = path[-1] if path else None
     if kind == "type":
         expected = _expected_types(err.schema)
-        return loaded.issue(
-            path, f"expected {_or(expected)}, found {_kind(inst)}{_quote_hint(path, expected, loaded)}"
-        )
+        hint = _quote_hint(path, expected, loaded) or _number_hint(inst, expected)
+        return loaded.issue(path, f"expected {_or(expected)}, found {_kind(inst)}{hint}")
     if kind == "enum":
         options = ", ".join(_show(v).strip("'") for v in value)
         hint = _suggest(inst, [str(v) for v in value]) if isinstance(inst, str) else None
@@ -253,13 +261,15 @@ def _simple(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIss
             path, f"needs at least {value} item{'s' if value != 1 else ''}, found {len(inst)}"
         )
     if kind == "uniqueItems":
-        seen: list[Any] = []
+        seen: set[str] = set()
         dup = None
         for item in inst:
-            if item in seen:
+            # JSON text as the key: hashable for every item, and 1 == 1.0 as in JSON Schema.
+            key = json.dumps(item, sort_keys=True) if not isinstance(item, float) or not item.is_integer() else str(int(item))
+            if key in seen:
                 dup = item
                 break
-            seen.append(item)
+            seen.add(key)
         return loaded.issue(path, f"lists {_show(dup)} more than once")
     if kind == "minimum":
         return loaded.issue(path, f"{_show(inst)} is less than the minimum {_show(value)}")
@@ -277,7 +287,19 @@ def _simple(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIss
         return loaded.issue(path, f"needs at least {value} key{'s' if value != 1 else ''}")
     if kind == "maxProperties":
         return loaded.issue(path, f"allows at most {value} key{'s' if value != 1 else ''}")
-    return loaded.issue(path, err.message)
+    return loaded.issue(path, f"does not satisfy the spec format here (JSON Schema rule '{kind}')")
+
+
+_NUMBER_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _number_hint(value: Any, expected: list[str]) -> str:
+    """For a number YAML read as text (``1e3``: YAML 1.1 wants a dot and a signed exponent)."""
+    if not isinstance(value, str) or not _NUMBER_TEXT.match(value) or "a string" in expected:
+        return ""
+    if not any(w in ("a number", "a whole number") for w in expected):
+        return ""
+    return "; YAML reads a number in this form as text: write it as 1.0e+3, or in full as 1000"
 
 
 def _quote_hint(path: JsonPath, expected: list[str], loaded: LoadedYaml) -> str:
@@ -353,17 +375,15 @@ def _convert_not(err: ValidationError, loaded: LoadedYaml) -> SpecIssue:
     inst = err.instance
     forbidden = err.validator_value
     qtype = inst.get("type") if isinstance(inst, dict) else None
+    # The question's type in words, only when it is a plain name (never a mapping's repr).
+    this_one = f" (this one is {qtype})" if isinstance(qtype, str) and _IDENTIFIER.match(qtype) else ""
     if isinstance(forbidden, dict) and list(forbidden) == ["required"] and len(forbidden["required"]) == 1:
         key = forbidden["required"][0]
         where = (*path, key)
         if key == "categories":
-            return loaded.issue(
-                where, f"'categories' is only for categorical questions (this one is {qtype})", key=True
-            )
+            return loaded.issue(where, f"'categories' is only for categorical questions{this_one}", key=True)
         if key in ("min", "max", "step"):
-            return loaded.issue(
-                where, f"'{key}' is only for numeric questions (this one is {qtype})", key=True
-            )
+            return loaded.issue(where, f"'{key}' is only for numeric questions{this_one}", key=True)
         if key == "config_id":
             return loaded.issue(
                 where,
@@ -371,7 +391,7 @@ def _convert_not(err: ValidationError, loaded: LoadedYaml) -> SpecIssue:
                 key=True,
             )
         return loaded.issue(where, f"'{key}' is not allowed here", key=True)
-    return loaded.issue(path, err.message)
+    return loaded.issue(path, "has a form the spec format does not allow here")
 
 
 # --------------------------------------------------------------------------------------------
@@ -643,6 +663,13 @@ def _window_issues(filters: dict[str, Any], base: JsonPath, loaded: LoadedYaml) 
             continue
         try:
             points[key] = resolve_time(raw, _ABSOLUTE_EPOCH)
+        except TimeOutOfRange:
+            yield loaded.issue(
+                (*base, key),
+                f"{_show(raw)} is out of range: times must fall between the years 1 and 9999 (in UTC), "
+                "counting relative times from 2000-01-01; leave the key out to have no limit",
+            )
+            continue
         except ValueError:
             # The pattern accepted it, but it is no calendar date (2026-02-30, hour 25…).
             yield loaded.issue((*base, key), f"{_show(raw)} is not a valid date or date-time")
