@@ -610,11 +610,11 @@ def _parse_config(number: int, line: _Line, parsed: _Parsed) -> None:
     for cat in raw:
         label = cat.get("label") if isinstance(cat, dict) else None
         value = cat.get("value") if isinstance(cat, dict) else None
-        number = finite_float(value)
-        if not isinstance(label, str) or number is None:
+        category_value = finite_float(value)
+        if not isinstance(label, str) or category_value is None:
             line.problems.append(f'category {_brief(cat)} must be {{"label": a string, "value": a number}}')
             continue
-        categories.append((label, number))
+        categories.append((label, category_value))
     if line.problems or config_id is None or name is None or data_type is None:
         return
     # Langfuse fixes BOOLEAN categories itself; an export carries them, so do not count them as an error.

@@ -394,10 +394,9 @@ def _scalar_value(node: ScalarNode) -> tuple[Any, str | None]:
         return None, f"this number is {len(text):,} characters long; {_NUMBER_RANGE}"
     loader = yaml.SafeLoader("")
     try:
-        if node.tag == _INT_TAG:
-            value = loader.construct_yaml_int(node)
-        else:
-            value = loader.construct_yaml_float(node)
+        value: int | float = (
+            loader.construct_yaml_int(node) if node.tag == _INT_TAG else loader.construct_yaml_float(node)
+        )
     except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError):
         if node.tag == _INT_TAG:
             return None, f"!!int needs a whole number, found {_quote(text)}"

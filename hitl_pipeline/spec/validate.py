@@ -221,8 +221,8 @@ def _simple(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIss
     last = path[-1] if path else None
     if kind == "type":
         expected = _expected_types(err.schema)
-        hint = _quote_hint(path, expected, loaded) or _number_hint(inst, expected)
-        return loaded.issue(path, f"expected {_or(expected)}, found {_kind(inst)}{hint}")
+        fix = _quote_hint(path, expected, loaded) or _number_hint(inst, expected)
+        return loaded.issue(path, f"expected {_or(expected)}, found {_kind(inst)}{fix}")
     if kind == "enum":
         options = ", ".join(_show(v).strip("'") for v in value)
         hint = _suggest(inst, [str(v) for v in value]) if isinstance(inst, str) else None
@@ -265,7 +265,11 @@ def _simple(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIss
         dup = None
         for item in inst:
             # JSON text as the key: hashable for every item, and 1 == 1.0 as in JSON Schema.
-            key = json.dumps(item, sort_keys=True) if not isinstance(item, float) or not item.is_integer() else str(int(item))
+            key = (
+                json.dumps(item, sort_keys=True)
+                if not isinstance(item, float) or not item.is_integer()
+                else str(int(item))
+            )
             if key in seen:
                 dup = item
                 break
