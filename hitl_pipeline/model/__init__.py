@@ -9,7 +9,9 @@ import it.
   :class:`WriteResult`;
 * :mod:`~hitl_pipeline.model.queues` — :class:`AnnotationQueue`, :class:`AnnotationQueueItem`;
 * :mod:`~hitl_pipeline.model.score_rules` — the server's own validation rules for scores and score
-  configs (``check_score``, ``score_config_problems``), applied before anything is sent or stored.
+  configs (``check_score``, ``score_config_problems``), applied before anything is sent or stored;
+* :mod:`~hitl_pipeline.model.json_text` — strict JSON text (``decode_json``): what a user's JSON
+  file may hold (no NaN/Infinity, overflowing numbers, lone surrogates or runaway nesting).
 
 The value types are importable from the package itself (``from hitl_pipeline.model import Item``).
 """

@@ -30,7 +30,7 @@ What strict JSON (and the store) cannot hold is refused with the line and the fi
 never stored in a changed form: ``NaN``/``Infinity`` (Python's JSON reader accepts them, a
 reviewer would see ``null``), numbers that overflow a float (``1e400``) or have more than 4,300
 digits, lone UTF-16 surrogates (``"\\ud800"``, not text), nesting deeper than
-:data:`MAX_JSON_DEPTH` levels, timestamps outside the years 1–9999 (UTC). An observation whose
+:data:`~hitl_pipeline.model.json_text.MAX_JSON_DEPTH` levels, timestamps outside the years 1–9999 (UTC). An observation whose
 parent chain loops (itself as parent, or a cycle through the file or the store) or whose parent
 belongs to another trace is refused too: the tree could not show it.
 """
@@ -48,14 +48,11 @@ from typing import Any
 
 from hitl_pipeline.errors import ConfigError, ImportDataError
 from hitl_pipeline.model import OBSERVATION_TYPES, Observation, Score, ScoreConfig, Trace
+from hitl_pipeline.model.json_text import decode_json
 from hitl_pipeline.model.score_rules import CONFIG_DATA_TYPES, score_config_problems
 from hitl_pipeline.sources.local import LocalSource
 
 RECORD_TYPES = ("trace", "observation", "score", "score_config")
-#: Deeper JSON than this is refused: no trace payload needs it, and displays walk it recursively.
-MAX_JSON_DEPTH = 100
-#: Python refuses to convert longer integers (``sys.get_int_max_str_digits``).
-_MAX_INT_DIGITS = 4300
 LEVELS = ("DEBUG", "DEFAULT", "WARNING", "ERROR")
 SCORE_DATA_TYPES = ("NUMERIC", "CATEGORICAL", "BOOLEAN", "TEXT", "CORRECTION")
 SCORE_SOURCES = ("API", "ANNOTATION", "EVAL")
@@ -202,93 +199,6 @@ def _json_kind(value: Any) -> str:
     return "a list" if isinstance(value, list) else "an object"
 
 
-class _BadNumber:
-    """What the JSON reader returns for a number strict JSON or a float cannot hold; reported with
-    its path by :func:`_payload_problems`, never stored."""
-
-    def __init__(self, text: str, why: str) -> None:
-        self.text = text
-        self.why = why
-
-
-def _constant(text: str) -> _BadNumber:
-    return _BadNumber(text, "is not JSON (a reviewer would see null); write null or a string instead")
-
-
-def _int(text: str) -> int | _BadNumber:
-    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
-        return _BadNumber(text, f"has more than {_MAX_INT_DIGITS:,} digits")
-    return int(text)
-
-
-def _decode(text: str) -> tuple[Any, str | None]:
-    """One line as JSON, or the problem with it (syntax, or what strict JSON cannot hold)."""
-    try:
-        try:
-            obj = json.loads(text, parse_constant=_constant)
-        except ValueError as exc:
-            if isinstance(exc, json.JSONDecodeError):
-                raise
-            # An integer over Python's digit limit: read again, checking every integer, to locate it.
-            obj = json.loads(text, parse_constant=_constant, parse_int=_int)
-    except json.JSONDecodeError as exc:
-        return None, f"invalid JSON: {exc.msg} (column {exc.colno})"
-    except RecursionError:
-        return None, f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep"
-    problems = _payload_problems(obj)
-    return (None, "; ".join(problems)) if problems else (obj, None)
-
-
-def _path_text(path: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            shown = part.encode("utf-8", "backslashreplace").decode("utf-8")
-            shown = shown if len(shown) <= 40 else shown[:37] + "…"
-            out += f".{shown}" if out else shown
-    return out or "the record"
-
-
-def _is_text(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _payload_problems(obj: Any, limit: int = 5) -> list[str]:
-    """What in a decoded line cannot be stored as it is, each with the field's path (at most ``limit``)."""
-    problems: list[str] = []
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(obj, ())]
-    surrogate = "contains a lone UTF-16 surrogate (\\ud800–\\udfff), which is not text; fix the exporter"
-    while stack and len(problems) < limit:
-        value, path = stack.pop()
-        if isinstance(value, _BadNumber):
-            shown = value.text if len(value.text) <= 20 else value.text[:17] + "…"
-            problems.append(f"{_path_text(path)}: {shown} {value.why}")
-        elif isinstance(value, float) and math.isinf(value):  # 1e400: JSON reads it as infinity
-            problems.append(f"{_path_text(path)}: a number here is too large (beyond ±1.8e308)")
-        elif isinstance(value, str):
-            if not _is_text(value):
-                problems.append(f"{_path_text(path)} {surrogate}")
-        elif isinstance(value, dict | list):
-            if len(path) >= MAX_JSON_DEPTH:
-                problems.append(f"{_path_text(path[:3])}…: nested more than {MAX_JSON_DEPTH} levels deep")
-                continue
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            children = []
-            for key, child in items:
-                if isinstance(key, str) and not _is_text(key):
-                    problems.append(f"a key in {_path_text(path)} {surrogate}")
-                    continue
-                children.append((child, (*path, key)))
-            stack.extend(reversed(children))
-    return problems
-
-
 def _read_lines(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
     """(line number, text, decode problem) for each line; bytes are decoded per line so one bad
     line does not hide the others."""
@@ -322,9 +232,12 @@ def parse_jsonl(path: str | os.PathLike[str], store: LocalSource | None = None) 
         assert text is not None
         if not text.strip():
             continue
-        obj, problem = _decode(text)
+        obj, problem = decode_json(text)
+        if problem and problem.syntax:
+            issues.append(f"{number}: invalid JSON: {problem.message} (column {problem.column})")
+            continue
         if problem:
-            issues.append(f"{number}: {problem}")
+            issues.append(f"{number}: {problem.message}")
             continue
         if not isinstance(obj, dict):
             issues.append(f"{number}: expected a JSON object, got {_json_kind(obj)}")

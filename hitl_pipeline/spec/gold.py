@@ -22,7 +22,6 @@ spec's target. Answers are checked against the spec's questions like a reviewer'
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from hitl_pipeline.errors import SpecError, SpecIssue
+from hitl_pipeline.model.json_text import decode_json
 from hitl_pipeline.spec.loader import JsonPath, format_path, load_yaml
 from hitl_pipeline.spec.model import Question, ReviewSpec
 from hitl_pipeline.spec.validate import GRADED_TYPES
@@ -177,10 +177,10 @@ def _parse_jsonl(spec: ReviewSpec, text: str, file: str) -> tuple[list[GoldItem]
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            issues.append(SpecIssue(file, n, exc.colno, "", f"not valid JSON: {exc.msg}"))
+        entry, problem = decode_json(line)
+        if problem is not None:
+            message = f"not valid JSON: {problem.message}" if problem.syntax else problem.message
+            issues.append(SpecIssue(file, n, problem.column, "", message))
             continue
 
         def issue(path: JsonPath, message: str, key: bool, n: int = n) -> SpecIssue:

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from hitl_pipeline.cli import app
 from hitl_pipeline.errors import ImportDataError
-from hitl_pipeline.sources.jsonl import MAX_JSON_DEPTH, import_jsonl
+from hitl_pipeline.model.json_text import MAX_JSON_DEPTH
+from hitl_pipeline.sources.jsonl import import_jsonl
 from hitl_pipeline.sources.local import LocalSource
 
 runner = CliRunner()

@@ -212,3 +212,23 @@ def test_hitl_validate_prints_gold_file_errors_and_exits_1(tmp_path: Path) -> No
     assert result.exit_code == 1
     assert "gold.yaml:3:24: items[\"trace:t-1\"].answers.quality: 'great' is not a category" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_jsonl_gold_file_with_what_strict_json_cannot_hold_is_located(tmp_path: Path) -> None:
+    gold = (
+        '{"item": "trace:t-1", "answers": {"helpfulness": NaN}}\n'
+        '{"item": "trace:t-2", "answers": {"quality": "\\ud800"}}\n'
+        '{"item": "trace:t-3", "answers": ' + "[" * 1200 + "]" * 1200 + "}\n"
+        '{"item": "trace:t-4", "answers": {"helpfulness": 1' + "0" * 5000 + "}}\n"
+    )
+    spec_text = (BASE + QUALITY).replace("gold.yaml", "gold.jsonl")
+    path = _write(tmp_path, spec_text, gold, "gold.jsonl")
+    shown = [str(i).replace(str(tmp_path) + "/", "") for i in validate_spec(path)]
+    assert shown == [
+        "gold.jsonl:1:1: answers.helpfulness: NaN is not JSON (a reviewer would see null); "
+        "write null or a string instead",
+        "gold.jsonl:2:1: answers.quality contains a lone UTF-16 surrogate (\\ud800–\\udfff), which is not "
+        "text; fix the exporter",
+        "gold.jsonl:3:1: the JSON is nested more than 100 levels deep",
+        "gold.jsonl:4:1: answers.helpfulness: 10000000000000000… has more than 4,300 digits",
+    ]
