@@ -8,6 +8,7 @@ gradio is imported.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import ipaddress
 import logging
@@ -167,6 +168,18 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _run_server(server: uvicorn.Server, loops: list[asyncio.AbstractEventLoop]) -> None:
+    """``server.run()``, keeping its event loop in ``loops`` (to find the loop's worker threads)."""
+    with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+        loops.append(runner.get_loop())
+        runner.run(server.serve())
+
+
+def _worker_threads(loop: asyncio.AbstractEventLoop) -> list[threading.Thread]:
+    """The worker threads that ran the form's handlers for ``loop`` (anyio's threads keep their loop)."""
+    return [t for t in threading.enumerate() if getattr(t, "loop", None) is loop]
+
+
 @dataclass
 class ServerHandle:
     """A running review server. ``close()`` stops it (idempotent); ``wait()`` blocks until Ctrl+C."""
@@ -178,6 +191,7 @@ class ServerHandle:
     blocks: gr.Blocks
     _server: uvicorn.Server = field(repr=False)
     _thread: threading.Thread = field(repr=False)
+    _loops: list[asyncio.AbstractEventLoop] = field(default_factory=list, repr=False)
 
     def wait(self) -> None:
         """Block until the server stops; Ctrl+C or SIGTERM (a service manager's stop) stops it cleanly."""
@@ -195,7 +209,16 @@ class ServerHandle:
             self.close()
 
     def close(self) -> None:
-        """Stop accepting requests, finish the ones in flight (briefly) and stop the server thread."""
+        """Stop accepting requests, finish the ones in flight (briefly) and stop the server's threads.
+
+        The handlers run in anyio worker threads, which are daemon threads (the server thread is
+        one) and outlive the event loop: anyio only tells them to stop when the loop ends. They are
+        joined here, so a handler in flight finishes before the campaign closes, and no worker
+        thread is still inside native code when the interpreter finalizes: a daemon thread that
+        wakes up then is ended with ``pthread_exit``, whose unwinding through C++ frames (numpy's
+        ``np.unique``, called by Gradio's queue analytics) aborted ``hitl run`` at exit with
+        "terminate called without an active exception".
+        """
         self._server.should_exit = True
         # Open event streams (browsers, gradio_client heartbeats) are cancelled at shutdown by
         # design; uvicorn would log each as an ERROR with a traceback, which is only noise. The
@@ -209,6 +232,10 @@ class ServerHandle:
             if self._thread.is_alive():
                 self._server.force_exit = True
                 self._thread.join(5)
+            deadline = time.monotonic() + 10
+            for loop in self._loops:
+                for worker in _worker_threads(loop):
+                    worker.join(max(0.0, deadline - time.monotonic()))
         finally:
             log.setLevel(level)
 
@@ -299,7 +326,10 @@ def serve(
         timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="hitl-review-server", daemon=True)
+    loops: list[asyncio.AbstractEventLoop] = []
+    thread = threading.Thread(
+        target=_run_server, args=(server, loops), name="hitl-review-server", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
@@ -310,7 +340,9 @@ def serve(
             )
         time.sleep(0.02)
     shown_host = f"[{host}]" if ":" in host else host
-    handle = ServerHandle(f"http://{shown_host}:{bound_port}/", host, bound_port, app, blocks, server, thread)
+    handle = ServerHandle(
+        f"http://{shown_host}:{bound_port}/", host, bound_port, app, blocks, server, thread, loops
+    )
     if block:
         handle.wait()
     return handle
