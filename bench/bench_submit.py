@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import hitl_pipeline.spec  # noqa: E402,F401  (import order: spec package first)
+from hitl_pipeline.campaign.lifecycle import open_campaign  # noqa: E402
 from hitl_pipeline.model import Item, ItemRef, Score, ScoreWrite, WriteResult  # noqa: E402
-from hitl_pipeline.pipeline import open_campaign  # noqa: E402
 from hitl_pipeline.sources.demo import generate_demo, load_demo  # noqa: E402
 from hitl_pipeline.sources.local import LocalSource  # noqa: E402
 from hitl_pipeline.spec import load_spec  # noqa: E402

@@ -355,8 +355,8 @@ def _open_source(name: str | None, home: Path) -> Any:
 
 def _print_dry_run(spec: Any, source_name: str | None, home: Path) -> None:
     """``hitl run --dry-run``: the exact item ids in queue order and a count per stratum."""
+    from hitl_pipeline.campaign.lifecycle import dry_run
     from hitl_pipeline.campaign.queue import NO_STRATUM
-    from hitl_pipeline.pipeline import dry_run
 
     src = _open_source(source_name, home)
     try:
@@ -400,8 +400,8 @@ def sync(
 
     Example: hitl sync specs/support_qa.yaml
     """
-    from hitl_pipeline.pipeline import open_state
-    from hitl_pipeline.pipeline import sync as sync_campaign
+    from hitl_pipeline.campaign.lifecycle import open_state
+    from hitl_pipeline.campaign.lifecycle import sync as sync_campaign
     from hitl_pipeline.scoring.outbox import DrainReport
     from hitl_pipeline.spec import load_spec
 
@@ -448,7 +448,7 @@ def status(spec: SpecArgument, home: HomeOption = DEFAULT_HOME) -> None:
 
     Example: hitl status specs/support_qa.yaml
     """
-    from hitl_pipeline.pipeline import status as campaign_status
+    from hitl_pipeline.campaign.status import status as campaign_status
     from hitl_pipeline.spec import load_spec
 
     st = campaign_status(load_spec(spec), home=resolve_home(home))
@@ -510,7 +510,7 @@ def export(
 
     Example: hitl export specs/support_qa.yaml --format jsonl --output answers.jsonl
     """
-    from hitl_pipeline.pipeline import export as export_campaign
+    from hitl_pipeline.campaign.export import export as export_campaign
     from hitl_pipeline.spec import load_spec
 
     if to_dataset is not None:

@@ -289,7 +289,7 @@ def test_export_to_an_unwritable_path_names_that_path(tmp_path: Path) -> None:
 def test_the_starter_specs_own_instructions_get_it_running(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hitl_pipeline.pipeline import open_campaign
+    from hitl_pipeline.campaign.lifecycle import open_campaign
     from hitl_pipeline.sources.local import LocalSource
 
     monkeypatch.chdir(tmp_path)

@@ -166,7 +166,7 @@ def test_mixed_changes_are_all_listed_meaning_first() -> None:
 
 
 def test_every_spec_field_is_classified() -> None:
-    assert {f.name for f in fields(ReviewSpec)} - {"path", "spec_hash"} == CLASSIFIED_FIELDS
+    assert {f.name for f in fields(ReviewSpec)} - {"path", "spec_hash", "data_json"} == CLASSIFIED_FIELDS
 
 
 def test_require_compatible_refuses_with_the_list_and_the_fix() -> None:
@@ -196,8 +196,8 @@ questions:
 
 
 def test_plan_spec_change_same_continue_refuse_new_version() -> None:
-    from hitl_pipeline.pipeline import spec_from_json, spec_to_json
     from hitl_pipeline.spec import load_spec_text
+    from hitl_pipeline.spec.codec import spec_from_json, spec_to_json
     from hitl_pipeline.spec.diff import plan_spec_change
 
     # The old spec goes through the campaign state's JSON round trip, as in `hitl run`.
@@ -253,7 +253,7 @@ questions:
 
 
 def test_rerun_continues_refuses_or_starts_a_new_version(demo_store: Any, tmp_path: Path) -> None:
-    from hitl_pipeline.pipeline import campaign_db_path, open_campaign
+    from hitl_pipeline.campaign.lifecycle import campaign_db_path, open_campaign
     from hitl_pipeline.scoring.outbox import drain
     from hitl_pipeline.spec import load_spec_text
 
@@ -318,8 +318,8 @@ def test_rerun_continues_refuses_or_starts_a_new_version(demo_store: Any, tmp_pa
 def test_hitl_run_refuses_a_meaning_change_with_the_list(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
+    from hitl_pipeline.campaign.lifecycle import open_campaign
     from hitl_pipeline.cli import app
-    from hitl_pipeline.pipeline import open_campaign
     from hitl_pipeline.settings import Settings
     from hitl_pipeline.sources import get_source
     from hitl_pipeline.spec import load_spec
@@ -351,8 +351,8 @@ def test_hitl_run_refuses_a_meaning_change_with_the_list(tmp_path: Path) -> None
 
 
 def test_example_specs_survive_the_state_round_trip_without_differences(repo_root: Path) -> None:
-    from hitl_pipeline.pipeline import spec_from_json, spec_to_json
     from hitl_pipeline.spec import load_spec
+    from hitl_pipeline.spec.codec import spec_from_json, spec_to_json
 
     paths = sorted((repo_root / "specs").glob("*.yaml"))
     assert paths
@@ -362,8 +362,8 @@ def test_example_specs_survive_the_state_round_trip_without_differences(repo_roo
 
 
 def test_a_larger_sample_appends_items_to_the_running_campaign(demo_store: Any, tmp_path: Path) -> None:
+    from hitl_pipeline.campaign.lifecycle import open_campaign
     from hitl_pipeline.campaign.queue import build_queue
-    from hitl_pipeline.pipeline import open_campaign
     from hitl_pipeline.spec import load_spec_text
 
     home = tmp_path / "home"

@@ -10,5 +10,5 @@
 * :mod:`~hitl_pipeline.campaign.consensus`, :mod:`~hitl_pipeline.campaign.annotation_queue` —
   consensus/adjudication and the Langfuse annotation-queue mirror, hooked into the service.
 
-Open a campaign with :func:`hitl_pipeline.pipeline.open_campaign`.
+Open a campaign with :func:`hitl_pipeline.campaign.lifecycle.open_campaign`.
 """

@@ -34,7 +34,7 @@ from hitl_pipeline.db import aware_us, from_us
 from hitl_pipeline.errors import CampaignError, ScoreValidationError
 from hitl_pipeline.model import ItemRef, ScoreConfig, ScoreWrite
 from hitl_pipeline.model.score_rules import check_score
-from hitl_pipeline.scoring.build import (
+from hitl_pipeline.scoring.scores import (
     outbox_entries,
     score_environment,
     score_metadata,

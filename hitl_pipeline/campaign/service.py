@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from hitl_pipeline.campaign.consensus import ConsensusManager
@@ -20,19 +20,14 @@ from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.campaign.types import Assignment, OtherAnswer, Progress
 from hitl_pipeline.errors import CampaignError, HitlError, SourceError
 from hitl_pipeline.model import Item, ItemRef, ScoreConfig
-from hitl_pipeline.scoring.build import build_scores, item_environment, outbox_entries
+from hitl_pipeline.model.clock import Clock, utcnow
+from hitl_pipeline.scoring.answers import output_text, validate_answers
 from hitl_pipeline.scoring.outbox import OutboxWorker
-from hitl_pipeline.scoring.validate import output_text, validate_answers
+from hitl_pipeline.scoring.scores import build_scores, item_environment, outbox_entries
 from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.model import ReviewSpec
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class CampaignService:
@@ -58,7 +53,7 @@ class CampaignService:
         source: Source,
         configs: Mapping[str, ScoreConfig],
         *,
-        clock: Clock = _utcnow,
+        clock: Clock = utcnow,
         git_commit: str | None = None,
         prefetch_depth: int = 4,
         prefetch_workers: int = 4,
@@ -406,7 +401,7 @@ class CampaignService:
     def validate(
         self, item_key: str, answers: Mapping[str, Any], comment: str | None
     ) -> tuple[dict[str, Any], str | None]:
-        """:func:`~hitl_pipeline.scoring.validate.validate_answers` against this item (a correction
+        """:func:`~hitl_pipeline.scoring.answers.validate_answers` against this item (a correction
         must change its output): (normalised answers, comment), or ScoreValidationError."""
         original = output_text(self.item(item_key)) if self._needs_output else None
         return validate_answers(self.spec, self.configs, answers, comment, original_output=original)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hitl_pipeline.campaign.state import CampaignState
-from hitl_pipeline.report.build import (
+from hitl_pipeline.report.compute import (
     AnswerRecord,
     Report,
     automated_from_scores,
@@ -28,7 +28,7 @@ from hitl_pipeline.report.build import (
 )
 from hitl_pipeline.report.gates import trust_section
 from hitl_pipeline.report.html import render_html, render_json, report_to_dict, summary_lines
-from hitl_pipeline.scoring.build import stored_names
+from hitl_pipeline.scoring.scores import stored_names
 from hitl_pipeline.sources.base import Source, TraceLinks
 from hitl_pipeline.spec.model import ReviewSpec
 
@@ -86,7 +86,7 @@ def records_from_state(spec: ReviewSpec, state: CampaignState) -> list[AnswerRec
 def _state_for(spec: ReviewSpec, home: str | Path | None) -> CampaignState | None:
     if home is None:
         return None
-    from hitl_pipeline.pipeline import campaign_db_path
+    from hitl_pipeline.campaign.lifecycle import campaign_db_path
 
     path = campaign_db_path(home, spec.campaign)
     if not path.exists():

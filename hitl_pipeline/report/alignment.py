@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from hitl_pipeline.campaign.consensus import decide
-from hitl_pipeline.report.build import AnswerRecord
+from hitl_pipeline.report.compute import AnswerRecord
 from hitl_pipeline.report.stats import (
     DEFAULT_RESAMPLES,
     binary_metrics,

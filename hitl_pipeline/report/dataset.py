@@ -30,8 +30,8 @@ from typing import Any, Literal
 from hitl_pipeline.campaign.consensus import CONSENSUS_TYPES, decide
 from hitl_pipeline.errors import ConfigError
 from hitl_pipeline.model import Item, ItemRef, Score
-from hitl_pipeline.report.build import AnswerRecord, _score_value, records_from_scores, stored_consensus
-from hitl_pipeline.scoring.build import stored_names
+from hitl_pipeline.report.compute import AnswerRecord, _score_value, records_from_scores, stored_consensus
+from hitl_pipeline.scoring.scores import stored_names
 from hitl_pipeline.sources.base import Datasets, Source
 from hitl_pipeline.spec.model import Question, ReviewSpec
 

@@ -20,7 +20,7 @@ import krippendorff
 import numpy as np
 
 from hitl_pipeline.report.alignment import Estimate, JudgeAlignment, is_ordinal
-from hitl_pipeline.report.build import AnswerRecord
+from hitl_pipeline.report.compute import AnswerRecord
 from hitl_pipeline.report.stats import bootstrap_interval
 from hitl_pipeline.spec.model import Gate, Question, ReviewSpec
 

@@ -1,4 +1,4 @@
-"""Render a :class:`~hitl_pipeline.report.build.Report`: one self-contained HTML file, JSON, a terminal summary.
+"""Render a :class:`~hitl_pipeline.report.compute.Report`: one self-contained HTML file, JSON, a terminal summary.
 
 The HTML has inline CSS and inline SVG charts, no script and no remote resource (a
 Content-Security-Policy forbids any), so it can be mailed or attached to a ticket. Every
@@ -14,7 +14,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from hitl_pipeline.report.build import QuestionReport, Report
+from hitl_pipeline.report.compute import QuestionReport, Report
 from hitl_pipeline.report.trust_html import trust_html, trust_lines
 from hitl_pipeline.ui.view import safe_text
 

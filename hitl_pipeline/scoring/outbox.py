@@ -32,22 +32,17 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from hitl_pipeline.errors import HitlError
 from hitl_pipeline.model import CORRECTION_SCORE_NAME, Score, WriteResult
-from hitl_pipeline.scoring.build import score_from_json
+from hitl_pipeline.model.clock import Clock, utcnow
 from hitl_pipeline.scoring.outbox_store import OutboxRow, OutboxStore
+from hitl_pipeline.scoring.scores import score_from_json
 from hitl_pipeline.sources.base import Source
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -139,7 +134,7 @@ class Drainer:
         batch_size: int = 100,
         confirm_timeout: float = CONFIRM_TIMEOUT,
         backoff: Backoff | None = None,
-        clock: Clock = _utcnow,
+        clock: Clock = utcnow,
         rng: random.Random | None = None,
         first_check: float = 0.5,
         check_cap: float = 10.0,
@@ -376,7 +371,7 @@ def drain(
     batch_size: int = 100,
     backoff: Backoff | None = None,
     on_progress: Callable[[DrainReport], None] | None = None,
-    clock: Clock = _utcnow,
+    clock: Clock = utcnow,
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
 ) -> DrainReport:
@@ -448,7 +443,7 @@ class OutboxWorker:
         confirm_timeout: float = CONFIRM_TIMEOUT,
         batch_size: int = 100,
         backoff: Backoff | None = None,
-        clock: Clock = _utcnow,
+        clock: Clock = utcnow,
         recheck_dropped: float = 60.0,
     ) -> None:
         self.drainer = Drainer(

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hitl_pipeline.errors import ConfigError, SpecError, SpecIssue
-from hitl_pipeline.spec.build import build_spec
+from hitl_pipeline.spec.builder import build_spec
 from hitl_pipeline.spec.loader import MAX_SPEC_CHARS, load_yaml, too_big_message
 from hitl_pipeline.spec.model import ReviewSpec
 from hitl_pipeline.spec.validate import check

@@ -22,7 +22,7 @@ from hitl_pipeline.spec.model import Question, ReviewSpec
 Kind = Literal["harmless", "meaning"]
 
 #: ReviewSpec fields that are not part of the spec's content.
-_NOT_CONTENT = {"path", "spec_hash"}
+_NOT_CONTENT = {"path", "spec_hash", "data_json"}
 
 
 @dataclass(frozen=True)
@@ -298,7 +298,7 @@ def plan_spec_change(
     """Decide how a campaign continues under ``new``, given the spec it recorded.
 
     Args:
-        old: the spec the campaign state recorded (``pipeline.spec_from_json(meta.spec_json)``).
+        old: the spec the campaign state recorded (``spec.codec.spec_from_json(meta.spec_json)``).
         stored_version: the campaign version the state runs under.
         new: the spec being run now.
         new_version: the user asked for a new campaign version (``--new-version``).

@@ -306,6 +306,9 @@ class ReviewSpec:
     version: int = 1
     path: str = "<string>"
     spec_hash: str = ""
+    #: The validated spec data this model was built from, as canonical JSON (what the campaign
+    #: state stores; :mod:`hitl_pipeline.spec.codec`). Empty for a spec built by hand.
+    data_json: str = field(default="", compare=False, repr=False)
 
     def question(self, score: str) -> Question:
         """The question writing score ``score`` (KeyError if there is none)."""

@@ -79,7 +79,7 @@ def serve_campaign(
     campaign (worker stopped after its current round; unsent scores stay in the durable outbox for
     the next run or ``hitl sync``).
     """
-    from hitl_pipeline.pipeline import open_campaign
+    from hitl_pipeline.campaign.lifecycle import open_campaign
     from hitl_pipeline.ui.server import check_binding, serve
 
     accounts, header, name, access = choose_access(home, reviewer=reviewer, auth_header=auth_header)

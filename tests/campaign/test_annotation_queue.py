@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hitl_pipeline.campaign.annotation_queue import QueueMirror
-from hitl_pipeline.pipeline import campaign_db_path, open_campaign, sync
+from hitl_pipeline.campaign.lifecycle import campaign_db_path, open_campaign, sync
 from hitl_pipeline.sources.demo import generate_demo
 from hitl_pipeline.sources.langfuse import LangfuseSource
 from hitl_pipeline.spec import load_spec_text

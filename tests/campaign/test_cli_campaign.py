@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from hitl_pipeline.campaign.lifecycle import dry_run, open_campaign
 from hitl_pipeline.cli import app
-from hitl_pipeline.pipeline import dry_run, open_campaign
 from hitl_pipeline.sources.local import LocalSource
 from hitl_pipeline.spec import load_spec
 from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs

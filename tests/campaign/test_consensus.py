@@ -118,9 +118,9 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from hitl_pipeline.campaign.consensus import CONSENSUS_REVIEWER, ConsensusManager  # noqa: E402
+from hitl_pipeline.campaign.lifecycle import open_campaign  # noqa: E402
 from hitl_pipeline.campaign.service import CampaignService  # noqa: E402
 from hitl_pipeline.errors import CampaignError  # noqa: E402
-from hitl_pipeline.pipeline import open_campaign  # noqa: E402
 from hitl_pipeline.scoring.outbox import drain  # noqa: E402
 from hitl_pipeline.sources.local import LocalSource  # noqa: E402
 from hitl_pipeline.spec.model import Consensus  # noqa: E402

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from hitl_pipeline.pipeline import campaign_db_path, open_campaign, status, sync
-from hitl_pipeline.report.build import records_from_scores
-from hitl_pipeline.scoring.build import stored_names
+from hitl_pipeline.campaign.lifecycle import campaign_db_path, open_campaign, sync
+from hitl_pipeline.campaign.status import status
+from hitl_pipeline.report.compute import records_from_scores
+from hitl_pipeline.scoring.scores import stored_names
 from hitl_pipeline.sources.demo import generate_demo
 from hitl_pipeline.sources.langfuse import LangfuseSource
 from tests.campaign.campaign_support import DEMO_NOW, Clock, make_spec

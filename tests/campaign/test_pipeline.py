@@ -11,21 +11,14 @@ from typing import Any
 
 import pytest
 
+from hitl_pipeline.campaign.export import EXPORT_COLUMNS, export
+from hitl_pipeline.campaign.lifecycle import campaign_db_path, dry_run, open_campaign, sync
 from hitl_pipeline.campaign.service import CampaignService
 from hitl_pipeline.campaign.state import CampaignState
-from hitl_pipeline.pipeline import (
-    EXPORT_COLUMNS,
-    campaign_db_path,
-    dry_run,
-    export,
-    open_campaign,
-    spec_from_json,
-    spec_to_json,
-    status,
-    sync,
-)
-from hitl_pipeline.scoring.build import score_id
+from hitl_pipeline.campaign.status import status
+from hitl_pipeline.scoring.scores import score_id
 from hitl_pipeline.sources.local import LocalSource
+from hitl_pipeline.spec.codec import spec_from_json, spec_to_json
 from hitl_pipeline.spec.model import ReviewSpec
 from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs, make_spec
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
+from hitl_pipeline.campaign.lifecycle import open_campaign
 from hitl_pipeline.campaign.service import CampaignService
 from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.errors import CampaignError, ScoreValidationError
 from hitl_pipeline.model import Item, ItemRef
-from hitl_pipeline.pipeline import open_campaign
-from hitl_pipeline.scoring.build import score_id
+from hitl_pipeline.scoring.scores import score_id
 from hitl_pipeline.sources.local import LocalSource
 from hitl_pipeline.spec.model import ReviewSpec
 from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs, make_spec

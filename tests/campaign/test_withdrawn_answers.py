@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
+from hitl_pipeline.campaign.export import export
+from hitl_pipeline.campaign.lifecycle import open_campaign
 from hitl_pipeline.campaign.service import CampaignService
 from hitl_pipeline.campaign.state import CampaignState
-from hitl_pipeline.pipeline import export, open_campaign, status
-from hitl_pipeline.scoring.build import score_id
+from hitl_pipeline.campaign.status import status
 from hitl_pipeline.scoring.outbox import Backoff, drain
+from hitl_pipeline.scoring.scores import score_id
 from hitl_pipeline.sources.base import Source
 from hitl_pipeline.sources.demo import generate_demo
 from hitl_pipeline.sources.langfuse import LangfuseSource

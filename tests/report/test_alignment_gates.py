@@ -221,7 +221,7 @@ gates:
 
 @pytest.fixture(scope="module")
 def gate_campaign(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from hitl_pipeline.pipeline import open_campaign
+    from hitl_pipeline.campaign.lifecycle import open_campaign
     from hitl_pipeline.scoring.outbox import drain
     from hitl_pipeline.sources.demo import generate_demo, load_demo
     from hitl_pipeline.sources.local import LocalSource

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from hitl_pipeline.campaign.lifecycle import open_campaign
 from hitl_pipeline.cli import app
-from hitl_pipeline.pipeline import open_campaign
 from hitl_pipeline.scoring.outbox import drain
 from hitl_pipeline.sources.demo import generate_demo, load_demo
 from hitl_pipeline.sources.local import LocalSource
@@ -281,8 +281,8 @@ def test_export_to_dataset_on_the_local_backend(campaign: dict[str, Any]) -> Non
 
 
 def test_records_from_state_match_the_stored_scores(campaign: dict[str, Any]) -> None:
+    from hitl_pipeline.campaign.lifecycle import campaign_db_path
     from hitl_pipeline.campaign.state import CampaignState
-    from hitl_pipeline.pipeline import campaign_db_path
     from hitl_pipeline.report import records_from_scores, records_from_state
 
     spec = load_spec(campaign["spec"])

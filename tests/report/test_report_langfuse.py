@@ -8,7 +8,7 @@ import pytest
 
 from hitl_pipeline.report import make_report, render_html
 from hitl_pipeline.report.agreement import krippendorff_alpha
-from hitl_pipeline.report.build import langfuse_linker
+from hitl_pipeline.report.compute import langfuse_linker
 from hitl_pipeline.sources.langfuse import LangfuseSource
 from tests.report.langfuse_extras import InteropFake
 from tests.report.test_dataset import ANSWERS, DEMO, SPEC, TRACES, _scores

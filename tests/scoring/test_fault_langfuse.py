@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from hitl_pipeline.campaign.lifecycle import open_campaign
 from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.model.score_rules import check_score
-from hitl_pipeline.pipeline import open_campaign
-from hitl_pipeline.scoring.build import score_from_json
+from hitl_pipeline.scoring.scores import score_from_json
 from hitl_pipeline.sources.demo import generate_demo
 from hitl_pipeline.sources.local import LocalSource
 from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs, make_spec

@@ -9,10 +9,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from hitl_pipeline.campaign.lifecycle import open_campaign
 from hitl_pipeline.campaign.service import CampaignService
+from hitl_pipeline.campaign.status import status
 from hitl_pipeline.errors import SourceError
 from hitl_pipeline.model import Score, ScoreWrite, WriteResult
-from hitl_pipeline.pipeline import open_campaign, status
 from hitl_pipeline.scoring.outbox import Backoff, Drainer, drain
 from hitl_pipeline.sources.local import LocalSource
 from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs, make_spec

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from hitl_pipeline.campaign.lifecycle import open_campaign
 from hitl_pipeline.campaign.service import CampaignService
 from hitl_pipeline.model import ScoreConfig
-from hitl_pipeline.pipeline import open_campaign
 from hitl_pipeline.sources.demo import ensure_demo_store
 from hitl_pipeline.sources.local import LocalSource
 from hitl_pipeline.spec import load_spec_text

@@ -10,7 +10,7 @@ import pytest
 
 from hitl_pipeline.model import Score
 from hitl_pipeline.report.agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha, pearson
-from hitl_pipeline.report.build import (
+from hitl_pipeline.report.compute import (
     AnswerRecord,
     automated_from_scores,
     build_report,

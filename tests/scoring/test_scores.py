@@ -10,7 +10,8 @@ import pytest
 
 from hitl_pipeline.errors import ScoreValidationError
 from hitl_pipeline.model import Item, ItemRef, Observation, ScoreConfig, Session, Trace
-from hitl_pipeline.scoring.build import (
+from hitl_pipeline.scoring.answers import output_text, validate_answers
+from hitl_pipeline.scoring.scores import (
     SCORE_NAMESPACE,
     build_scores,
     item_environment,
@@ -18,7 +19,6 @@ from hitl_pipeline.scoring.build import (
     score_id,
     score_to_json,
 )
-from hitl_pipeline.scoring.validate import output_text, validate_answers
 from hitl_pipeline.sources.local import LocalSource
 from tests.campaign.campaign_support import demo_configs, make_spec
 

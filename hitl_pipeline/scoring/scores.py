@@ -111,7 +111,7 @@ def build_scores(
         spec: the campaign spec.
         ref: the item answered.
         reviewer: who answered.
-        answers: normalised answers (see :func:`hitl_pipeline.scoring.validate.validate_answers`).
+        answers: normalised answers (see :func:`hitl_pipeline.scoring.answers.validate_answers`).
         comment: the reviewer's comment, put on every score.
         configs: question score name → resolved config (required for every non-correction question).
         timestamp: the score time; keep it stable across edits (the first answer's time).

@@ -30,10 +30,14 @@ from hitl_pipeline.spec.model import (
 )
 
 
+def canonical_json(data: dict[str, Any]) -> str:
+    """The canonical JSON (sorted keys, no spaces) of validated spec data."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def spec_hash(data: dict[str, Any]) -> str:
     """sha256 hex of the canonical JSON (sorted keys, no spaces) of validated spec data."""
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -66,6 +70,7 @@ def build_spec(data: dict[str, Any], path: str) -> ReviewSpec:
         version=int(data["version"]),
         path=path,
         spec_hash=spec_hash(data),
+        data_json=canonical_json(data),
     )
 
 

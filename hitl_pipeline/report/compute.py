@@ -29,7 +29,7 @@ from hitl_pipeline.report.agreement import (
     reliability_matrix,
     spearman,
 )
-from hitl_pipeline.scoring.build import question_of
+from hitl_pipeline.scoring.scores import question_of
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
 if TYPE_CHECKING:
@@ -382,6 +382,31 @@ def _reviewer_agreement(q: Question, units: Mapping[str, Mapping[str, Any]]) -> 
     )
 
 
+def _correlations(
+    q: Question, pairs: Sequence[tuple[str, Any, float | str]]
+) -> tuple[float | None, float | None]:
+    """Pearson and Spearman of human (consensus) against automated values, when both are numbers."""
+    human_num = [_numeric(q, h) for _, h, _ in pairs]
+    auto_num = [_to_float(a) for _, _, a in pairs]
+    if any(h is None for h in human_num) or any(a is None for a in auto_num):
+        return None, None
+    hx = [float(h) for h in human_num if h is not None]
+    ax = [float(a) for a in auto_num if a is not None]
+    return pearson(hx, ax), spearman(hx, ax)
+
+
+def _label_agreement(
+    q: Question, pairs: Sequence[tuple[str, Any, float | str]]
+) -> tuple[float | None, float | None]:
+    """Share of equal labels and Cohen's κ, for categorical and boolean questions."""
+    if q.type not in ("categorical", "boolean"):
+        return None, None
+    h_txt = [_as_text(h) for _, h, _ in pairs]
+    a_txt = [_auto_as_text(q, a) for _, _, a in pairs]
+    agreement = sum(x == y for x, y in zip(h_txt, a_txt, strict=True)) / len(pairs)
+    return agreement, cohen_kappa(h_txt, a_txt)
+
+
 def _compare(
     q: Question, consensus: Mapping[str, Any], automated: Mapping[str, float | str]
 ) -> AutomatedComparison | None:
@@ -390,19 +415,8 @@ def _compare(
     pairs = tuple((k, consensus[k], automated[k]) for k in keys)
     if not pairs:
         return AutomatedComparison(score=q.compare_with, items=0)
-    human_num = [_numeric(q, h) for _, h, _ in pairs]
-    auto_num = [_to_float(a) for _, _, a in pairs]
-    pr = sp = None
-    if all(h is not None for h in human_num) and all(a is not None for a in auto_num):
-        hx = [float(h) for h in human_num if h is not None]
-        ax = [float(a) for a in auto_num if a is not None]
-        pr, sp = pearson(hx, ax), spearman(hx, ax)
-    agreement = kappa = None
-    if q.type in ("categorical", "boolean"):
-        h_txt = [_as_text(h) for _, h, _ in pairs]
-        a_txt = [_auto_as_text(q, a) for _, _, a in pairs]
-        agreement = sum(x == y for x, y in zip(h_txt, a_txt, strict=True)) / len(pairs)
-        kappa = cohen_kappa(h_txt, a_txt)
+    pr, sp = _correlations(q, pairs)
+    agreement, kappa = _label_agreement(q, pairs)
     return AutomatedComparison(
         score=q.compare_with,
         items=len(pairs),
@@ -475,6 +489,197 @@ def _review_seconds(records: Sequence[AnswerRecord]) -> tuple[dict[tuple[str, st
     return estimated, True
 
 
+def _unit_tables(
+    spec: ReviewSpec, records: Sequence[AnswerRecord]
+) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, AnswerRecord]]:
+    """Per question: item key → reviewer → value (the latest record wins); and each item's first record."""
+    units: dict[str, dict[str, dict[str, Any]]] = {q.score: {} for q in spec.questions}
+    first_record: dict[str, AnswerRecord] = {}
+    for r in sorted(records, key=lambda r: r.submitted_at or datetime.min.replace(tzinfo=UTC)):
+        if r.question in units and r.value is not None:
+            units[r.question].setdefault(r.item_key, {})[r.reviewer] = r.value
+            first_record.setdefault(r.item_key, r)
+    return units, first_record
+
+
+Table = Mapping[str, Mapping[str, Any]]  # item key → reviewer → value
+
+
+def _coded(q: Question, table: Table) -> dict[str, dict[str, Any]]:
+    """The values as agreement statistics take them: floats for numeric questions, else text."""
+    return {
+        k: {r: float(v) if q.type == "numeric" else _as_text(v) for r, v in by.items()}
+        for k, by in table.items()
+    }
+
+
+def _alpha(q: Question, coded: Mapping[str, Mapping[str, Any]]) -> dict[str, float | None]:
+    """Krippendorff's α at each measurement level that means something for ``q``."""
+    _, _, matrix = reliability_matrix(coded)
+    alpha: dict[str, float | None] = {}
+    for level in _levels(q):
+        order = None
+        level_matrix = matrix
+        if level == "ordinal" and q.type == "categorical":
+            order = [c.label for c in sorted(q.categories, key=lambda c: c.value)]
+            # A stored label the spec no longer has (its config changed) has no rank: missing here.
+            ranked = set(order)
+            level_matrix = [[v if v in ranked else None for v in row] for row in matrix]
+        alpha[level] = krippendorff_alpha(level_matrix, level, order=order) if matrix else None
+    return alpha
+
+
+def _observed_agreement(multi: Table) -> float | None:
+    """The share of agreeing answer pairs over the items answered more than once."""
+    agree = total = 0
+    for by in multi.values():
+        vals = list(by.values())
+        for i in range(len(vals)):
+            for j in range(i + 1, len(vals)):
+                total += 1
+                agree += int(_as_text(vals[i]) == _as_text(vals[j]))
+    return agree / total if total else None
+
+
+# -- one function per question kind: the statistics of its QuestionReport -----------------------
+
+
+def _categorical_stats(q: Question, table: Table, multi: Table) -> dict[str, Any]:
+    """Categorical and boolean questions: α, Fleiss' κ, pairwise Cohen's κ, observed agreement."""
+    coded = _coded(q, table)
+    counts = fleiss_counts(multi) if multi else None
+    return {
+        "alpha": _alpha(q, coded),
+        "fleiss_kappa": fleiss_kappa(counts) if counts else None,
+        "pairwise_kappa": tuple(pairwise_cohen(coded)),
+        "observed_agreement": _observed_agreement(multi),
+    }
+
+
+def _numeric_stats(q: Question, table: Table, multi: Table) -> dict[str, Any]:
+    """Numeric questions: α (interval, ordinal) and mean, median, min, max of the answers."""
+    nums = [float(v) for by in table.values() for v in by.values()]
+    summary = None
+    if nums:
+        summary = {
+            "mean": statistics.fmean(nums),
+            "median": statistics.median(nums),
+            "min": min(nums),
+            "max": max(nums),
+        }
+    return {"alpha": _alpha(q, _coded(q, table)), "numeric": summary}
+
+
+def _free_text_stats(q: Question, table: Table, multi: Table) -> dict[str, Any]:
+    """Text and correction questions: no agreement statistics (only counts)."""
+    return {}
+
+
+_STATS: dict[str, Callable[[Question, Table, Table], dict[str, Any]]] = {
+    "categorical": _categorical_stats,
+    "boolean": _categorical_stats,
+    "numeric": _numeric_stats,
+    "text": _free_text_stats,
+    "correction": _free_text_stats,
+}
+
+
+def _disputes(
+    q: Question,
+    multi: Table,
+    first_record: Mapping[str, AnswerRecord],
+    link: Callable[[AnswerRecord], str | None] | None,
+) -> list[DisputedItem]:
+    """The items of ``q`` whose reviewers disagree."""
+    disputes = []
+    for key, by in multi.items():
+        d = disagreement(q, list(by.values()))
+        if d > 0:
+            rec = first_record.get(key)
+            disputes.append(
+                DisputedItem(
+                    item_key=key,
+                    url=link(rec) if (link and rec) else None,
+                    disagreement=d,
+                    question=q.score,
+                    answers=tuple((r, _as_text(v)) for r, v in sorted(by.items())),
+                )
+            )
+    return disputes
+
+
+def _automated_comparison(
+    spec: ReviewSpec, q: Question, table: Table, automated: Mapping[str, Mapping[str, float | str]]
+) -> AutomatedComparison | None:
+    """The reviewers' consensus against the automated score ``q.compare_with`` (None without one)."""
+    if not q.compare_with:
+        return None
+    consensus = {
+        key: decide(q, list(by.values()), numeric=spec.consensus.numeric, max_disagreement=1.0).value
+        for key, by in table.items()
+    }
+    return _compare(q, consensus, automated.get(q.compare_with, {}))
+
+
+def _question_report(
+    spec: ReviewSpec,
+    q: Question,
+    table: Table,
+    first_record: Mapping[str, AnswerRecord],
+    automated: Mapping[str, Mapping[str, float | str]],
+    link: Callable[[AnswerRecord], str | None] | None,
+) -> tuple[QuestionReport, list[DisputedItem]]:
+    """The dispatcher: the report of one question (its kind's statistics) and its disputed items."""
+    values = [v for by in table.values() for v in by.values()]
+    multi = {k: v for k, v in table.items() if len(v) >= 2}
+    scored = q.type in CONSENSUS_TYPES
+    report = QuestionReport(
+        score=q.score,
+        type=q.type,
+        label=q.label,
+        answers=len(values),
+        items=len(table),
+        multi_rated_items=len(multi),
+        distribution=_distribution(q, values),
+        reviewers=_reviewer_agreement(q, table) if scored else (),
+        automated=_automated_comparison(spec, q, table, automated) if scored else None,
+        **_STATS[q.type](q, table, multi),
+    )
+    return report, _disputes(q, multi, first_record, link) if scored else []
+
+
+def _reviewer_summaries(
+    records: Sequence[AnswerRecord], questions: Sequence[QuestionReport]
+) -> tuple[tuple[ReviewerSummary, ...], bool]:
+    """Each reviewer's items, answers, median review time and agreement; whether times are estimated."""
+    seconds, estimated = _review_seconds(records)
+    # Grouped once by reviewer (not a pass over every record per reviewer).
+    answers_of: Counter[str] = Counter(r.reviewer for r in records)
+    items_of: defaultdict[str, set[str]] = defaultdict(set)
+    for r in records:
+        items_of[r.reviewer].add(r.item_key)
+    times_of: defaultdict[str, list[float]] = defaultdict(list)
+    for (rv, _), s in seconds.items():
+        times_of[rv].append(s)
+    rates_of: defaultdict[str, list[float]] = defaultdict(list)
+    for qr in questions:
+        if qr.type in ("categorical", "boolean"):
+            for ra in qr.reviewers:
+                if ra.agreement is not None:
+                    rates_of[ra.reviewer].append(ra.agreement)
+    summaries = tuple(
+        ReviewerSummary(
+            reviewer=name,
+            items=len(items_of[name]),
+            answers=answers_of[name],
+            median_seconds=statistics.median(times_of[name]) if times_of[name] else None,
+            agreement=statistics.fmean(rates_of[name]) if rates_of[name] else None,
+        )
+        for name in sorted(answers_of)
+    )
+    return summaries, estimated
+
+
 def build_report(
     spec: ReviewSpec,
     records: Sequence[AnswerRecord],
@@ -492,132 +697,16 @@ def build_report(
         link: item → URL (e.g. :func:`langfuse_linker`), for the disputed items.
         now: the report time (default: now, UTC).
     """
-    automated = automated or {}
-    versions = {r.spec_version for r in records if r.spec_version}
-    # unit tables per question: item key → reviewer → value (latest record wins)
-    units: dict[str, dict[str, dict[str, Any]]] = {q.score: {} for q in spec.questions}
-    first_record: dict[str, AnswerRecord] = {}
-    for r in sorted(records, key=lambda r: r.submitted_at or datetime.min.replace(tzinfo=UTC)):
-        if r.question in units and r.value is not None:
-            units[r.question].setdefault(r.item_key, {})[r.reviewer] = r.value
-            first_record.setdefault(r.item_key, r)
-
+    units, first_record = _unit_tables(spec, records)
     question_reports: list[QuestionReport] = []
     disputes: list[DisputedItem] = []
     for q in spec.questions:
-        table = units[q.score]
-        values = [v for by in table.values() for v in by.values()]
-        multi = {k: v for k, v in table.items() if len(v) >= 2}
-        alpha: dict[str, float | None] = {}
-        fk: float | None = None
-        pk: tuple[PairKappa, ...] = ()
-        observed: float | None = None
-        numeric_summary: dict[str, float] | None = None
-        comparison: AutomatedComparison | None = None
-        reviewers: tuple[ReviewerAgreement, ...] = ()
-        if q.type in CONSENSUS_TYPES:
-            coded = {
-                k: {r: float(v) if q.type == "numeric" else _as_text(v) for r, v in by.items()}
-                for k, by in table.items()
-            }
-            _, _, matrix = reliability_matrix(coded)
-            for level in _levels(q):
-                order = None
-                level_matrix = matrix
-                if level == "ordinal" and q.type == "categorical":
-                    order = [c.label for c in sorted(q.categories, key=lambda c: c.value)]
-                    # A stored label the spec no longer has (its config changed) has no rank: missing here.
-                    ranked = set(order)
-                    level_matrix = [[v if v in ranked else None for v in row] for row in matrix]
-                alpha[level] = krippendorff_alpha(level_matrix, level, order=order) if matrix else None
-            if q.type != "numeric":
-                counts = fleiss_counts(multi) if multi else None
-                fk = fleiss_kappa(counts) if counts else None
-                pk = tuple(pairwise_cohen(coded))
-                agree = total = 0
-                for by in multi.values():
-                    vals = list(by.values())
-                    for i in range(len(vals)):
-                        for j in range(i + 1, len(vals)):
-                            total += 1
-                            agree += int(_as_text(vals[i]) == _as_text(vals[j]))
-                observed = agree / total if total else None
-            else:
-                nums = [float(v) for v in values]
-                if nums:
-                    numeric_summary = {
-                        "mean": statistics.fmean(nums),
-                        "median": statistics.median(nums),
-                        "min": min(nums),
-                        "max": max(nums),
-                    }
-            reviewers = _reviewer_agreement(q, table)
-            for key, by in multi.items():
-                d = disagreement(q, list(by.values()))
-                if d > 0:
-                    rec = first_record.get(key)
-                    disputes.append(
-                        DisputedItem(
-                            item_key=key,
-                            url=link(rec) if (link and rec) else None,
-                            disagreement=d,
-                            question=q.score,
-                            answers=tuple((r, _as_text(v)) for r, v in sorted(by.items())),
-                        )
-                    )
-            if q.compare_with:
-                consensus = {
-                    key: decide(
-                        q, list(by.values()), numeric=spec.consensus.numeric, max_disagreement=1.0
-                    ).value
-                    for key, by in table.items()
-                }
-                comparison = _compare(q, consensus, automated.get(q.compare_with, {}))
-        question_reports.append(
-            QuestionReport(
-                score=q.score,
-                type=q.type,
-                label=q.label,
-                answers=len(values),
-                items=len(table),
-                multi_rated_items=len(multi),
-                distribution=_distribution(q, values),
-                numeric=numeric_summary,
-                alpha=alpha,
-                fleiss_kappa=fk,
-                pairwise_kappa=pk,
-                reviewers=reviewers,
-                observed_agreement=observed,
-                automated=comparison,
-            )
-        )
-
-    seconds, estimated = _review_seconds(records)
-    # Grouped once by reviewer (not a pass over every record per reviewer).
-    answers_of: Counter[str] = Counter(r.reviewer for r in records)
-    items_of: defaultdict[str, set[str]] = defaultdict(set)
-    for r in records:
-        items_of[r.reviewer].add(r.item_key)
-    times_of: defaultdict[str, list[float]] = defaultdict(list)
-    for (rv, _), s in seconds.items():
-        times_of[rv].append(s)
-    rates_of: defaultdict[str, list[float]] = defaultdict(list)
-    for qr in question_reports:
-        if qr.type in ("categorical", "boolean"):
-            for ra in qr.reviewers:
-                if ra.agreement is not None:
-                    rates_of[ra.reviewer].append(ra.agreement)
-    summaries = [
-        ReviewerSummary(
-            reviewer=name,
-            items=len(items_of[name]),
-            answers=answers_of[name],
-            median_seconds=statistics.median(times_of[name]) if times_of[name] else None,
-            agreement=statistics.fmean(rates_of[name]) if rates_of[name] else None,
-        )
-        for name in sorted(answers_of)
-    ]
+        report, disputed = _question_report(spec, q, units[q.score], first_record, automated or {}, link)
+        question_reports.append(report)
+        disputes.extend(disputed)
+    summaries, estimated = _reviewer_summaries(records, question_reports)
     disputes.sort(key=lambda d: (-d.disagreement, d.item_key, d.question))
+    versions = {r.spec_version for r in records if r.spec_version}
     return Report(
         campaign=spec.campaign,
         title=spec.title,
@@ -627,7 +716,7 @@ def build_report(
         generated_at=now or datetime.now(UTC),
         items=len({r.item_key for r in records}),
         answers=len(records),
-        reviewers=tuple(summaries),
+        reviewers=summaries,
         questions=tuple(question_reports),
         disputed=tuple(disputes[:TOP_DISPUTED]),
         time_estimated=estimated,
