@@ -471,6 +471,15 @@ def status(spec: SpecArgument, home: HomeOption = DEFAULT_HOME) -> None:
             )
     for reason, count in st.failures:
         typer.echo(f"  {count} × {reason}")
+    from hitl_pipeline.campaign.lifecycle import open_state
+    from hitl_pipeline.quality.status import status_lines
+
+    state = open_state(load_spec(spec), resolve_home(home))  # qualification, gold accuracy, overlap, ETA
+    try:
+        for line in status_lines(load_spec(spec), state):
+            typer.echo(line)
+    finally:
+        state.close()
 
 
 @app.command()

@@ -93,6 +93,20 @@ class CampaignService:
         # open_next (adjudications first), submit (adjudicator answers; decide once complete), skip.
         # Last: it decides the items still undecided right away, with the attributes above.
         self.consensus = ConsensusManager(self) if spec.consensus.enabled else None
+        # Gold items (hitl_pipeline.quality): qualification rounds and honeypots hook in at open_next
+        # (a gold item when due), submit (graded, kept apart), skip and progress (a blocked reviewer's note).
+        self.quality: Any = None
+        if spec.quality is not None and (spec.quality.qualification or spec.quality.honeypots):
+            from hitl_pipeline.quality.manager import QualityManager
+
+            self.quality = QualityManager(self)
+        # Adaptive overlap (review.reviewers_per_item as a range): decides after each answer whether
+        # the item needs another reviewer (hitl_pipeline.quality.overlap).
+        self.overlap: Any = None
+        if spec.review.adaptive is not None:
+            from hitl_pipeline.quality.overlap import AdaptiveOverlapPolicy
+
+            self.overlap = AdaptiveOverlapPolicy(spec, state, source)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -279,6 +293,12 @@ class CampaignService:
             adjudication = self.consensus.open_next(reviewer)
             if adjudication is not None:
                 return adjudication
+        notice = ""
+        if self.quality is not None:
+            gold, blocked = self.quality.open_next(reviewer)
+            if gold is not None or blocked:
+                return gold
+            notice = self.quality.take_notice(reviewer)
         now = self.clock()
         expires = now + timedelta(minutes=self.spec.review.lease_minutes)
         got = self.state.lease_next(reviewer, self.n, now, expires)
@@ -296,6 +316,7 @@ class CampaignService:
             item=item,
             lease_expires=lease_expires,
             others=self._others(key, reviewer),
+            notice=notice,
         )
 
     def open_item(self, reviewer: str, item_key: str) -> Assignment:
@@ -343,6 +364,9 @@ class CampaignService:
         self._check_reviewer(reviewer)
         if self.consensus is not None and self.consensus.is_adjudicating(reviewer, item_key):
             self.consensus.submit(reviewer, item_key, answers, comment)
+            return
+        if self.quality is not None and self.quality.is_gold(reviewer, item_key):
+            self.quality.submit(reviewer, item_key, answers, comment)
             return
         row = self._row(item_key)
         now = self.clock()
@@ -394,6 +418,8 @@ class CampaignService:
             )
             if self.consensus is not None:
                 self.consensus.on_submitted(item_key)
+            if self.overlap is not None:
+                self.overlap.on_submitted(item_key)
         if self.worker is not None:
             self.worker.notify()
         self._prefetch_for(reviewer)
@@ -411,6 +437,8 @@ class CampaignService:
         self._check_reviewer(reviewer)
         if self.consensus is not None and self.consensus.is_adjudicating(reviewer, item_key):
             self.consensus.release(reviewer, item_key)
+            return
+        if self.quality is not None and self.spec.review.allow_skip and self.quality.skip(reviewer, item_key):
             return
         if not self.spec.review.allow_skip:
             raise CampaignError(
@@ -437,4 +465,5 @@ class CampaignService:
             items_total=items,
             items_complete=complete,
             reviewer_remaining=remaining,
+            note=self.quality.blocked_note(reviewer) if self.quality is not None else "",
         )

@@ -41,6 +41,7 @@ class Assignment:
     adjudication: bool = False
     others: tuple[OtherAnswer, ...] = ()
     revisiting: bool = False  # True when opened through Back (an already answered item)
+    notice: str = ""  # one-time message above the item (quality: training feedback, a round's result)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Progress:
     items_total: int
     items_complete: int  # items with all their reviews
     reviewer_remaining: int  # slots this reviewer could still take
+    note: str = ""  # why the reviewer gets no items (quality: failed qualification), with the guidelines
 
 
 class ReviewService(Protocol):

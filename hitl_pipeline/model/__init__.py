@@ -11,7 +11,9 @@ import it.
 * :mod:`~hitl_pipeline.model.score_rules` — the server's own validation rules for scores and score
   configs (``check_score``, ``score_config_problems``), applied before anything is sent or stored;
 * :mod:`~hitl_pipeline.model.json_text` — strict JSON text (``decode_json``): what a user's JSON
-  file may hold (no NaN/Infinity, overflowing numbers, lone surrogates or runaway nesting).
+  file may hold (no NaN/Infinity, overflowing numbers, lone surrogates or runaway nesting);
+* :mod:`~hitl_pipeline.model.stats` — pure statistics for label quality (weighted κ, Wilson and
+  bootstrap intervals, binary metrics), used by the quality policies and the report.
 
 The value types are importable from the package itself (``from hitl_pipeline.model import Item``).
 """

@@ -26,7 +26,7 @@ from hitl_pipeline.report.compute import (
     langfuse_linker,
     records_from_scores,
 )
-from hitl_pipeline.report.gates import trust_section
+from hitl_pipeline.report.gates import StateFigures, state_figures, trust_section
 from hitl_pipeline.report.html import render_html, render_json, report_to_dict, summary_lines
 from hitl_pipeline.scoring.scores import stored_names
 from hitl_pipeline.sources.base import Source, TraceLinks
@@ -122,6 +122,7 @@ def make_report(
     state = _state_for(spec, home)
     seconds: dict[tuple[str, str], float] = {}
     strata: dict[str, str | None] = {}
+    figures = StateFigures()
     open_adjudications: int | None = None
     not_stored: int | None = None
     try:
@@ -135,6 +136,7 @@ def make_report(
                 if r.duration_s is not None:
                     seconds[(r.item_key, r.reviewer)] = r.duration_s
             strata = {row.key: row.ref.stratum for row in state.items()}  # judge alignment per stratum
+            figures = state_figures(spec, state)  # gold accuracy, overlap, throughput
             open_adjudications = _open_adjudications(state, spec)
             outbox = state.counts(spec.review.reviewers_per_item).outbox
             not_stored = sum(n for status, n in outbox.items() if status != "confirmed")
@@ -152,7 +154,16 @@ def make_report(
     report = build_report(spec, records, automated=automated, link=link)
     return replace(
         report,
-        trust=trust_section(spec, records, automated, strata=strata, link=link),
+        trust=trust_section(
+            spec,
+            records,
+            automated,
+            strata=strata,
+            link=link,
+            reviewers=figures.reviewers,
+            overlap=figures.overlap,
+            throughput=figures.throughput,
+        ),
         consensus=consensus_summaries(spec, scores, spec_version=spec_version),
         adjudications_open=open_adjudications,
         scores_not_stored=not_stored,

@@ -28,14 +28,15 @@ from typing import Any
 import numpy as np
 
 from hitl_pipeline.campaign.consensus import decide
-from hitl_pipeline.report.compute import AnswerRecord
-from hitl_pipeline.report.stats import (
+from hitl_pipeline.model.stats import (
     DEFAULT_RESAMPLES,
     binary_metrics,
     bootstrap_interval,
     weighted_kappa_table,
     wilson_interval,
 )
+from hitl_pipeline.quality.judge import answer_text, as_float, judge_label, judge_number
+from hitl_pipeline.report.compute import AnswerRecord
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
 #: How many of the largest human–judge disagreements the report lists per question.
@@ -101,53 +102,8 @@ class JudgeAlignment:
     disagreements: tuple[JudgeDisagreement, ...] = ()
 
 
-def _text(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
-
-
-def _float(v: Any) -> float | None:
-    if isinstance(v, bool):
-        return float(v)
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def judge_label(q: Question, value: Any) -> str | None:
-    """The judge's score as an answer to ``q``: a category label, ``true``/``false``, or None."""
-    if q.type == "boolean":
-        if isinstance(value, str):
-            low = value.strip().lower()
-            if low in ("true", "false"):
-                return low
-        f = _float(value)
-        return None if f is None else ("true" if f >= 0.5 else "false")
-    if q.type == "categorical":
-        if isinstance(value, str) and value in q.labels:
-            return value
-        f = _float(value)
-        for c in q.categories:
-            if f is not None and c.value == f:
-                return c.label
-        return None
-    return None
-
-
-def judge_number(q: Question, value: Any) -> float | None:
-    """A numeric judge score in the question's units (``compare_range`` mapped onto min–max)."""
-    f = _float(value)
-    if f is None:
-        return None
-    if q.compare_range is not None and q.min is not None and q.max is not None:
-        lo, hi = q.compare_range
-        return q.min + (f - lo) / (hi - lo) * (q.max - q.min)
-    return f
+_text = answer_text
+_float = as_float
 
 
 def is_ordinal(q: Question) -> bool:

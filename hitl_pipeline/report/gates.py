@@ -19,9 +19,12 @@ from typing import Any
 import krippendorff
 import numpy as np
 
+from hitl_pipeline.campaign.state import CampaignState
+from hitl_pipeline.model.stats import bootstrap_interval, wilson_interval
+from hitl_pipeline.quality.manager import reviewer_quality
+from hitl_pipeline.quality.throughput import ReviewerThroughput, Throughput, throughput
 from hitl_pipeline.report.alignment import Estimate, JudgeAlignment, is_ordinal
 from hitl_pipeline.report.compute import AnswerRecord
-from hitl_pipeline.report.stats import bootstrap_interval
 from hitl_pipeline.spec.model import Gate, Question, ReviewSpec
 
 #: Resamples for α intervals (each resample is one α over all items).
@@ -58,23 +61,6 @@ class OverlapSummary:
     @property
     def saved_hours(self) -> float | None:
         return None if self.mean_seconds is None else self.saved_reviews * self.mean_seconds / 3600
-
-
-@dataclass(frozen=True)
-class ReviewerThroughput:
-    reviewer: str
-    reviews: int
-    active_seconds: float
-    items_per_hour: float | None
-
-
-@dataclass(frozen=True)
-class Throughput:
-    """Active review time (time an item was open in the form, capped per item), speed and ETA."""
-
-    reviewers: tuple[ReviewerThroughput, ...]
-    remaining_reviews: int | None = None
-    eta_hours: float | None = None  # remaining reviews at the recent pace of everyone together
 
 
 @dataclass(frozen=True)
@@ -288,6 +274,44 @@ def trust_section(
     )
 
 
+@dataclass(frozen=True)
+class StateFigures:
+    """What only the campaign state knows: gold accuracy, overlap spent, throughput."""
+
+    reviewers: tuple[ReviewerAccuracy, ...] = ()
+    overlap: OverlapSummary | None = None
+    throughput: Throughput | None = None
+
+
+def state_figures(spec: ReviewSpec, state: CampaignState) -> StateFigures:
+    """Reviewer accuracy on gold items (Wilson intervals), overlap and throughput from the state."""
+    reviewers = []
+    for r in reviewer_quality(spec, state):
+        interval = wilson_interval(r.correct, r.graded) if r.graded else None
+        reviewers.append(
+            ReviewerAccuracy(
+                reviewer=r.reviewer,
+                graded=r.graded,
+                correct=r.correct,
+                accuracy=Estimate(r.accuracy, *(interval or (None, None))),
+                qualification=r.status if spec.quality and spec.quality.qualification else "none",
+                flagged=r.flagged,
+                note=r.note,
+            )
+        )
+    tp = throughput(spec, state)
+    items = len(state.items())
+    reviews = len(state.reviews())
+    overlap = OverlapSummary(
+        adaptive=spec.review.adaptive is not None,
+        items=items,
+        reviews=reviews,
+        reviews_at_max=items * spec.review.reviewers_per_item,
+        mean_seconds=tp.mean_seconds,
+    )
+    return StateFigures(tuple(reviewers), overlap, tp)
+
+
 def _compared(g: Gate, est: Estimate) -> float:
     value = est.low if g.on == "lower_bound" else est.value
     return -math.inf if value is None else value
@@ -310,7 +334,9 @@ __all__ = [
     "Trust",
     "alpha_estimate",
     "evaluate_gates",
+    "StateFigures",
     "gate_level",
+    "state_figures",
     "trust_section",
     "units_of",
 ]

@@ -312,9 +312,10 @@ class _ReviewApp:
             shown[name] = props
             return False
 
-        progress = progress_text(self.service.progress(reviewer))
+        state_of = self.service.progress(reviewer)
+        progress = progress_text(state_of)
         if a is None:
-            done = (
+            done = state_of.note or (  # quality: a reviewer stopped at qualification is told why
                 "## ✅ Nothing left for you in this campaign\n\n"
                 "Every item available to you is reviewed. Thank you! You can still go **Back** to change an answer."
             )
@@ -341,6 +342,8 @@ class _ReviewApp:
         notes = []
         if notice:
             notes.append(notice)
+        if a.notice:  # quality: training feedback / a qualification round's result
+            notes.append(a.notice)
         if a.revisiting:
             notes.append(
                 "↩ You already answered this item: change what you like and submit to update your answer."

@@ -14,10 +14,10 @@ from scipy import stats as sps
 from typer.testing import CliRunner
 
 from hitl_pipeline.cli import app
+from hitl_pipeline.model.stats import weighted_kappa
 from hitl_pipeline.report.agreement import cohen_kappa, krippendorff_alpha
 from hitl_pipeline.report.alignment import align, spearman_np
 from hitl_pipeline.report.gates import ReviewerAccuracy, alpha_estimate, evaluate_gates
-from hitl_pipeline.report.stats import weighted_kappa
 from hitl_pipeline.spec import load_spec_text
 
 SPEC = """\

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from hitl_pipeline.report.agreement import cohen_kappa, cohen_kappa_table, spearman
-from hitl_pipeline.report.stats import (
+from hitl_pipeline.model.stats import (
     BinaryMetrics,
     binary_metrics,
     bootstrap_interval,
@@ -22,6 +21,7 @@ from hitl_pipeline.report.stats import (
     wilson_interval,
     z_value,
 )
+from hitl_pipeline.report.agreement import cohen_kappa, cohen_kappa_table, spearman
 
 # SAS PROC FREQ documentation example (as reproduced in statsmodels' test suite): a 3 × 3 table
 # with simple κ 0.4842 and weighted κ (Cicchetti-Allison = linear weights) 0.4701.

@@ -13,17 +13,18 @@ from hitl_pipeline.db import Database, Tx, aware_us, from_us
 _FREE = """
       AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.item_key = i.key AND r.reviewer = :reviewer)
       AND i.done + (SELECT COUNT(*) FROM leases l
-                    WHERE l.item_key = i.key AND l.reviewer != :reviewer AND l.expires_at > :now) < :n
+                    WHERE l.item_key = i.key AND l.reviewer != :reviewer AND l.expires_at > :now)
+          < COALESCE(i.needed, :n)
 """
 _NEXT_FRESH_SQL = (
-    """SELECT i.key FROM items i WHERE i.done < :n
+    """SELECT i.key FROM items i WHERE i.done < COALESCE(i.needed, :n)
       AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.item_key = i.key AND s.reviewer = :reviewer)"""
     + _FREE
     + " ORDER BY i.position LIMIT :limit"
 )
 _NEXT_SKIPPED_SQL = (
     """SELECT i.key FROM skips s JOIN items i ON i.key = s.item_key
-       WHERE s.reviewer = :reviewer AND i.done < :n"""
+       WHERE s.reviewer = :reviewer AND i.done < COALESCE(i.needed, :n)"""
     + _FREE
     + " ORDER BY s.skipped_at, i.position LIMIT :limit"
 )

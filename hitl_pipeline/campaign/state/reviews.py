@@ -174,7 +174,7 @@ class ReviewStore:
         """(items the reviewer answered, items still open to them)."""
         done = self.db.scalar("SELECT COUNT(*) FROM reviews WHERE reviewer = ?", (reviewer,))
         remaining = self.db.scalar(
-            """SELECT COUNT(*) FROM items i WHERE i.done < ?
+            """SELECT COUNT(*) FROM items i WHERE i.done < COALESCE(i.needed, ?)
                AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.item_key = i.key AND r.reviewer = ?)""",
             (n, reviewer),
         )
@@ -183,8 +183,9 @@ class ReviewStore:
     def item_counts(self, n: int) -> tuple[int, int, int]:
         """(items, items with ``n`` reviews, reviews capped at ``n`` per item)."""
         row = self.db.one(
-            """SELECT COUNT(*), COALESCE(SUM(CASE WHEN done >= ? THEN 1 ELSE 0 END), 0),
-                      COALESCE(SUM(CASE WHEN done < ? THEN done ELSE ? END), 0) FROM items""",
+            """SELECT COUNT(*), COALESCE(SUM(CASE WHEN done >= COALESCE(needed, ?) THEN 1 ELSE 0 END), 0),
+                      COALESCE(SUM(CASE WHEN done < COALESCE(needed, ?) THEN done ELSE COALESCE(needed, ?) END), 0)
+               FROM items""",
             (n, n, n),
         )
         assert row is not None

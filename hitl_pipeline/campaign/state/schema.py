@@ -95,6 +95,33 @@ def _consensus_and_queue(tx: Tx, d: Dialect) -> None:
     )
 
 
+def _quality(tx: Tx, d: Dialect) -> None:
+    # Gold items (hitl_pipeline.quality): which gold item was served to whom, as part of a
+    # qualification round or as a honeypot, and the answer given, graded. Never in reviews/answers/
+    # outbox, so never in agreement statistics nor (by default) in the source. reviewer_quality:
+    # each reviewer's qualification state. items.needed: adaptive overlap, the reviewers an item
+    # needs now (NULL: the spec's reviewers_per_item).
+    t = d.bigint_type
+    for statement in [
+        f"""CREATE TABLE gold_serves (
+            reviewer TEXT NOT NULL, item_key TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('qualification', 'honeypot')),
+            round INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL, served_at {t} NOT NULL,
+            answered_at {t}, answers_json TEXT, comment TEXT, duration_s {d.float_type},
+            graded INTEGER NOT NULL DEFAULT 0, correct INTEGER NOT NULL DEFAULT 0, grades_json TEXT,
+            PRIMARY KEY (reviewer, item_key, round)
+        )""",
+        "CREATE INDEX gold_serves_open ON gold_serves(reviewer, answered_at)",
+        f"""CREATE TABLE reviewer_quality (
+            reviewer TEXT PRIMARY KEY,
+            status TEXT NOT NULL CHECK (status IN ('qualifying', 'passed', 'failed', 'retry', 'stopped')),
+            round INTEGER NOT NULL DEFAULT 0, note TEXT, notice TEXT, updated_at {t} NOT NULL
+        )""",
+        "ALTER TABLE items ADD COLUMN needed INTEGER",
+    ]:
+        tx.execute(statement)
+
+
 # (table, column, NOT NULL, indexes to drop and re-create around the change)
 _TIMES: list[tuple[str, str, bool]] = [
     ("spec_versions", "first_seen", True),
@@ -172,4 +199,5 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration("0003_consensus_and_queue_tables", _consensus_and_queue),
     Migration("0004_times_as_microseconds", _times_as_microseconds),
+    Migration("0005_quality", _quality),
 ]

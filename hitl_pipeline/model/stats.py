@@ -1,7 +1,8 @@
 """Statistics for label quality: weighted κ, confusion matrices, binary metrics, intervals.
 
 Companion of :mod:`hitl_pipeline.report.agreement` (α, Cohen's/Fleiss' κ, correlations): what
-judge alignment, reviewer accuracy and CI gates need on top of it. Every function returns
+judge alignment, reviewer accuracy and CI gates need on top of it. Pure functions (numpy only), in
+the bottom layer so that campaign-time policies (honeypot accuracy) and the report share them. Every function returns
 ``None`` for an undefined statistic (no data, no variation) rather than a NaN, and every random
 computation takes a seed, so the same data always give the same numbers.
 
