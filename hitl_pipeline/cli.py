@@ -448,14 +448,26 @@ def status(spec: SpecArgument, home: HomeOption = DEFAULT_HOME) -> None:
 
     Example: hitl status specs/support_qa.yaml
     """
+    from hitl_pipeline.campaign.lifecycle import open_state
     from hitl_pipeline.campaign.status import status as campaign_status
+    from hitl_pipeline.quality.status import remaining_reviews, status_lines
     from hitl_pipeline.spec import load_spec
 
-    st = campaign_status(load_spec(spec), home=resolve_home(home))
+    spec_obj = load_spec(spec)
+    st = campaign_status(spec_obj, home=resolve_home(home))
     o = st.outbox
+    per_item, queued = f"{st.reviews_per_item}", st.queued
+    adaptive = spec_obj.review.adaptive
+    state = open_state(spec_obj, resolve_home(home))
+    try:
+        if adaptive is not None:  # adaptive overlap: slots are those decided so far, not items × max
+            per_item, queued = f"{adaptive.min}–{adaptive.max} (adaptive)", remaining_reviews(spec_obj, state)
+        quality_lines = status_lines(spec_obj, state)  # qualification, gold accuracy, overlap, ETA
+    finally:
+        state.close()
     typer.echo(f"Campaign {st.campaign} (version {st.spec_version}, spec {st.spec_hash[:12]})")
     typer.echo(
-        f"  items {st.items} × {st.reviews_per_item} reviewer(s): {st.answered} answered, {st.queued} queued, "
+        f"  items {st.items} × {per_item} reviewer(s): {st.answered} answered, {queued} queued, "
         f"{st.items_complete} items complete"
     )
     typer.echo(
@@ -471,15 +483,8 @@ def status(spec: SpecArgument, home: HomeOption = DEFAULT_HOME) -> None:
             )
     for reason, count in st.failures:
         typer.echo(f"  {count} × {reason}")
-    from hitl_pipeline.campaign.lifecycle import open_state
-    from hitl_pipeline.quality.status import status_lines
-
-    state = open_state(load_spec(spec), resolve_home(home))  # qualification, gold accuracy, overlap, ETA
-    try:
-        for line in status_lines(load_spec(spec), state):
-            typer.echo(line)
-    finally:
-        state.close()
+    for line in quality_lines:
+        typer.echo(line)
 
 
 @app.command()

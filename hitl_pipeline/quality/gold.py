@@ -10,14 +10,15 @@ categorical and boolean must equal the gold answer, numeric ones be within the q
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from hitl_pipeline.errors import SpecError
 from hitl_pipeline.model import ItemRef, Score
+from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.gold import GoldItem, load_gold_file, normalise_answer
-from hitl_pipeline.spec.model import Question, ReviewSpec
+from hitl_pipeline.spec.model import Filters, Question, ReviewSpec
 
 #: ItemRef timestamps of gold items (gold items are fetched by id; their time is not used).
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -28,6 +29,8 @@ class GoldSet:
     """Gold items by key."""
 
     items: Mapping[str, GoldItem]
+    #: Item times found by :meth:`resolve_times` for gold items that do not give one.
+    times: Mapping[str, datetime] = field(default_factory=dict)
 
     def __contains__(self, key: object) -> bool:
         return key in self.items
@@ -40,7 +43,27 @@ class GoldSet:
         gold = self.items[key]
         ident = key.partition(":")[2]
         trace_id = ident if spec.target == "trace" else gold.trace_id
-        return ItemRef(kind=spec.target, id=ident, timestamp=_EPOCH, trace_id=trace_id)
+        stamp = gold.timestamp or self.times.get(key) or _EPOCH
+        return ItemRef(kind=spec.target, id=ident, timestamp=stamp, trace_id=trace_id)
+
+    def resolve_times(self, spec: ReviewSpec, source: Source, now: datetime) -> GoldSet:
+        """A copy knowing the time (and trace) of every gold item without one, looked up in the
+        source's listing (the Langfuse backend fetches an item within a window around its time)."""
+        missing = {k for k, g in self.items.items() if g.timestamp is None}
+        if not missing:
+            return self
+        times: dict[str, datetime] = {}
+        items = dict(self.items)
+        wide = Filters(time_from="1970-01-01", time_to="now")
+        for ref in source.iter_candidates(spec.target, wide, now=now):
+            if ref.key in missing:
+                times[ref.key] = ref.timestamp
+                g = items[ref.key]
+                if g.trace_id is None and ref.trace_id:
+                    items[ref.key] = replace(g, trace_id=ref.trace_id)
+                if len(times) == len(missing):
+                    break
+        return GoldSet(items=items, times=times)
 
 
 def gold_from_scores(spec: ReviewSpec, scores: Iterable[Score]) -> dict[str, GoldItem]:
@@ -60,12 +83,14 @@ def gold_from_scores(spec: ReviewSpec, scores: Iterable[Score]) -> dict[str, Gol
             newest[(key, s.name)] = s
     answers: dict[str, dict[str, Any]] = {}
     traces: dict[str, str | None] = {}
+    times: dict[str, datetime] = {}
     for (key, name), s in newest.items():
         q = by_score[name]
         value, problem = normalise_answer(q, _score_answer(q, s))
         if problem is None:
             answers.setdefault(key, {})[q.score] = value
             traces[key] = s.trace_id
+            times[key] = min(times.get(key, s.timestamp), s.timestamp)
     return {
         key: GoldItem(key=key, answers=tuple(sorted(a.items())), trace_id=traces.get(key))
         for key, a in answers.items()
@@ -109,7 +134,13 @@ def load_gold(spec: ReviewSpec, scores: Iterable[Score] = ()) -> GoldSet:
         old = merged.get(g.key)
         if old is not None:  # the file wins question by question; its rationale and trace id too
             answers = {**old.answer_map, **g.answer_map}
-            g = GoldItem(g.key, tuple(sorted(answers.items())), g.rationale, g.trace_id or old.trace_id)
+            g = GoldItem(
+                g.key,
+                tuple(sorted(answers.items())),
+                g.rationale,
+                g.trace_id or old.trace_id,
+                g.timestamp or old.timestamp,
+            )
         merged[g.key] = g
     return GoldSet(items=merged)
 

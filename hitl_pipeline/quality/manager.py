@@ -89,10 +89,12 @@ class QualityManager:
             names = [score for _, score in self.quality.gold_scores]
             scores = list(service.source.iter_scores(names=names)) if names else []
             gold = load_gold(self.spec, scores)
-        self.gold = gold
+        self.gold = gold.resolve_times(self.spec, service.source, service.clock())
         live = {row.key for row in self.state.items()}
-        #: Gold items usable as gold: those not in the live queue.
-        self.pool = sorted(k for k in gold.items if k not in live)
+        #: Gold items usable as gold: those not in the live queue, found in the source.
+        self.pool = sorted(
+            k for k, g in self.gold.items.items() if k not in live and (g.timestamp or k in self.gold.times)
+        )
         self._lock = threading.RLock()
         self._score_names = list(self.spec.display.scores) or None
 

@@ -10,6 +10,11 @@ from hitl_pipeline.quality.throughput import throughput
 from hitl_pipeline.spec.model import ReviewSpec
 
 
+def remaining_reviews(spec: ReviewSpec, state: CampaignState) -> int:
+    """Review slots still open: per item, the reviewers it needs (so far) minus those it has."""
+    return throughput(spec, state).remaining_reviews or 0
+
+
 def status_lines(spec: ReviewSpec, state: CampaignState) -> list[str]:
     lines: list[str] = []
     standing = reviewer_quality(spec, state)
@@ -48,4 +53,4 @@ def status_lines(spec: ReviewSpec, state: CampaignState) -> list[str]:
     return lines
 
 
-__all__ = ["status_lines"]
+__all__ = ["remaining_reviews", "status_lines"]

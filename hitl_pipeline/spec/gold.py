@@ -8,6 +8,7 @@ YAML::
         rationale: The refund window is 30 days, not 14.
       observation:o-0042:
         trace_id: t-0042            # observations: their trace (to fetch the item)
+        timestamp: "2026-10-03T10:00:00Z"   # optional: the item's time (else looked up once at start)
         answers: {tool_call_correct: incorrect}
 
 JSONL (one item per line)::
@@ -25,13 +26,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hitl_pipeline.errors import SpecError, SpecIssue
 from hitl_pipeline.model.json_text import decode_json
 from hitl_pipeline.spec.loader import JsonPath, format_path, load_yaml
-from hitl_pipeline.spec.model import Question, ReviewSpec
+from hitl_pipeline.spec.model import Question, ReviewSpec, resolve_time
 from hitl_pipeline.spec.validate import GRADED_TYPES
 
 #: Largest gold file read (a gold set is hand-made: thousands of items at most).
@@ -47,6 +49,7 @@ class GoldItem:
     answers: tuple[tuple[str, Any], ...]
     rationale: str | None = None
     trace_id: str | None = None
+    timestamp: datetime | None = None
 
     @property
     def answer_map(self) -> dict[str, Any]:
@@ -103,9 +106,20 @@ def _check_entry(
     if not isinstance(entry, Mapping):
         yield issue(at, "must be a mapping with answers (and optionally rationale)", False)
         return
-    unknown = set(entry) - {"answers", "rationale", "trace_id", "item"}
+    unknown = set(entry) - {"answers", "rationale", "trace_id", "timestamp", "item"}
     for name in sorted(unknown, key=str):
-        yield issue((*at, name), f"unknown key {name!r} (allowed: answers, rationale, trace_id)", True)
+        yield issue(
+            (*at, name), f"unknown key {name!r} (allowed: answers, rationale, trace_id, timestamp)", True
+        )
+    stamp = entry.get("timestamp")
+    when = None
+    if stamp is not None:
+        try:
+            when = resolve_time(str(stamp), datetime.now(UTC))
+        except ValueError:
+            yield issue(
+                (*at, "timestamp"), f"{stamp!r} is not an ISO date-time (e.g. 2026-10-03T10:00:00Z)", False
+            )
     answers = entry.get("answers")
     if not isinstance(answers, Mapping) or not answers:
         yield issue((*at, "answers"), "needs answers: {question score name: expected answer, …}", False)
@@ -138,6 +152,7 @@ def _check_entry(
             answers=tuple(sorted(normalised)),
             rationale=rationale if isinstance(rationale, str) else None,
             trace_id=trace_id if isinstance(trace_id, str) else None,
+            timestamp=when,
         )
 
 
