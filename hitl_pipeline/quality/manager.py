@@ -39,7 +39,7 @@ from hitl_pipeline.db import aware_us, from_us
 from hitl_pipeline.errors import CampaignError
 from hitl_pipeline.model.stats import wilson_interval
 from hitl_pipeline.quality.gold import GoldSet, grade, judge_round, load_gold
-from hitl_pipeline.scoring.validate import output_text, validate_answers
+from hitl_pipeline.scoring.answers import output_text, validate_answers
 from hitl_pipeline.spec.gold import GoldItem
 from hitl_pipeline.spec.model import ReviewSpec
 
