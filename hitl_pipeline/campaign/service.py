@@ -208,40 +208,58 @@ class CampaignService:
                 except InvalidStateError:  # failed by close() meanwhile
                     pass
         except BaseException as e:  # delivered to whoever waits for the item; a retry refetches
-            for _, fut in job:
+            for ref, fut in job:
                 if not fut.done():
                     fut.set_exception(e)
+                self._forget(ref.key, fut)  # not cached: a later prefetch or request fetches again
 
     def item(self, key: str) -> Item:
-        """The item in full: from the prefetch cache, else fetched now."""
+        """The item in full: from the prefetch cache, else fetched now.
+
+        A failed fetch is never kept: a prefetch that failed (the server was down when it ran) is
+        forgotten and the item fetched again now, so an outage that is over does not reach the
+        reviewer; a fetch on this request that fails raises, and the next request fetches again.
+        """
         with self._cache_lock:
             future = self._cache.get(key)
             if future is not None:
                 self._cache.move_to_end(key)
-        if future is None:
-            row = self._row(key)
-            future = Future()
+        if future is not None:
             try:
-                future.set_result(self._fetch(row.ref))
-            except Exception as e:  # raised below like a prefetch's failure, saying what and where
-                future.set_exception(e)
-            with self._cache_lock:
-                self._cache[key] = future
+                return self._resolved(key, future)
+            except Exception:
+                if self._closed:
+                    raise
+                log.info("prefetched %s failed; fetching it again", key)
+        row = self._row(key)
+        future = Future()
+        try:
+            future.set_result(self._fetch(row.ref))
+        except Exception as e:  # raised below like a prefetch's failure, saying what and where
+            future.set_exception(e)
+        with self._cache_lock:
+            self._cache[key] = future
+        return self._resolved(key, future)
+
+    def _resolved(self, key: str, future: Future[Item]) -> Item:
+        """The item of ``future`` (waiting for it); a failure is removed from the cache and raised
+        saying what and where."""
         try:
             item = future.result(timeout=self.fetch_timeout)
             self._environments[key] = item_environment(item)
             return item
         except HitlError:
-            with self._cache_lock:  # do not cache a failure: the next request retries
-                if self._cache.get(key) is future:
-                    del self._cache[key]
+            self._forget(key, future)
             raise
         except Exception as e:
-            with self._cache_lock:
-                if self._cache.get(key) is future:
-                    del self._cache[key]
+            self._forget(key, future)
             message = f"could not load {key} from the {self.source.name} source: {e}"
             raise SourceError(message) from e
+
+    def _forget(self, key: str, future: Future[Item]) -> None:
+        with self._cache_lock:
+            if self._cache.get(key) is future:
+                del self._cache[key]
 
     def environment_of(self, key: str) -> str | None:
         """The environment of the item's subject (written on its scores): known once the item was

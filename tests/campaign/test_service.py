@@ -19,7 +19,7 @@ import pytest
 from hitl_pipeline.campaign.lifecycle import open_campaign
 from hitl_pipeline.campaign.service import CampaignService
 from hitl_pipeline.campaign.state import CampaignState
-from hitl_pipeline.errors import CampaignError, ScoreValidationError
+from hitl_pipeline.errors import CampaignError, ScoreValidationError, SourceError
 from hitl_pipeline.model import Item, ItemRef
 from hitl_pipeline.scoring.scores import score_id
 from hitl_pipeline.sources.local import LocalSource
@@ -521,3 +521,39 @@ def test_scores_carry_the_items_environment(store: LocalSource, home: Path, cloc
             assert {r.payload["environment"] for r in rows} == {a.item.trace.environment}
             seen.add(a.item.trace.environment)
     assert "production" in seen
+
+
+class OutageSource(BatchSource):
+    """Fails every fetch while ``down`` (the server is out), like a prefetch made during an outage."""
+
+    def __init__(self, inner: LocalSource) -> None:
+        super().__init__(inner)
+        self.down = False
+        self.failed = threading.Event()
+
+    def _check(self) -> None:
+        if self.down:
+            self.failed.set()
+            raise SourceError("cannot reach the server")
+
+    def get_item(self, ref: ItemRef, *, score_names: Sequence[str] | None = None) -> Item:
+        self._check()
+        return self.inner.get_item(ref, score_names=score_names)
+
+    def get_items(self, refs: Sequence[ItemRef], *, score_names: Sequence[str] | None = None) -> list[Item]:
+        self._check()
+        return super().get_items(refs, score_names=score_names)
+
+
+def test_items_prefetched_during_an_outage_are_fetched_again_once_it_is_over(
+    store: LocalSource, home: Path, clock: Clock
+) -> None:
+    src = OutageSource(store)
+    src.down = True
+    with open_service(make_spec(size=6), src, home, clock, prefetch_depth=4) as svc:
+        assert src.failed.wait(10)  # the start-up prefetch ran during the outage
+        src.down = False  # the server is back: the reviewer never sees the old error
+        for _ in range(6):
+            a = svc.open_next("ann")
+            assert a is not None and a.item.trace is not None
+            svc.submit("ann", a.item_key, GOOD, None)
