@@ -40,7 +40,12 @@ class CampaignService:
         configs: question score name → resolved score config.
         clock: the time source (inject one in tests to expire leases).
         git_commit: the spec's git commit, recorded on every score.
-        prefetch_depth: how many upcoming items to fetch ahead of each reviewer.
+        prefetch_depth: how many upcoming items to keep fetched ahead of each reviewer.
+        prefetch_batch: with a source that fetches many items in one call (``get_items``, the
+            Langfuse backend: one request for the observations and one for the scores of up to
+            100 items), how many upcoming items to fetch at once whenever fewer than
+            ``prefetch_depth`` are ready ahead of a reviewer — so reads cost a few requests per
+            batch, not two per reviewed item.
         prefetch_workers: threads fetching items.
         cache_size: items kept in memory.
         worker: the outbox worker to notify after each submission (started by :meth:`start`).
@@ -56,6 +61,7 @@ class CampaignService:
         clock: Clock = utcnow,
         git_commit: str | None = None,
         prefetch_depth: int = 4,
+        prefetch_batch: int = 50,
         prefetch_workers: int = 4,
         cache_size: int = 256,
         worker: OutboxWorker | None = None,
@@ -68,6 +74,10 @@ class CampaignService:
         self.git_commit = git_commit
         self.prefetch_depth = prefetch_depth
         self.cache_size = cache_size
+        self._batched = callable(getattr(source, "get_items", None))
+        self.prefetch_batch = (
+            max(prefetch_depth + 1, min(prefetch_batch, cache_size // 2)) if self._batched else 0
+        )
         self.worker = worker
         self._pool = ThreadPoolExecutor(
             max_workers=max(1, prefetch_workers), thread_name_prefix="hitl-prefetch"
@@ -183,7 +193,7 @@ class CampaignService:
                     self._cache.popitem(last=False)
         if not todo:
             return
-        batched = callable(getattr(self.source, "get_items", None)) and len(todo) > 1
+        batched = self._batched and len(todo) > 1
         jobs = [todo] if batched else [[job] for job in todo]
         for job in jobs:
             try:
@@ -269,8 +279,17 @@ class CampaignService:
         return self._environments.get(key)
 
     def _prefetch_for(self, reviewer: str) -> None:
+        """Keep ``prefetch_depth`` items ready ahead of the reviewer; with a batched source, top up
+        a whole ``prefetch_batch`` at once when they run short (one call, a few requests)."""
         try:
-            self.prefetch(self.state.peek_next(reviewer, self.n, self.clock(), self.prefetch_depth + 1))
+            now = self.clock()
+            keys = self.state.peek_next(reviewer, self.n, now, self.prefetch_depth + 1)
+            if self.prefetch_batch:
+                with self._cache_lock:
+                    short = any(k not in self._cache for k in keys)
+                if short:
+                    keys = self.state.peek_next(reviewer, self.n, now, self.prefetch_batch)
+            self.prefetch(keys)
         except Exception:  # prefetching is an optimisation: never fail a request because of it
             log.exception("prefetch failed")
 

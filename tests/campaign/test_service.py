@@ -557,3 +557,27 @@ def test_items_prefetched_during_an_outage_are_fetched_again_once_it_is_over(
             a = svc.open_next("ann")
             assert a is not None and a.item.trace is not None
             svc.submit("ann", a.item_key, GOOD, None)
+
+
+def test_batched_prefetch_reads_a_few_calls_per_batch_not_one_per_item(
+    store: LocalSource, home: Path, clock: Clock
+) -> None:
+    # Three reviewers walk 60 items: the items come in a handful of batched calls, never one call
+    # per reviewed item, and no reviewer's request fetches an item itself.
+    src = BatchSource(store)
+    with open_service(make_spec(size=60), src, home, clock, prefetch_depth=4) as svc:
+        done = 0
+        active = ["ann", "bob", "cy"]
+        while active:
+            for who in list(active):
+                a = svc.open_next(who)
+                if a is None:
+                    active.remove(who)
+                    continue
+                assert a.item.trace is not None and a.item.trace.id == a.ref.id
+                svc.submit(who, a.item_key, GOOD, None)
+                done += 1
+        assert done == 60
+        assert len(src.batches) <= 5, src.batches
+        assert sum(src.batches) <= 70  # nothing fetched twice (bar a few at batch edges)
+        assert src.calls == []  # get_item (one item, on the request path) never needed
