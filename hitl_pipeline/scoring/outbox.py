@@ -146,6 +146,7 @@ class Drainer:
         self.recheck_dropped = recheck_dropped
         self.late_window = late_window
         self._next_dropped_check = clock() + timedelta(seconds=recheck_dropped)
+        self._next_confirm = clock()
         self.state = state
         self.source = source
         self.batch_size = batch_size
@@ -175,12 +176,20 @@ class Drainer:
                 missing = [(r.score_id, r.revision) for r in rows if r.score_id not in seen]
                 self.state.mark(missing, "pending", now, next_attempt_at=now)
 
-    def send_due(self) -> int:
-        """Send one batch of due rows; returns how many rows it handled."""
+    def send_due(self, *, hold: float = 0.0) -> int:
+        """Send one batch of due rows; returns how many rows it handled.
+
+        ``hold`` coalesces: fewer than ``batch_size`` due rows wait until the oldest has been due
+        ``hold`` seconds, so the answers of every reviewer in that window go out in one request.
+        """
         now = self.clock()
         rows = self.state.outbox_due(now, self.batch_size)
         if not rows:
             return 0
+        if hold > 0 and len(rows) < self.batch_size:
+            oldest = min(r.next_attempt_at for r in rows)
+            if (now - oldest).total_seconds() < hold:
+                return 0
         upserts = [r for r in rows if not r.is_delete]
         deletes = [r for r in rows if r.is_delete]
         if upserts:
@@ -275,7 +284,7 @@ class Drainer:
                     seen.add(row.score_id)
         return seen
 
-    def confirm(self, *, final: bool = False) -> None:
+    def confirm(self, *, final: bool = False, gap: float = 0.0) -> None:
         """Read back the ``sent`` rows that are due: seen → confirmed; unseen → *not visible yet*
         (read again later) until ``confirm_timeout`` has passed since sending → dropped.
 
@@ -285,9 +294,14 @@ class Drainer:
         row is due, the sent rows due within ``check_cap / 2`` are read in the same requests (100
         ids each), so confirmations are batched rather than one request per send. Every
         ``recheck_dropped`` seconds, dropped rows sent within ``late_window`` are read again too.
-        ``final`` reads every sent row now and drops the unseen ones whatever their age.
+        ``final`` reads every sent row now and drops the unseen ones whatever their age. ``gap``:
+        at most one read-back round per ``gap`` seconds (the review server's worker: under a steady
+        stream of answers, each round then confirms the scores of several write requests).
         """
         now = self.clock()
+        if gap > 0 and not final and now < self._next_confirm:
+            return
+        self._next_confirm = now + timedelta(seconds=gap)
         sent = self.state.outbox(status="sent")
         if final:
             rows = sent
@@ -351,11 +365,16 @@ class Drainer:
         counts = self.state.outbox_counts()
         return counts["pending"], counts["sent"]
 
-    def seconds_until_due(self) -> float | None:
-        """Seconds until the next send or read-back is due (0 if due now), None when nothing is left."""
-        dues = [
-            d for d in (self.state.next_due_at("pending"), self.state.next_due_at("sent")) if d is not None
-        ]
+    def seconds_until_due(self, *, hold: float = 0.0) -> float | None:
+        """Seconds until the next send (held ``hold`` s to coalesce) or read-back is due (0 if due
+        now), None when nothing is left."""
+        pending = self.state.next_due_at("pending")
+        if pending is not None and hold > 0:
+            pending += timedelta(seconds=hold)
+        sent = self.state.next_due_at("sent")
+        if sent is not None:
+            sent = max(sent, self._next_confirm)  # no read-back round before the gap is over
+        dues = [d for d in (pending, sent) if d is not None]
         if not dues:
             return None
         return max(0.0, (min(dues) - self.clock()).total_seconds())
@@ -431,7 +450,11 @@ def drain(
 class OutboxWorker:
     """A background thread that keeps draining the outbox while the review server runs.
 
-    Call :meth:`notify` after a submission to send it right away; :meth:`stop` to finish.
+    Call :meth:`notify` after a submission; :meth:`stop` to finish. Answers are coalesced: rows
+    go out once ``write_window`` seconds have passed since the oldest unsent one was queued, or
+    ``batch_size`` are waiting — the scores of every reviewer in that window in one request (no
+    reviewer waits for it: the answer is already durable in the outbox). Read-backs run at most
+    every ``confirm_gap`` seconds, each confirming everything due by then (100 ids a request).
     """
 
     def __init__(
@@ -445,7 +468,11 @@ class OutboxWorker:
         backoff: Backoff | None = None,
         clock: Clock = utcnow,
         recheck_dropped: float = 60.0,
+        write_window: float = 1.0,
+        confirm_gap: float = 2.0,
     ) -> None:
+        self.write_window = write_window
+        self.confirm_gap = confirm_gap
         self.drainer = Drainer(
             state,
             source,
@@ -489,12 +516,12 @@ class OutboxWorker:
                 # A few batches, then a read-back round: under a steady stream of answers the
                 # confirmations must not starve behind new sends.
                 for _ in range(10):
-                    if self._stop.is_set() or not self.drainer.send_due():
+                    if self._stop.is_set() or not self.drainer.send_due(hold=self.write_window):
                         break
                 if self._stop.is_set():
                     break
-                self.drainer.confirm()
-                wait = self.drainer.seconds_until_due()
+                self.drainer.confirm(gap=self.confirm_gap)
+                wait = self.drainer.seconds_until_due(hold=self.write_window)
             except Exception:
                 log.exception("outbox round failed; retrying in %.1fs", self.poll_interval)
                 wait = None

@@ -14,7 +14,7 @@ from hitl_pipeline.campaign.service import CampaignService
 from hitl_pipeline.campaign.status import status
 from hitl_pipeline.errors import SourceError
 from hitl_pipeline.model import Score, ScoreWrite, WriteResult
-from hitl_pipeline.scoring.outbox import Backoff, Drainer, drain
+from hitl_pipeline.scoring.outbox import Backoff, Drainer, OutboxWorker, drain
 from hitl_pipeline.sources.local import LocalSource
 from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs, make_spec
 
@@ -350,3 +350,31 @@ def test_unseen_is_not_visible_yet_until_the_deadline_not_dropped(
         clock.advance(seconds=31)
         drainer.confirm()
         assert svc.state.outbox_counts()["confirmed"] == 3
+
+
+def test_worker_coalesces_every_reviewers_answers_into_one_request_per_window(
+    store: LocalSource, home: Path
+) -> None:
+    # 3 reviewers answer 12 items within a fraction of a second: with a 2 s window their 36
+    # scores go out in one or two requests, not one request per answer.
+    src = Wrapped(store)
+    spec = make_spec(size=12, n=3)
+    svc = open_campaign(spec, src, home=home, now=DEMO_NOW, configs=demo_configs(store, spec), worker=False)
+    worker = OutboxWorker(svc.state, src, write_window=2.0, poll_interval=0.05)
+    try:
+        worker.start()
+        for _ in range(4):
+            for who in ("ann", "bob", "cy"):
+                a = svc.open_next(who)
+                assert a is not None
+                svc.submit(who, a.item_key, GOOD, None)
+                worker.notify()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and svc.state.outbox_counts()["confirmed"] < 36:
+            time.sleep(0.02)
+        assert svc.state.outbox_counts()["confirmed"] == 36
+        assert src.write_requests <= 3, src.write_requests  # one request per answer would be 12
+    finally:
+        worker.stop()
+        svc.close()
+        svc.state.close()
