@@ -239,7 +239,7 @@ def _decode_cursor(cursor: str) -> int:
 
 @dataclass
 class _Fault:
-    kind: str  # "500" | "503" | "429" | "drop" | "drop_after"
+    kind: str  # see LangfuseFake.fail_next
     retry_after: float | None = None
     route: str | None = None  # only requests whose path starts with this (None: any request)
 
@@ -538,8 +538,10 @@ class LangfuseFake:
         route: str | None = None,
     ) -> None:
         """Make the next ``count`` requests fail: 500, 503, 429 (with ``Retry-After``), 403 (ingestion
-        suspended), ``"drop"``
-        (close the connection without an answer) or ``"drop_after"`` (process it, then drop).
+        suspended), 401, ``"drop"`` (close the connection without an answer), ``"drop_after"``
+        (process it, then drop), ``"echo_auth"`` (a 502 whose body quotes the request's
+        Authorization header), ``"not_json"`` (a 200 HTML page) or ``"wrong_shape"`` (a 200 JSON
+        array where the endpoint returns an object). ``/health`` fails only when ``route`` names it.
         ``route``: only the next requests whose path starts with it (e.g. ``/api/public/scores/``,
         the score deletes)."""
         with self._lock:
@@ -579,11 +581,20 @@ class LangfuseFake:
         with self._lock:
             return [dict(c) for c in self._data.configs.values()]
 
+    def _health_fault_queued(self) -> bool:
+        """Whether a fault was queued for ``/health`` explicitly (``fail_next(route=…/health)``);
+        random faults never hit it."""
+        with self._lock:
+            return any(f.route is not None and f.route.startswith("/api/public/health") for f in self._faults)
+
     def _pick_fault(self, path: str) -> _Fault | None:
+        health = path.rstrip("/") == "/api/public/health"
         with self._lock:
             for i, fault in enumerate(self._faults):
-                if fault.route is None or path.startswith(fault.route):
+                if (fault.route is None and not health) or (fault.route and path.startswith(fault.route)):
                     return self._faults.pop(i)
+            if health:
+                return None
             if self._fault_fraction > 0 and (
                 not self._fault_routes or any(path.startswith(r) for r in self._fault_routes)
             ):
@@ -1709,6 +1720,14 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _send_text(self, status: int, text: str) -> None:
+            data = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
         def _drop(self) -> None:
             # Close the socket without answering: the client sees a transport error.
             self.close_connection = True
@@ -1782,14 +1801,25 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
                 fake.requests.append((method, path, parse_qs(parts.query, keep_blank_values=True)))
             if fake.latency_ms:
                 time.sleep(fake.latency_ms / 1000)
-            if route == "/api/public/health":
+            if route == "/api/public/health" and not fake._health_fault_queued():
                 self._send(200, {"status": "OK", "version": fake.version})
                 return
             fault = fake._pick_fault(path)
             if fault is not None and fault.kind == "drop":
                 self._drop()
                 return
-            if fault is not None and fault.kind in ("500", "503", "429", "403"):
+            if fault is not None and fault.kind == "echo_auth":
+                # A misconfigured proxy or server quoting the request's headers in its error body.
+                auth_header = self.headers.get("Authorization") or ""
+                self._send(502, {"message": f"upstream failed for request with Authorization: {auth_header}"})
+                return
+            if fault is not None and fault.kind == "not_json":
+                self._send_text(200, "<html><body>Please sign in</body></html>")
+                return
+            if fault is not None and fault.kind == "wrong_shape":
+                self._send(200, ["not", "what", "this", "endpoint", "returns"])
+                return
+            if fault is not None and fault.kind in ("500", "503", "429", "403", "401"):
                 headers = {}
                 if fault.kind == "429":
                     ra = fault.retry_after if fault.retry_after is not None else fake._retry_after
@@ -1803,6 +1833,7 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
                     "503": "Service Unavailable",
                     "429": "Rate limit exceeded",
                     "403": "Ingestion suspended: Usage threshold exceeded. Please upgrade your plan.",
+                    "401": "Unauthorized",
                 }
                 self._send(int(fault.kind), {"message": message[fault.kind]}, headers)
                 return

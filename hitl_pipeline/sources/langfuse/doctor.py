@@ -88,14 +88,13 @@ def diagnose(settings: Settings, check_spec: SpecCheck | None = None) -> DoctorR
     source = LangfuseSource.from_settings(settings)
     try:
         try:
-            version = source.api.health.health().version
-        except Exception as exc:  # any transport or HTTP failure means "not reachable"
-            report.add(
-                "reachable",
-                False,
-                f"no answer from {source.host}/api/public/health ({type(exc).__name__}); "
-                "check LANGFUSE_BASE_URL and that the server is up",
-            )
+            version = source.http.call("the health check", lambda: source.api.health.health()).version
+        except AuthError as exc:  # something in front of the server wants credentials
+            report.add("reachable", True, f"{source.host} answers")
+            report.add("authenticated", False, str(exc))
+            return report
+        except HitlError as exc:  # no answer, an error status, or an answer that is not Langfuse's
+            report.add("reachable", False, f"{source.host}/api/public/health: {exc}")
             return report
         report.add("reachable", True, f"{source.host} answers, version {version}")
         try:

@@ -66,8 +66,7 @@ class V2Reader:
         base: dict[str, Any] = {"fields": fields, "limit": self.page_size, **params}
         if conditions:
             base["filter"] = json.dumps(conditions)
-        for d in self.http.cursor_pages(what, "/api/public/v2/observations", base):
-            yield V2Row(d)
+        yield from self.http.cursor_pages(what, "/api/public/v2/observations", base, V2Row)
 
     def roots(
         self,

@@ -129,8 +129,9 @@ class ScoreApi:
 
     def _v2(self, what: str, params: dict[str, Any]) -> Iterator[Score]:
         for query in _v2_queries(params):
-            for d in self.http.numbered_pages(what, "/api/public/v2/scores", query, self.page_size):
-                yield score_from_v2(d)
+            yield from self.http.numbered_pages(
+                what, "/api/public/v2/scores", query, self.page_size, score_from_v2
+            )
 
     def _v3(self, what: str, params: dict[str, Any]) -> Iterator[Score]:
         base = {_CAMEL.get(k, k): v for k, v in params.items() if v is not None}
@@ -138,8 +139,7 @@ class ScoreApi:
         for key, value in list(base.items()):
             if isinstance(value, datetime):
                 base[key] = iso(value)
-        for d in self.http.cursor_pages(what, "/api/public/v3/scores", base):
-            yield score_from_v3(d)
+        yield from self.http.cursor_pages(what, "/api/public/v3/scores", base, score_from_v3)
 
     def read(self, ids: Iterable[str]) -> dict[str, Score]:
         """Scores by id (``/v3/scores?id=…`` in chunks of 50); ids not (yet) readable are absent."""
