@@ -28,6 +28,11 @@ LANGFUSE_BASE_URL = "LANGFUSE_BASE_URL"
 #: Older name of ``LANGFUSE_BASE_URL`` (Langfuse SDK v2/v3); read when the new one is unset.
 LANGFUSE_HOST = "LANGFUSE_HOST"
 
+#: Requests per period the Langfuse source may send, e.g. ``30/min`` (Langfuse Cloud Hobby); shared
+#: by reads, writes, confirmations and the queue mirror. Unset: learnt from the server's 429s.
+#: The ``--request-budget`` option wins.
+HITL_REQUEST_BUDGET = "HITL_REQUEST_BUDGET"
+
 #: Default state directory name, relative to the working directory.
 DEFAULT_HOME = ".hitl"
 
@@ -81,6 +86,7 @@ class Settings:
     langfuse_public_key: str | None = None
     langfuse_secret_key: Secret | None = field(default=None, repr=False)
     langfuse_base_url: str = DEFAULT_LANGFUSE_BASE_URL
+    request_budget: str | None = None
 
     @classmethod
     def from_env(
@@ -103,6 +109,7 @@ class Settings:
             langfuse_public_key=public,
             langfuse_secret_key=Secret(secret) if secret else None,
             langfuse_base_url=(base_url or DEFAULT_LANGFUSE_BASE_URL).rstrip("/"),
+            request_budget=(env.get(HITL_REQUEST_BUDGET) or "").strip() or None,
         )
 
     @property

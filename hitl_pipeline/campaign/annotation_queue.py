@@ -23,6 +23,7 @@ from hitl_pipeline.db import now_us
 from hitl_pipeline.errors import ConfigError
 from hitl_pipeline.model import AnnotationQueueItem
 from hitl_pipeline.sources.base import AnnotationQueues, Source
+from hitl_pipeline.sources.budget import background
 from hitl_pipeline.spec.model import ReviewSpec
 
 if TYPE_CHECKING:
@@ -181,6 +182,10 @@ class QueueMirror:
         the review server's start-up path), then complete confirmed items every ``interval`` seconds."""
 
         def run() -> None:
+            with background():  # the mirror's requests yield to a reviewer's (request budget)
+                loop()
+
+        def loop() -> None:
             added = False
             while True:
                 try:

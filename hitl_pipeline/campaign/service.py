@@ -25,6 +25,7 @@ from hitl_pipeline.scoring.answers import output_text, validate_answers
 from hitl_pipeline.scoring.outbox import OutboxWorker
 from hitl_pipeline.scoring.scores import build_scores, item_environment, outbox_entries
 from hitl_pipeline.sources.base import Source
+from hitl_pipeline.sources.budget import background
 from hitl_pipeline.spec.model import ReviewSpec
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,10 @@ class CampaignService:
                 return
 
     def _fetch_into(self, job: list[tuple[ItemRef, Future[Item]]]) -> None:
+        with background():  # prefetching yields to a reviewer's own requests (request budget)
+            self._fetch_job(job)
+
+    def _fetch_job(self, job: list[tuple[ItemRef, Future[Item]]]) -> None:
         try:
             if len(job) == 1:
                 items = [self._fetch(job[0][0])]

@@ -41,6 +41,7 @@ from hitl_pipeline.model.clock import Clock, utcnow
 from hitl_pipeline.scoring.outbox_store import OutboxRow, OutboxStore
 from hitl_pipeline.scoring.scores import score_from_json
 from hitl_pipeline.sources.base import Source
+from hitl_pipeline.sources.budget import background
 
 log = logging.getLogger(__name__)
 
@@ -507,6 +508,10 @@ class OutboxWorker:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        with background():  # write-back yields to a reviewer's requests (request budget)
+            self._loop()
+
+    def _loop(self) -> None:
         try:
             self.drainer.recover()
         except Exception:  # a worker must not die on one bad round; it retries next time

@@ -4,6 +4,7 @@ package's parts (see the package docstring)."""
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -24,6 +25,7 @@ from hitl_pipeline.model import (
     Target,
     WriteResult,
 )
+from hitl_pipeline.sources.budget import RequestBudget
 from hitl_pipeline.sources.langfuse import query as q
 from hitl_pipeline.sources.langfuse.configs import ConfigApi
 from hitl_pipeline.sources.langfuse.http import LangfuseHttp
@@ -68,9 +70,11 @@ class LangfuseSource:
         httpx_client: httpx.Client | None = None,
         page_size: int | None = None,
         fetch_workers: int = FETCH_WORKERS,
+        budget: RequestBudget | None = None,
     ) -> None:
         """``page_size`` lowers the page sizes (tests use it to cross page boundaries cheaply);
-        ``fetch_workers`` is how many requests :meth:`get_items` keeps in flight (1 = sequential)."""
+        ``fetch_workers`` is how many requests :meth:`get_items` keeps in flight (1 = sequential);
+        ``budget`` limits the requests per minute (default: none until the server answers 429)."""
         self._fetch_workers = max(1, fetch_workers)
         self._public_key = public_key
         self.http = LangfuseHttp(
@@ -79,6 +83,7 @@ class LangfuseSource:
             secret_key=secret_key,
             timeout=timeout,
             httpx_client=httpx_client,
+            budget=budget,
         )
         self.host = self.http.host
         v2_page = min(page_size or q.V2_PAGE, q.V2_PAGE)
@@ -104,7 +109,10 @@ class LangfuseSource:
                 "LANGFUSE_HOST for a self-hosted server), or use the local source (--source local)"
             )
         return cls(
-            base_url=settings.langfuse_base_url, public_key=public, secret_key=secret.get_secret_value()
+            base_url=settings.langfuse_base_url,
+            public_key=public,
+            secret_key=secret.get_secret_value(),
+            budget=RequestBudget.parse(settings.request_budget),
         )
 
     def __repr__(self) -> str:
@@ -186,8 +194,10 @@ class LangfuseSource:
         items: dict[str, Item] = {}
         found: list[Score] = []
         with ThreadPoolExecutor(max_workers=self._fetch_workers, thread_name_prefix="hitl-fetch") as pool:
-            score_futures = [pool.submit(t) for t in score_tasks]
-            for row_future in [pool.submit(t) for t in row_tasks]:
+            # Each task runs in a copy of the caller's context: a background caller (prefetching)
+            # stays background for the request budget.
+            score_futures = [pool.submit(contextvars.copy_context().run, t) for t in score_tasks]
+            for row_future in [pool.submit(contextvars.copy_context().run, t) for t in row_tasks]:
                 items.update(row_future.result())
             for score_future in score_futures:
                 found.extend(score_future.result())
