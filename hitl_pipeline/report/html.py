@@ -14,9 +14,9 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from hitl_pipeline.model.text import safe_text
 from hitl_pipeline.report.compute import QuestionReport, Report
 from hitl_pipeline.report.trust_html import trust_html, trust_lines
-from hitl_pipeline.ui.view import safe_text
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;color:#1f2328;padding:0 1rem}

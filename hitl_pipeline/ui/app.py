@@ -17,9 +17,10 @@ Design decisions (see ``/work/shared/reference/gradio-notes.md``):
 * **Concurrency** is set deliberately: writes (submit, skip) share one group of 4 — SQLite has a
   single writer, more threads would only queue on its lock; reads (load, back, inspect, progress)
   share one group of 16; the pure visibility handler is unlimited. The service is thread-safe.
-* LLM text is shown only by components that never execute it (``gr.Chatbot`` with
-  ``sanitize_html=True``/``allow_tags=True``, ``gr.JSON``, ``gr.Code``, read-only ``gr.Textbox``),
-  and chat text is HTML-escaped outside code first (:func:`hitl_pipeline.ui.view.defuse_markdown`).
+* LLM text is shown only by components that never execute it (``gr.Chatbot``, ``gr.JSON``,
+  ``gr.Code``, read-only ``gr.Textbox``); chat messages are HTML rendered and allow-list sanitized
+  on the server (:mod:`hitl_pipeline.model.text`), which the Chatbot shows as sent
+  (:data:`hitl_pipeline.ui.view.CHATBOT_RENDERING`).
 * A ``gr.update`` makes Gradio rebuild the component server-side (slow); :meth:`_ReviewApp.render`
   sends props only when they change for the tab and plain values otherwise.
 """
@@ -45,7 +46,7 @@ from hitl_pipeline.model import Item, ScoreConfig  # noqa: E402
 from hitl_pipeline.spec.model import Category, Question, ReviewSpec  # noqa: E402
 from hitl_pipeline.ui.api import PANEL_SLOTS, api_outputs  # noqa: E402,F401  (re-exported)
 from hitl_pipeline.ui.shortcuts import FOCUS_JS  # noqa: E402
-from hitl_pipeline.ui.view import ItemView, build_view, inspect_content  # noqa: E402
+from hitl_pipeline.ui.view import CHATBOT_RENDERING, ItemView, build_view, inspect_content  # noqa: E402
 
 #: Items kept in memory for "Inspect" (the one on screen per reviewer, plus recent ones); bounded
 #: because one item can hold megabytes of output.
@@ -476,9 +477,7 @@ def build_app(
                     visible=False,
                     elem_id=f"hitl-chat-{i}",
                     elem_classes=["hitl-chat"],
-                    sanitize_html=True,
-                    render_markdown=True,
-                    allow_tags=True,  # keep <answer>, <thinking> … visible as text
+                    **CHATBOT_RENDERING,  # the messages are sanitized HTML: shown as sent
                     group_consecutive_messages=False,
                     height=520,
                     buttons=["copy"],

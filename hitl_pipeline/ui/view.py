@@ -5,13 +5,15 @@ chat-shaped values become a transcript for ``gr.Chatbot`` (messages format), oth
 size-capped copy for ``gr.JSON``, plain text a string for a read-only ``gr.Textbox``. Everything
 here is *display* data for a browser and is bounded in size: long texts are folded, long lists and
 deep structures are cut, and :func:`inspect_content` returns any part (or any observation) in full
-on demand. Trace content is hostile input (written by an LLM and by end users), so:
+on demand. Trace content is hostile input (written by an LLM and by end users), so every chat
+message is **HTML built here**, not markdown for the browser to interpret:
 
-* text is never passed through ``gr.Markdown``/``gr.HTML`` by the UI; chat content goes to a
-  ``gr.Chatbot`` with ``sanitize_html=True`` and ``allow_tags=True`` so ``<answer>``-style tags stay
-  visible, while scripts and event handlers are removed in the browser;
-* markdown images are defused into literal text (the Content-Security-Policy blocks remote images
-  anyway; this keeps the reviewer able to *see* that the output tried to load one);
+* text is rendered by :func:`hitl_pipeline.model.text.markdown_html` (a CommonMark parser with raw
+  HTML off, then an allow-list sanitizer): every tag in the text is shown as typed, and only text
+  structure (paragraphs, lists, code, tables, emphasis) reaches the page — no style, form, image,
+  link target or positioned element; tool calls and JSON are code blocks, titles plain text;
+* the ``gr.Chatbot`` must show that HTML as sent: :data:`CHATBOT_RENDERING` (no markdown pass, no
+  LaTeX, Gradio's own sanitizer kept as a second line of defence);
 * bidirectional-override characters are made visible (``[U+202E RLO]``) so they cannot disguise text.
 """
 
@@ -25,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from hitl_pipeline.model import Item, Observation, Score, Trace
+from hitl_pipeline.model.text import code_html, markdown_html, safe_text, text_html
 from hitl_pipeline.spec.model import Display
 
 #: Characters of one chat message / text shown before folding.
@@ -45,22 +48,15 @@ FULL_CONTENT_CHARS = 4_000_000
 PanelKind = Literal["chat", "json", "text"]
 NBSP = "\u00a0"
 
-_BIDI = {
-    "\u061c": "ALM",
-    "\u200e": "LRM",
-    "\u200f": "RLM",
-    "\u202a": "LRE",
-    "\u202b": "RLE",
-    "\u202c": "PDF",
-    "\u202d": "LRO",
-    "\u202e": "RLO",
-    "\u2066": "LRI",
-    "\u2067": "RLI",
-    "\u2068": "FSI",
-    "\u2069": "PDI",
+#: How the form's ``gr.Chatbot`` must be configured to show the messages built here as they are:
+#: they are sanitized HTML already, so no markdown pass (which would re-interpret them) and no LaTeX
+#: (KaTeX would typeset ``$$…$$`` from trace text); Gradio's browser-side sanitizer stays on.
+CHATBOT_RENDERING: dict[str, Any] = {
+    "render_markdown": False,
+    "sanitize_html": True,
+    "latex_delimiters": [],
+    "allow_tags": False,
 }
-_BIDI_RE = re.compile("[" + "".join(_BIDI) + "\x00]")
-_MD_IMAGE = re.compile(r"!\[")
 
 
 @dataclass(frozen=True)
@@ -134,15 +130,6 @@ class ItemView:
 # --------------------------------------------------------------------------------------- text helpers
 
 
-def safe_text(text: str) -> str:
-    """Make invisible direction overrides and NULs visible, so they cannot disguise what text says."""
-    if not _BIDI_RE.search(text):
-        return text
-    return _BIDI_RE.sub(
-        lambda m: "\\x00" if m.group() == "\x00" else f"[U+{ord(m.group()):04X} {_BIDI[m.group()]}]", text
-    )
-
-
 def fold(text: str, limit: int = FOLD_CHARS) -> tuple[str, bool]:
     """The first ``limit`` characters of ``text`` plus a note saying how much is folded away."""
     if len(text) <= limit:
@@ -154,49 +141,9 @@ def fold(text: str, limit: int = FOLD_CHARS) -> tuple[str, bool]:
     )
 
 
-#: Inserted between ``!`` and ``[`` so markdown never sees an image (the text still reads the same).
-ZERO_WIDTH_SPACE = "\u200b"
-#: What markdown shows as code. Anything matched here must be code for the renderer too, or raw
-#: HTML would slip through unescaped; the reverse only costs fidelity (``&lt;`` shown in code).
-_CODE = re.compile(
-    # a backslash-escaped backtick (or backslash) is text: it never opens code
-    r"\\[\\`]"
-    # a fenced block: its fence opens a line, and the same fence (or the end of the text) closes it
-    r"|^ {0,3}(?P<fence>(?P<fc>[`~])(?P=fc){2,})[^`\n]*(?:\n[\s\S]*?(?:^ {0,3}(?P=fence)(?P=fc)*[ \t]*$|\Z)|\Z)"
-    # a code span: a backtick run closed by a run of the same length on the same line (a span
-    # across lines may be cut by a block that starts on the next one: left to the escaping)
-    r"|(?<!`)(?P<ticks>`+)(?!`)[^\n]+?(?<!`)(?P=ticks)(?!`)",
-    re.MULTILINE,
-)
-
-
-def _escape_outside_code(text: str) -> str:
-    out: list[str] = []
-    pos = 0
-    for m in _CODE.finditer(text):
-        if m.group().startswith("\\"):
-            continue  # escaped: stays in the text around it, escaped with it
-        out.append(text[pos : m.start()].replace("&", "&amp;").replace("<", "&lt;"))
-        out.append(m.group())  # code is shown literally by the renderer already
-        pos = m.end()
-    out.append(text[pos:].replace("&", "&amp;").replace("<", "&lt;"))
-    return "".join(out)
-
-
-def defuse_markdown(text: str) -> str:
-    """Chat text for a markdown-rendering Chatbot that shows every character and loads nothing.
-
-    Outside code, ``<`` and ``&`` become entities, so *all* HTML in the text (``<answer>``,
-    ``<script>``, ``<img src=http://…>``) is displayed as typed and never becomes an element; the
-    browser-side sanitizer is then a second line of defence, not the only one. Markdown images get a
-    zero-width space between ``!`` and ``[`` (a backslash escape is shown literally next to inline
-    HTML), so they read the same but are never fetched. Markdown emphasis, lists and code still render.
-    """
-    return _escape_outside_code(_MD_IMAGE.sub("!" + ZERO_WIDTH_SPACE + "[", safe_text(text)))
-
-
 def fenced(text: str, lang: str = "") -> str:
-    """``text`` in a markdown code fence longer than any backtick run inside it."""
+    """``text`` in a markdown code fence longer than any backtick run inside it (for text that
+    :func:`~hitl_pipeline.model.text.markdown_html` renders)."""
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{lang}\n{text}\n{fence}"
@@ -291,15 +238,15 @@ def _tool_args(raw: Any) -> str:
     return pretty(raw)
 
 
-def _tool_message(title: str, body: str, *, lang: str = "json") -> dict[str, Any]:
-    text, _ = fold(safe_text(body))
-    # The Chatbot renders a title as markdown too, and tool names / call ids come from the trace.
-    return {"role": "assistant", "content": fenced(text, lang), "metadata": {"title": defuse_markdown(title)}}
+def _tool_message(title: str, body: str) -> dict[str, Any]:
+    text, _ = fold(body)
+    # The Chatbot shows a title as HTML too, and tool names / call ids come from the trace.
+    return {"role": "assistant", "content": code_html(text), "metadata": {"title": text_html(title)}}
 
 
 def _text_message(role: str, text: str) -> dict[str, Any]:
     shown, _ = fold(text)
-    return {"role": role, "content": defuse_markdown(shown)}
+    return {"role": role, "content": markdown_html(shown)}
 
 
 def _convert_message(msg: dict[str, Any]) -> list[dict[str, Any]]:
@@ -311,8 +258,8 @@ def _convert_message(msg: dict[str, Any]) -> list[dict[str, Any]]:
         return [
             {
                 "role": "assistant",
-                "content": defuse_markdown(shown),
-                "metadata": {"title": f"{role.title()} prompt"},
+                "content": markdown_html(shown),
+                "metadata": {"title": text_html(f"{role.title()} prompt")},
             }
         ]
     if role in ("tool", "function", "ipython"):
@@ -397,15 +344,18 @@ def output_messages(value: Any) -> list[dict[str, Any]]:
         return []
     if isinstance(value, str):
         return [_text_message("assistant", value)]
-    text, _ = fold(safe_text(pretty(value)))
-    return [{"role": "assistant", "content": fenced(text, "json")}]
+    text, _ = fold(pretty(value))
+    return [{"role": "assistant", "content": code_html(text)}]
 
 
 def _cap_messages(msgs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
     if len(msgs) <= MAX_CHAT_MESSAGES:
         return msgs, False
     dropped = len(msgs) - MAX_CHAT_MESSAGES
-    note = {"role": "assistant", "content": f"[… {dropped:,} earlier messages folded: open under “Inspect”]"}
+    note = {
+        "role": "assistant",
+        "content": text_html(f"[… {dropped:,} earlier messages folded: open under “Inspect”]"),
+    }
     return [note, *msgs[-MAX_CHAT_MESSAGES:]], True
 
 
@@ -662,8 +612,8 @@ def _new_turn_messages(value: Any) -> list[dict[str, Any]]:
             return []
         if isinstance(value, str):
             return [_text_message("user", value)]
-        text, _ = fold(safe_text(pretty(value)))
-        return [{"role": "user", "content": fenced(text, "json")}]
+        text, _ = fold(pretty(value))
+        return [{"role": "user", "content": code_html(text)}]
     msgs, _ = found
     start = 0
     for i, m in enumerate(msgs):
@@ -682,9 +632,11 @@ def _session_view(item: Item, display: Display) -> ItemView:
     msgs: list[dict[str, Any]] = []
     for n, t in enumerate(traces, start=1):
         turn = _new_turn_messages(t.input) if "input" in display.parts else []
-        label = f"**Turn {n}** · trace `{t.id.replace('`', '')}` · {_when(t.timestamp)}"
+        label = (
+            f"<p><strong>Turn {n}</strong> · trace <code>{text_html(t.id)}</code> · {_when(t.timestamp)}</p>"
+        )
         if turn and turn[0]["role"] == "user" and "metadata" not in turn[0]:
-            turn[0] = {**turn[0], "content": f"{label}\n\n{turn[0]['content']}"}
+            turn[0] = {**turn[0], "content": f"{label}\n{turn[0]['content']}"}
         else:
             turn.insert(0, {"role": "user", "content": label})
         msgs.extend(turn)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 
 import pytest
 
 from hitl_pipeline.model import Item, ItemRef, Observation, Score, Session, Trace
+from hitl_pipeline.model.text import markdown_html
 from hitl_pipeline.sources.demo import generate_demo
 from hitl_pipeline.spec.model import Display
 from hitl_pipeline.ui import view
@@ -24,6 +26,20 @@ from hitl_pipeline.ui.view import (
 )
 
 T0 = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)
+
+
+def elements(html_text: str) -> tuple[set[str], set[str]]:
+    """The element names and attribute names in ``html_text``, as a browser's parser finds them."""
+    tags: set[str] = set()
+    attrs: set[str] = set()
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag: str, attributes: list[tuple[str, str | None]]) -> None:
+            tags.add(tag)
+            attrs.update(a for a, _ in attributes)
+
+    Collect().feed(html_text)
+    return tags, attrs
 
 
 def trace_item(trace: Trace, scores: tuple[Score, ...] = ()) -> Item:
@@ -52,9 +68,9 @@ def test_openai_chat_with_tool_calls_and_results_is_a_readable_transcript() -> N
     chat = to_chat(value)
     assert chat is not None
     assert chat[0]["metadata"]["title"] == "System prompt"
-    assert chat[1] == {"role": "user", "content": "Where is order 42?"}
+    assert chat[1] == {"role": "user", "content": "<p>Where is order 42?</p>\n"}
     assert chat[2]["metadata"]["title"] == "🛠 Tool call: lookup_order"
-    assert '"id": 42' in chat[2]["content"] and chat[2]["content"].startswith("```json")
+    assert '"id": 42' in chat[2]["content"] and chat[2]["content"].startswith("<pre><code>{")
     assert chat[3]["metadata"]["title"] == "🔧 Tool result: c1"
     assert '"status": "shipped"' in chat[3]["content"]
 
@@ -98,8 +114,8 @@ def test_tool_names_and_ids_are_shown_as_typed_in_titles() -> None:
     )
     assert chat is not None
     titles = [m["metadata"]["title"] for m in chat]
-    assert titles[0] == "🛠 Tool call: &lt;img src=x onerror=alert(1)>lookup[U+202E RLO]"
-    assert titles[1] == "🔧 Tool result: !\u200b[t](http://evil.example/t.png)"
+    assert titles[0] == "🛠 Tool call: &lt;img src=x onerror=alert(1)&gt;lookup[U+202E RLO]"
+    assert titles[1] == "🔧 Tool result: ![t](http://evil.example/t.png)"  # plain text: no markdown in titles
 
 
 def test_non_chat_values_are_not_chat() -> None:
@@ -108,7 +124,7 @@ def test_non_chat_values_are_not_chat() -> None:
     assert to_chat([1, 2]) is None
 
 
-def test_tags_stay_as_text_and_markdown_images_are_defused() -> None:
+def test_tags_stay_as_text_and_markdown_images_are_not_loaded() -> None:
     out = "<thinking>check policy</thinking><answer>42</answer> ![x](http://evil.example/t.png)"
     item = trace_item(
         Trace("t1", "chat", T0, input={"messages": [{"role": "user", "content": "q"}]}, output=out)
@@ -116,30 +132,54 @@ def test_tags_stay_as_text_and_markdown_images_are_defused() -> None:
     v = build_view(item)
     msgs = v.panels[0].value
     assert v.panels[0].kind == "chat"
-    # HTML-escaped outside code, so the renderer shows the tags as typed and never makes elements of them
-    assert "&lt;thinking>check policy&lt;/thinking>&lt;answer>42&lt;/answer>" in msgs[-1]["content"]
+    # HTML-escaped, so the browser shows the tags as typed and never makes elements of them
     assert (
-        "![x](" not in msgs[-1]["content"] and "!\u200b[x](http://evil.example/t.png)" in msgs[-1]["content"]
+        "&lt;thinking&gt;check policy&lt;/thinking&gt;&lt;answer&gt;42&lt;/answer&gt;" in msgs[-1]["content"]
+    )
+    assert "<img" not in msgs[-1]["content"]
+    assert "[image “x”: http://evil.example/t.png — not loaded]" in msgs[-1]["content"]
+
+
+def test_html_is_shown_as_typed_in_text_and_in_code() -> None:
+    text = "a <b>x</b> & `<i>` then\n```html\n<script>1</script>\n```\n<img src=x>"
+    out = markdown_html(text)
+    assert out == (
+        "<p>a &lt;b&gt;x&lt;/b&gt; &amp; <code>&lt;i&gt;</code> then</p>\n"
+        "<p><code>html</code></p>\n<pre><code>&lt;script&gt;1&lt;/script&gt;\n</code></pre>\n<p>&lt;img src=x&gt;</p>\n"
     )
 
 
-def test_html_is_escaped_outside_code_only() -> None:
-    text = "a <b>x</b> & `<i>` then\n```html\n<script>1</script>\n```\n<img src=x>"
-    out = view.defuse_markdown(text)
-    assert out == "a &lt;b>x&lt;/b> &amp; `<i>` then\n```html\n<script>1</script>\n```\n&lt;img src=x>"
+def test_html_never_becomes_an_element_whatever_markdown_makes_of_the_text_around_it() -> None:
+    # Inputs that fooled the hand-written defuser (HTML taken for code, or code for HTML).
+    for text in (
+        "see \\`<img src=x>` end",
+        "``<img src=x>`",
+        "x ~~~<img src=x>~~~",
+        "x ```\n\n<img src=x>\n```",
+        "`` a`b<img src=x> ``",
+        "1. step\n   ```sh\n   cat < f\n   ```\nafter <img src=x>",
+        "```py\nif a < b: <img src=x>\n",
+        # a fence opened in a list item is closed by the end of the item: the rest is not code
+        "- item\n  ```\n  code\n- <div style='position:fixed;inset:0'>SYSTEM NOTICE</div><img src=x>",
+    ):
+        out = markdown_html(text)
+        tags, attrs = elements(out)
+        assert tags <= {"p", "ul", "ol", "li", "pre", "code", "br", "s"} and not attrs, text
+        assert "&lt;img src=x&gt;" in out, text
 
 
-def test_only_what_markdown_renders_as_code_is_left_unescaped() -> None:
-    # Not code for markdown, so the HTML in them must be escaped (it became an <img> element before).
-    assert view.defuse_markdown("see \\`<img src=x>` end") == "see \\`&lt;img src=x>` end"
-    assert view.defuse_markdown("``<img src=x>`") == "``&lt;img src=x>`"
-    assert view.defuse_markdown("x ~~~<img src=x>~~~") == "x ~~~&lt;img src=x>~~~"
-    assert view.defuse_markdown("x ```\n\n<img src=x>\n```") == "x ```\n\n&lt;img src=x>\n```"
-    # Code stays as typed: spans with inner backticks, fences in lists, a fence cut by folding.
-    assert view.defuse_markdown("`` a`b<c ``") == "`` a`b<c ``"
-    listed = "1. step\n   ```sh\n   cat < f\n   ```\nafter <b>"
-    assert view.defuse_markdown(listed) == "1. step\n   ```sh\n   cat < f\n   ```\nafter &lt;b>"
-    assert view.defuse_markdown("```py\nif a < b:\n") == "```py\nif a < b:\n"
+def test_links_are_inert_and_show_where_they_point() -> None:
+    out = markdown_html(
+        "[your bank](https://evil.example/login) [x](javascript:alert(1)) <https://a.example>"
+    )
+    assert "<a" not in out and "href" not in out
+    assert "your bank ⟨https://evil.example/login⟩" in out
+    assert "[x](javascript:alert(1))" in out  # an unsafe link stays as typed
+    assert "https://a.example ⟨" not in out  # an autolink shows its address once
+
+
+def test_direction_overrides_written_as_entities_are_made_visible() -> None:
+    assert markdown_html("pay &#x202e;evil") == "<p>pay [U+202E RLO]evil</p>\n"
 
 
 def test_bidi_overrides_are_made_visible() -> None:
@@ -283,11 +323,13 @@ def test_session_view_is_turn_by_turn_labelled_with_trace_ids() -> None:
     v = build_view(item)
     msgs = v.panels[0].value
     contents = [m["content"] for m in msgs]
-    assert contents[0].startswith("**Turn 1** · trace `ta`") and "first question" in contents[0]
-    assert contents[1] == "first answer"
-    assert contents[2].startswith("**Turn 2** · trace `tb`") and "second question" in contents[2]
+    turn1 = "<p><strong>Turn 1</strong> · trace <code>ta</code>"
+    assert contents[0].startswith(turn1) and "first question" in contents[0]
+    assert contents[1] == "<p>first answer</p>\n"
+    turn2 = "<p><strong>Turn 2</strong> · trace <code>tb</code>"
+    assert contents[2].startswith(turn2) and "second question" in contents[2]
     assert "first question" not in contents[2]  # the history is not repeated
-    assert contents[3] == "second answer"
+    assert contents[3] == "<p>second answer</p>\n"
     assert v.inspect == (("Turn 1 · trace ta", "trace:ta"), ("Turn 2 · trace tb", "trace:tb"))
     assert "second answer" in inspect_content(item, "trace:tb")[0]
     assert '"observations": []' in inspect_content(item, "trace:tb")[0]
