@@ -217,10 +217,21 @@ def _make_parser() -> MarkdownIt:
 _MD = _make_parser()
 
 
+_PRE = re.compile(r"(<pre>.*?</pre>)", re.DOTALL)
+#: The end of a code block not on a line of its own (an unclosed fence at the end of the text).
+_CODE_END = re.compile(r"(?<!\n)</code></pre>")
+
+
 def _finish(fragment: str) -> str:
-    # Tabs as entities: Gradio's Chatbot runs inspect.cleandoc on every message, which would expand
-    # them to spaces inside code blocks.
-    return safe_text(sanitize_html(fragment)).replace("\t", "&#9;")
+    clean = safe_text(sanitize_html(fragment))
+    # Gradio's Chatbot shows messages with ``white-space: pre-line``: the new lines markdown-it puts
+    # between tags would show as blank lines, so only those inside <pre> are kept, and each code
+    # block ends with "</code></pre>" at the start of a line. Every line after the first is then
+    # code or starts at column 0, so the inspect.cleandoc Gradio runs on each message finds no
+    # common indentation to strip. Tabs become entities, or cleandoc would expand them to spaces.
+    parts = _PRE.split(_CODE_END.sub("\n</code></pre>", clean))
+    joined = "".join(part if i % 2 else part.replace("\n", "") for i, part in enumerate(parts))
+    return joined.replace("\t", "&#9;")
 
 
 def markdown_html(text: str) -> str:
@@ -243,7 +254,4 @@ def text_html(text: str) -> str:
 
 def code_html(text: str) -> str:
     """``text`` as a preformatted code block, shown as typed."""
-    # The closing tags on a line of their own, as markdown-it writes them: cleandoc (see _finish)
-    # then finds no indentation common to every line to strip from the code.
-    end = "" if text.endswith("\n") else "\n"
-    return _finish(f"<pre><code>{html.escape(safe_text(text), quote=False)}{end}</code></pre>")
+    return _finish(f"<pre><code>{html.escape(safe_text(text), quote=False)}</code></pre>")

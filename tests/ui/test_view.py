@@ -68,7 +68,7 @@ def test_openai_chat_with_tool_calls_and_results_is_a_readable_transcript() -> N
     chat = to_chat(value)
     assert chat is not None
     assert chat[0]["metadata"]["title"] == "System prompt"
-    assert chat[1] == {"role": "user", "content": "<p>Where is order 42?</p>\n"}
+    assert chat[1] == {"role": "user", "content": "<p>Where is order 42?</p>"}
     assert chat[2]["metadata"]["title"] == "🛠 Tool call: lookup_order"
     assert '"id": 42' in chat[2]["content"] and chat[2]["content"].startswith("<pre><code>{")
     assert chat[3]["metadata"]["title"] == "🔧 Tool result: c1"
@@ -144,8 +144,8 @@ def test_html_is_shown_as_typed_in_text_and_in_code() -> None:
     text = "a <b>x</b> & `<i>` then\n```html\n<script>1</script>\n```\n<img src=x>"
     out = markdown_html(text)
     assert out == (
-        "<p>a &lt;b&gt;x&lt;/b&gt; &amp; <code>&lt;i&gt;</code> then</p>\n"
-        "<p><code>html</code></p>\n<pre><code>&lt;script&gt;1&lt;/script&gt;\n</code></pre>\n<p>&lt;img src=x&gt;</p>\n"
+        "<p>a &lt;b&gt;x&lt;/b&gt; &amp; <code>&lt;i&gt;</code> then</p>"
+        "<p><code>html</code></p><pre><code>&lt;script&gt;1&lt;/script&gt;\n</code></pre><p>&lt;img src=x&gt;</p>"
     )
 
 
@@ -179,7 +179,7 @@ def test_links_are_inert_and_show_where_they_point() -> None:
 
 
 def test_direction_overrides_written_as_entities_are_made_visible() -> None:
-    assert markdown_html("pay &#x202e;evil") == "<p>pay [U+202E RLO]evil</p>\n"
+    assert markdown_html("pay &#x202e;evil") == "<p>pay [U+202E RLO]evil</p>"
 
 
 def test_bidi_overrides_are_made_visible() -> None:
@@ -325,11 +325,11 @@ def test_session_view_is_turn_by_turn_labelled_with_trace_ids() -> None:
     contents = [m["content"] for m in msgs]
     turn1 = "<p><strong>Turn 1</strong> · trace <code>ta</code>"
     assert contents[0].startswith(turn1) and "first question" in contents[0]
-    assert contents[1] == "<p>first answer</p>\n"
+    assert contents[1] == "<p>first answer</p>"
     turn2 = "<p><strong>Turn 2</strong> · trace <code>tb</code>"
     assert contents[2].startswith(turn2) and "second question" in contents[2]
     assert "first question" not in contents[2]  # the history is not repeated
-    assert contents[3] == "<p>second answer</p>\n"
+    assert contents[3] == "<p>second answer</p>"
     assert v.inspect == (("Turn 1 · trace ta", "trace:ta"), ("Turn 2 · trace tb", "trace:tb"))
     assert "second answer" in inspect_content(item, "trace:tb")[0]
     assert '"observations": []' in inspect_content(item, "trace:tb")[0]
