@@ -6,9 +6,9 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from hitl_pipeline.model.text import safe_text
 from hitl_pipeline.report.alignment import Estimate, JudgeAlignment
 from hitl_pipeline.report.gates import Trust
-from hitl_pipeline.ui.view import safe_text
 
 _NAMES = {
     "kappa": "Cohen's κ",
