@@ -18,6 +18,7 @@ from pathlib import Path
 from hitl_pipeline.campaign.queue import QueuePlan, build_queue
 from hitl_pipeline.campaign.resume import resume_from_source
 from hitl_pipeline.campaign.service import CampaignService
+from hitl_pipeline.campaign.startup import EmptyQueueError, explain_empty
 from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.errors import CampaignError
 from hitl_pipeline.model import ScoreConfig
@@ -70,6 +71,7 @@ def open_campaign(
     confirm_timeout: float = CONFIRM_TIMEOUT,
     prefetch_depth: int = 4,
     new_version: bool = False,
+    allow_empty: bool = True,
 ) -> CampaignService:
     """Create or resume the campaign of ``spec`` and return its review service.
 
@@ -90,6 +92,9 @@ def open_campaign(
         new_version: start a new campaign version (``--new-version``): the current state is
             archived as ``<campaign>.v<N>.db`` and version N+1 starts with a fresh queue; its scores
             have their own ids and ``hitl_spec_version``.
+        allow_empty: create a new campaign even when no item matches its filters; when False
+            (``hitl run``) an empty new queue raises :class:`EmptyQueueError`, whose message
+            counts the items left after each filter, and nothing is created.
 
     Returns:
         The :class:`CampaignService`; close it when done.
@@ -108,16 +113,20 @@ def open_campaign(
             from hitl_pipeline.scoring.configs import resolve_configs
 
             configs = resolve_configs(spec, source, create=False)
+        created = clock()
+        plan = build_queue(spec, source, now=now or created) if state is None else None
+        if plan is not None and not plan.refs and not allow_empty:
+            # Refused before any state exists: fixing the filters is then no meaning change.
+            raise EmptyQueueError("\n".join(explain_empty(spec, source, plan.now)))
         if state is None:
             state = CampaignState(path)
-        created = clock()
         # The spec's commit *now* (a harmless edit may have been committed since creation).
         commit = git_commit_of(spec.path)
         version = 1
         if change is not None:
             state, version = _apply_spec_change(state, change, spec, source)
         if not state.is_initialized():
-            plan = build_queue(spec, source, now=now or created)
+            plan = plan or build_queue(spec, source, now=now or created)
             state.initialize(
                 campaign=spec.campaign,
                 spec_hash=spec.spec_hash,

@@ -27,11 +27,12 @@ guidelines: |
 source:
   filters:
     # Lists mean "any of"; tags means "all of". Times: ISO dates, now, or -30m/-12h/-7d/-2w.
-    # (The bundled demo data is from October 2026: try from: "2026-10-01" and to: "2026-11-01".)
+    # These dates select the bundled demo data (October 2026); for your own traces use e.g.
+    # from: "-30d" and to: now (`hitl run __NAME__ --dry-run` shows what a spec selects).
     trace_name: support-chat
     environment: production
-    from: "-30d"
-    to: now
+    from: "2026-10-01"
+    to: "2026-11-01"
     # metadata: {topic: billing}
     # tags: [escalated]
     # scores: [{name: llm_judge_helpfulness, op: "<", value: 0.5}]

@@ -14,10 +14,13 @@ from hitl_pipeline.ui.auth import ReviewerAccounts
 
 @dataclass(frozen=True)
 class Serving:
-    """How the form is being served, for the console: URL and who can get in."""
+    """How the form is being served, for the console: URL, who can get in, the queue, where answers go."""
 
     url: str
     access: str
+    items: int = 0  # items in the campaign's queue
+    reviews_left: int = 0  # review slots not answered yet (items × reviewers per item − answered)
+    destination: str = ""  # where answers are written (the local store's path, the Langfuse host/project)
 
 
 def choose_access(
@@ -69,8 +72,10 @@ def serve_campaign(
 ) -> None:
     """Open (or resume) the campaign of ``spec`` on the source ``open_source()`` returns and serve its form.
 
-    The access options are checked first (a public bind without authentication is refused before
-    anything is opened or created); the source is closed when serving ends.
+    The access options are checked first (a public bind without authentication, or a single user
+    the spec's ``review.reviewers`` does not list, is refused before anything is opened or created);
+    a new campaign whose filters match nothing is refused with the count left after each filter
+    (:class:`~hitl_pipeline.campaign.startup.EmptyQueueError`); the source is closed when serving ends.
 
     ``new_version`` starts a new campaign version when the spec changed in meaning (``--new-version``).
 
@@ -80,13 +85,24 @@ def serve_campaign(
     the next run or ``hitl sync``).
     """
     from hitl_pipeline.campaign.lifecycle import open_campaign
+    from hitl_pipeline.campaign.startup import destination
     from hitl_pipeline.ui.server import check_binding, serve
 
     accounts, header, name, access = choose_access(home, reviewer=reviewer, auth_header=auth_header)
     check_binding(host, authenticated=accounts is not None or header is not None)  # before opening anything
+    listed = spec.review.reviewers
+    if name is not None and listed and name not in {*listed, *spec.review.adjudicators}:
+        # The form would only say "not a reviewer of this campaign": say how to run it instead.
+        raise ConfigError(
+            f"{spec.path} lets only {', '.join(listed)} review (review.reviewers), and this single-user "
+            f"form would review as {name!r}: run it as one of them (--reviewer {listed[0]}), or add "
+            "reviewer accounts (hitl reviewers add NAME) so that each reviewer logs in"
+        )
     source = open_source()
     try:
-        service = open_campaign(spec, source, home=home, new_version=new_version)
+        # An empty new queue is refused with the count left after each filter (EmptyQueueError).
+        service = open_campaign(spec, source, home=home, new_version=new_version, allow_empty=False)
+        where = destination(source)
     except BaseException:
         source.close()
         raise
@@ -103,7 +119,9 @@ def serve_campaign(
         )
         try:
             if on_ready is not None:
-                on_ready(Serving(handle.url, access))
+                counts = service.state.counts(service.n)
+                left = max(0, counts.items * service.n - counts.reviews)
+                on_ready(Serving(handle.url, access, counts.items, left, where))
             if block:
                 handle.wait()
         finally:
