@@ -32,7 +32,7 @@ import typer
 from typer.core import TyperGroup
 
 from hitl_pipeline import __version__
-from hitl_pipeline.errors import ConfigError, HitlError
+from hitl_pipeline.errors import HitlError
 
 #: Exit code for errors the user can fix (bad spec, missing credentials, …).
 EXIT_USER_ERROR = 1
@@ -400,14 +400,13 @@ def sync(
 
     Example: hitl sync specs/support_qa.yaml
     """
-    from hitl_pipeline.campaign.lifecycle import open_state
+    from hitl_pipeline.campaign.lifecycle import require_state
     from hitl_pipeline.campaign.lifecycle import sync as sync_campaign
     from hitl_pipeline.scoring.outbox import DrainReport
     from hitl_pipeline.spec import load_spec
 
     loaded = load_spec(spec)
-    # A campaign that never ran here is an error before any source is opened (or demo store created).
-    open_state(loaded, resolve_home(home)).close()
+    require_state(loaded, resolve_home(home))  # before a source is opened (or a demo store created)
     src = _open_source(source, home)
     with typer.progressbar(length=1, label="Syncing scores", file=sys.stderr) as bar:
         shown = [0]
@@ -525,6 +524,7 @@ def export(
     Example: hitl export specs/support_qa.yaml --format jsonl --output answers.jsonl
     """
     from hitl_pipeline.campaign.export import export as export_campaign
+    from hitl_pipeline.campaign.export import export_to_file
     from hitl_pipeline.spec import load_spec
 
     if to_dataset is not None:
@@ -538,21 +538,10 @@ def export(
         )
         return
     loaded = load_spec(spec)
-    if fmt not in ("csv", "jsonl"):
-        raise ConfigError(f"--format must be csv or jsonl, not {fmt!r}")
     if output is None:
         export_campaign(loaded, home=resolve_home(home), fmt=fmt, out=sys.stdout)
         return
-    tmp = output.with_name(f".{output.name}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as fh:
-            count = export_campaign(loaded, home=resolve_home(home), fmt=fmt, out=fh)
-        tmp.replace(output)
-    except OSError as e:
-        # Name the file the user asked for, not the temporary file next to it.
-        raise ConfigError(f"cannot write {output}: {e.strerror or e}; check the path and its folder") from e
-    finally:
-        tmp.unlink(missing_ok=True)
+    count = export_to_file(loaded, home=resolve_home(home), fmt=fmt, path=output)
     typer.echo(f"Wrote {count} row(s) to {output}", err=True)
 
 

@@ -72,10 +72,18 @@ def export_rows(spec: ReviewSpec, *, home: Path | str) -> Iterator[dict[str, Any
         }
 
 
+#: The formats :func:`export` writes.
+FORMATS = ("csv", "jsonl")
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}; use csv or jsonl")
+
+
 def export(spec: ReviewSpec, *, home: Path | str, fmt: str, out: io.TextIOBase | Any) -> int:
     """Write the campaign's answers to ``out`` as ``csv`` or ``jsonl``; returns the row count."""
-    if fmt not in ("csv", "jsonl"):
-        raise ConfigError(f"unknown export format {fmt!r}; use csv or jsonl")
+    _check_format(fmt)
     count = 0
     rows = list(export_rows(spec, home=home))  # fails (no state) before anything is written
     writer = csv.DictWriter(out, fieldnames=list(EXPORT_COLUMNS)) if fmt == "csv" else None
@@ -91,4 +99,27 @@ def export(spec: ReviewSpec, *, home: Path | str, fmt: str, out: io.TextIOBase |
     return count
 
 
-__all__ = ["EXPORT_COLUMNS", "export", "export_rows"]
+def export_to_file(spec: ReviewSpec, *, home: Path | str, fmt: str, path: Path) -> int:
+    """:func:`export` into the file ``path``, replaced only once it is complete; returns the row count.
+
+    The rows go to a temporary file next to ``path`` first, so a failed export (no campaign
+    state, a full disk) leaves an existing file as it was.
+
+    Raises:
+        ConfigError: an unknown format, or ``path`` cannot be written (the message names ``path``,
+            not the temporary file).
+    """
+    _check_format(fmt)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as fh:
+            count = export(spec, home=home, fmt=fmt, out=fh)
+        tmp.replace(path)
+    except OSError as e:
+        raise ConfigError(f"cannot write {path}: {e.strerror or e}; check the path and its folder") from e
+    finally:
+        tmp.unlink(missing_ok=True)
+    return count
+
+
+__all__ = ["EXPORT_COLUMNS", "FORMATS", "export", "export_rows", "export_to_file"]

@@ -287,6 +287,11 @@ def open_state(spec: ReviewSpec, home: Path | str) -> CampaignState:
     return state
 
 
+def require_state(spec: ReviewSpec, home: Path | str) -> None:
+    """CampaignError when the campaign never ran under ``home`` (check it before opening a source)."""
+    open_state(spec, home).close()
+
+
 def sync(
     spec: ReviewSpec,
     source: Source,
@@ -331,5 +336,6 @@ __all__ = [
     "git_commit_of",
     "open_campaign",
     "open_state",
+    "require_state",
     "sync",
 ]
