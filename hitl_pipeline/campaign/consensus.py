@@ -24,15 +24,17 @@ import logging
 import statistics
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
+from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.campaign.types import Assignment, OtherAnswer
 from hitl_pipeline.db import aware_us, from_us
 from hitl_pipeline.errors import CampaignError, ScoreValidationError
-from hitl_pipeline.model import ItemRef, ScoreConfig, ScoreWrite
+from hitl_pipeline.model import Item, ItemRef, ScoreConfig, ScoreWrite
+from hitl_pipeline.model.clock import Clock
 from hitl_pipeline.model.score_rules import check_score
 from hitl_pipeline.scoring.scores import (
     outbox_entries,
@@ -44,9 +46,6 @@ from hitl_pipeline.scoring.scores import (
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
 log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:
-    from hitl_pipeline.campaign.service import CampaignService
 
 #: Question types that get a consensus value.
 CONSENSUS_TYPES = ("categorical", "boolean", "numeric")
@@ -260,8 +259,26 @@ class Adjudication:
     answers: dict[str, Any] = field(default_factory=dict)
 
 
+class ReviewItems(Protocol):
+    """What the consensus manager needs from the review service: items and answer validation."""
+
+    def item(self, key: str) -> Item:
+        """The item in full (for the adjudicator's screen)."""
+        ...
+
+    def validate(
+        self, item_key: str, answers: Mapping[str, Any], comment: str | None
+    ) -> tuple[dict[str, Any], str | None]:
+        """An adjudicator's answers normalised and checked against the item (ScoreValidationError)."""
+        ...
+
+    def environment_of(self, key: str) -> str | None:
+        """The environment written on the item's scores."""
+        ...
+
+
 class ConsensusManager:
-    """Consensus and adjudication for a :class:`~hitl_pipeline.campaign.service.CampaignService`.
+    """Consensus and adjudication for a campaign's review service.
 
     The service calls :meth:`on_submitted` in the transaction that stores an answer, asks
     :meth:`open_next` first when an adjudicator wants work, and routes an adjudicator's answer
@@ -269,13 +286,48 @@ class ConsensusManager:
     Consensus scores go to the campaign outbox (same worker, same exactly-once guarantee) under
     the reviewer name ``hitl:consensus``. The adjudication queue lives in its own table of the
     campaign database.
+
+    Args:
+        spec: the campaign's spec (questions, reviewers per item, consensus rules, adjudicators).
+        state: the campaign state (reviews, adjudications, the outbox).
+        items: the review service's items and answer validation (:class:`ReviewItems`).
+        configs: question score name → resolved score config.
+        spec_version: the campaign version (part of every score id).
+        git_commit: the spec's git commit, recorded on every score.
+        clock: the time source.
+        queue_id: the Langfuse annotation queue the campaign mirrors into, read when a score is
+            built (the mirror is attached after the service is created).
+        notify: called after consensus scores were queued (wakes the outbox worker).
     """
 
-    def __init__(self, service: CampaignService) -> None:
-        self.service = service
-        self.spec = service.spec
-        self.state = service.state
+    def __init__(
+        self,
+        spec: ReviewSpec,
+        state: CampaignState,
+        items: ReviewItems,
+        *,
+        configs: Mapping[str, ScoreConfig],
+        spec_version: int,
+        git_commit: str | None,
+        clock: Clock,
+        queue_id: Callable[[], str | None] = lambda: None,
+        notify: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.spec = spec
+        self.state = state
+        self._items = items
+        self._configs = configs
+        self._spec_version = spec_version
+        self._git_commit = git_commit
+        self._clock = clock
+        self._queue_id = queue_id
+        self._notify = notify
         self.catch_up()
+
+    @property
+    def n(self) -> int:
+        """Distinct reviewers each item needs before its consensus is decided."""
+        return self.spec.review.reviewers_per_item
 
     def catch_up(self) -> int:
         """Decide every complete item that has neither consensus scores nor an adjudication yet.
@@ -289,7 +341,7 @@ class ConsensusManager:
                AND key NOT IN (SELECT item_key FROM adjudications)
                AND key NOT IN (SELECT item_key FROM outbox WHERE reviewer = ?)
                ORDER BY position""",
-            (self.service.n, CONSENSUS_REVIEWER),
+            (self.n, CONSENSUS_REVIEWER),
         )
         for (key,) in rows:
             self.on_submitted(key)  # one bad item must not keep the campaign from opening
@@ -319,12 +371,12 @@ class ConsensusManager:
             self.spec,
             row.ref,
             decisions,
-            self.service.configs,
-            spec_version=self.service.spec_version,
+            self._configs,
+            spec_version=self._spec_version,
             timestamp=now,
-            git_commit=self.service.git_commit,
-            queue_id=self.service.queue_id,
-            environment=self.service.environment_of(item_key),
+            git_commit=self._git_commit,
+            queue_id=self._queue_id(),
+            environment=self._items.environment_of(item_key),
             **by,
         )
 
@@ -366,14 +418,14 @@ class ConsensusManager:
 
     def _decide(self, item_key: str) -> Adjudication | None:
         reviews = self._reviews(item_key)
-        if len(reviews) < self.service.n:
+        if len(reviews) < self.n:
             return None
         existing = self.adjudication(item_key)
         if existing is not None and existing.status == "resolved":
             return existing
         decisions = self._decisions(item_key)
         disputed = [d for d in decisions if d.needs_adjudication]
-        now = self.service.clock()
+        now = self._clock()
         if disputed:
             reasons = [
                 f"{d.question}: "
@@ -394,8 +446,7 @@ class ConsensusManager:
             # An edit may have settled a dispute: the item leaves the adjudication queue.
             c.execute("DELETE FROM adjudications WHERE item_key = ? AND status = 'open'", (item_key,))
             self.state.queue_scores(item_key, CONSENSUS_REVIEWER, outbox_entries(scores), now)
-        if self.service.worker is not None:
-            self.service.worker.notify()
+        self._notify()
         return None
 
     def on_submitted(self, item_key: str) -> None:
@@ -422,7 +473,7 @@ class ConsensusManager:
         """The next open adjudication for an adjudicator (leased to them), with every review shown."""
         if reviewer not in self.spec.review.adjudicators:
             return None
-        now = self.service.clock()
+        now = self._clock()
         expires = now + timedelta(minutes=self.spec.review.lease_minutes)
         with self.state.transaction() as c:
             row = c.execute(
@@ -444,7 +495,7 @@ class ConsensusManager:
         return Assignment(
             item_key=key,
             ref=item_row.ref,
-            item=self.service.item(key),
+            item=self._items.item(key),
             lease_expires=from_us(aware_us(expires)),
             adjudication=True,
             others=self._others(key),
@@ -469,8 +520,8 @@ class ConsensusManager:
         """The adjudicator's answer becomes the consensus of every consensus question of the item."""
         if not self.is_adjudicating(reviewer, item_key):
             raise CampaignError(f"{item_key!r} is not an adjudication assigned to {reviewer!r}; press Next")
-        normalised, text = self.service.validate(item_key, answers, comment)
-        now = self.service.clock()
+        normalised, text = self._items.validate(item_key, answers, comment)
+        now = self._clock()
         decisions = self._decisions(item_key)
         scores = self._scores(item_key, decisions, now, values=normalised, adjudicator=reviewer)
         with self.state.transaction() as c:
@@ -483,5 +534,4 @@ class ConsensusManager:
                 (reviewer, json.dumps(normalised), text, aware_us(now), item_key),
             )
             self.state.queue_scores(item_key, CONSENSUS_REVIEWER, outbox_entries(scores), now)
-        if self.service.worker is not None:
-            self.service.worker.notify()
+        self._notify()

@@ -103,7 +103,7 @@ class CampaignService:
         # Consensus and adjudication (hitl_pipeline.campaign.consensus) hook in at three points:
         # open_next (adjudications first), submit (adjudicator answers; decide once complete), skip.
         # Last: it decides the items still undecided right away, with the attributes above.
-        self.consensus = ConsensusManager(self) if spec.consensus.enabled else None
+        self.consensus = self.consensus_manager() if spec.consensus.enabled else None
         # Gold items (hitl_pipeline.quality): qualification rounds and honeypots hook in at open_next
         # (a gold item when due), submit (graded, kept apart), skip and progress (a blocked reviewer's note).
         self.quality: Any = None
@@ -118,6 +118,25 @@ class CampaignService:
             from hitl_pipeline.quality.overlap import AdaptiveOverlapPolicy
 
             self.overlap = AdaptiveOverlapPolicy(spec, state, source)
+
+    def consensus_manager(self) -> ConsensusManager:
+        """A consensus manager on this service's state, items and score context (it decides the
+        complete items still undecided right away)."""
+        return ConsensusManager(
+            self.spec,
+            self.state,
+            self,
+            configs=self.configs,
+            spec_version=self.spec_version,
+            git_commit=self.git_commit,
+            clock=self.clock,
+            queue_id=lambda: self.queue_id,
+            notify=self._notify_worker,
+        )
+
+    def _notify_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.notify()
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -274,7 +274,7 @@ def test_catch_up_decides_items_completed_before_consensus_was_on(
     service.consensus = None  # as if consensus had been off while reviewing
     keys = _review_all(service)
     assert _consensus_rows(service, keys[0]) == {}
-    manager = ConsensusManager(service)  # runs catch_up
+    manager = service.consensus_manager()  # runs catch_up
     assert set(_consensus_rows(service, keys[0])) == {"support_quality", "helpfulness", "factually_correct"}
     assert manager.open_adjudications() == [keys[2], keys[3]]
     assert manager.catch_up() == 0
