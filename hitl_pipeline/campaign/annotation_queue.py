@@ -42,7 +42,6 @@ class QueueSync:
     """What one :meth:`QueueMirror.sync` did."""
 
     queue_id: str
-    created_queue: bool
     added: int
     adopted: int
     completed: int
@@ -84,19 +83,19 @@ class QueueMirror:
         """The queue's name in Langfuse: the campaign id."""
         return self.spec.campaign
 
-    def ensure_queue(self) -> tuple[str, bool]:
-        """The id of the campaign's queue, created when missing. Returns (id, created)."""
+    def ensure_queue(self) -> str:
+        """The id of the campaign's queue, created when missing."""
         if self.queue_id is not None:
-            return self.queue_id, False
+            return self.queue_id
         for q in self.source.iter_annotation_queues():
             if q.name == self.queue_name:
                 self.queue_id = q.id
-                return self.queue_id, False
+                return self.queue_id
         created = self.source.create_annotation_queue(
             self.queue_name, description=f"hitl campaign: {self.spec.title}", score_config_ids=self.config_ids
         )
         self.queue_id = created.id
-        return self.queue_id, True
+        return self.queue_id
 
     def _known(self) -> dict[str, tuple[str, str | None]]:
         rows = self.state.db.query("SELECT item_key, queue_item_id, completed_at FROM annotation_queue_items")
@@ -104,7 +103,7 @@ class QueueMirror:
 
     def add_items(self) -> tuple[int, int]:
         """Add every campaign item not yet in the queue, once. Returns (added, adopted)."""
-        queue_id, _ = self.ensure_queue()
+        queue_id = self.ensure_queue()
         known = self._known()
         todo = [row for row in self.state.items() if row.key not in known]
         if not todo:
@@ -154,7 +153,7 @@ class QueueMirror:
 
     def complete_confirmed(self) -> int:
         """Mark COMPLETED every queue item whose campaign item is done and confirmed."""
-        queue_id, _ = self.ensure_queue()
+        queue_id = self.ensure_queue()
         done = 0
         for key, item_id in self.ready_to_complete():
             self.source.complete_annotation_queue_item(queue_id, item_id)
@@ -169,11 +168,11 @@ class QueueMirror:
     def sync(self) -> QueueSync:
         """Ensure the queue, add new items once, complete the confirmed ones."""
         with self._lock:
-            _, created = self.ensure_queue()
+            self.ensure_queue()
             added, adopted = self.add_items()
             completed = self.complete_confirmed()
         assert self.queue_id is not None
-        return QueueSync(self.queue_id, created, added, adopted, completed)
+        return QueueSync(self.queue_id, added, adopted, completed)
 
     # -- background completion while the review server runs ----------------------------------------
 
@@ -226,7 +225,7 @@ def attach_queue_mirror(service: CampaignService, *, background: bool = True) ->
     config_ids = [service.configs[q.score].id for q in spec.questions if q.score in service.configs]
     mirror = QueueMirror(spec, service.state, service.source, config_ids, n=service.n)
     if background:
-        service.queue_id, _ = mirror.ensure_queue()
+        service.queue_id = mirror.ensure_queue()
         mirror.start()
     else:
         service.queue_id = mirror.sync().queue_id
