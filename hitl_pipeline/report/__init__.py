@@ -83,7 +83,8 @@ def records_from_state(spec: ReviewSpec, state: CampaignState) -> list[AnswerRec
     return out
 
 
-def _state_for(spec: ReviewSpec, home: str | Path | None) -> CampaignState | None:
+def campaign_state_for(spec: ReviewSpec, home: str | Path | None) -> CampaignState | None:
+    """The campaign's state under ``home``, if the campaign ran there (None otherwise)."""
     if home is None:
         return None
     from hitl_pipeline.campaign.lifecycle import campaign_db_path
@@ -119,7 +120,7 @@ def make_report(
     """
     names = sorted(set(stored_names(spec)) | {q.compare_with for q in spec.questions if q.compare_with})
     scores = list(source.iter_scores(names=names))
-    state = _state_for(spec, home)
+    state = campaign_state_for(spec, home)
     seconds: dict[tuple[str, str], float] = {}
     strata: dict[str, str | None] = {}
     figures = StateFigures()

@@ -152,7 +152,8 @@ class Report:
     trust: Trust | None = None
 
 
-def _score_value(score: Score, question: Question) -> Any:
+def answer_value(score: Score, question: Question) -> Any:
+    """The answer a stored score holds, as the question's type reads it (shared with dataset exports)."""
     if question.type == "boolean":
         if isinstance(score.value, str):
             return score.value.strip().lower() in ("true", "1", "yes")
@@ -221,7 +222,7 @@ def records_from_scores(
                 item_key=key,
                 reviewer=str(md["hitl_reviewer"]),
                 question=q.score,
-                value=_score_value(s, q),
+                value=answer_value(s, q),
                 trace_id=s.trace_id,
                 observation_id=s.observation_id,
                 session_id=s.session_id,
@@ -278,7 +279,7 @@ def consensus_summaries(
         rows = [s for (name, _), s in latest.items() if name == q.score]
         if not rows:
             continue
-        values = [_score_value(s, q) for s in rows]
+        values = [answer_value(s, q) for s in rows]
         adjudicated = sum(1 for s in rows if s.metadata.get("hitl_consensus_method") == "adjudicated")
         out.append(ConsensusSummary(q.score, len(rows), adjudicated, _distribution(q, values)))
     return tuple(out)

@@ -30,7 +30,7 @@ from typing import Any, Literal
 from hitl_pipeline.campaign.consensus import CONSENSUS_TYPES, decide
 from hitl_pipeline.errors import ConfigError
 from hitl_pipeline.model import Item, ItemRef, Score
-from hitl_pipeline.report.compute import AnswerRecord, _score_value, records_from_scores, stored_consensus
+from hitl_pipeline.report.compute import AnswerRecord, answer_value, records_from_scores, stored_consensus
 from hitl_pipeline.scoring.scores import stored_names
 from hitl_pipeline.sources.base import Datasets, Source
 from hitl_pipeline.spec.model import Question, ReviewSpec
@@ -188,16 +188,16 @@ def consensus_by_item(
             out[key] = decided
     by_name = {q.score: q for q in spec.questions}
     for (name, key), s in stored_consensus(spec, scores, spec_version=version).items():
-        out.setdefault(key, {})[name] = _score_value(s, by_name[name])
+        out.setdefault(key, {})[name] = answer_value(s, by_name[name])
     return out, records
 
 
 def _refs(spec: ReviewSpec, source: Source, keys: set[str], home: str | Path | None) -> dict[str, ItemRef]:
     refs: dict[str, ItemRef] = {}
     if home is not None:
-        from hitl_pipeline.report import _state_for
+        from hitl_pipeline.report import campaign_state_for
 
-        state = _state_for(spec, home)
+        state = campaign_state_for(spec, home)
         if state is not None:
             try:
                 refs = {row.key: row.ref for row in state.items() if row.key in keys}
