@@ -14,6 +14,15 @@ effect on a running server.
 
 Alternatively, a trusted reverse proxy authenticates and passes the name in a header
 (:func:`header_identity`); only safe when the proxy strips that header from client requests.
+First-hop rule: the header is believed only when it arrives exactly once, as set by the proxy
+that connects to hitl; a request carrying it twice (a client's copy left next to the proxy's) is
+refused, whichever copy comes first.
+
+Login sessions (:class:`SessionStore`) remember which version of the account's password they
+were opened with: ``hitl reviewers add --replace`` or ``remove`` (in any process, through the
+accounts file) ends every session of that reviewer at its next request. Failed logins are
+throttled per account and per client address (:class:`LoginThrottle`). Both keep their state in
+memory behind a small interface, so a shared store (the state database) can replace them.
 """
 
 from __future__ import annotations
@@ -26,7 +35,10 @@ import os
 import re
 import secrets
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -137,6 +149,13 @@ class ReviewerAccounts:
         with self._lock:
             return isinstance(name, str) and name in self._load()
 
+    def credential(self, name: str) -> str | None:
+        """An opaque stamp of ``name``'s current password (None if no such account): it changes
+        whenever the password is replaced, so a session can tell it was opened with an old one."""
+        with self._lock:
+            record = self._load().get(name)
+        return None if record is None else str(record.get("hash", ""))
+
     def check(self, name: str, password: str) -> bool:
         """Whether ``name``/``password`` is a valid login."""
         with self._lock:
@@ -192,18 +211,191 @@ class ReviewerAccounts:
             self._save(reviewers)
 
 
+def header_values(headers: Any, name: str) -> list[str]:
+    """Every value of header ``name`` (Starlette headers, or a plain mapping in tests)."""
+    getlist = getattr(headers, "getlist", None)
+    if getlist is not None:
+        return [str(v) for v in getlist(name)]
+    value = headers.get(name)
+    return [] if value is None else [str(value)]
+
+
 def header_identity(header: str) -> Callable[[Any], str | None]:
     """A Gradio ``auth_dependency`` reading the reviewer name from a trusted proxy header.
 
     Only use behind a reverse proxy that authenticates users and strips this header from clients.
+    First-hop rule: a request with the header more than once is refused (None), never resolved
+    to one of its values; so is a value that is not a reviewer name (e.g. ``alice, admin``).
     """
     wanted = header.lower()
 
     def identity(request: Any) -> str | None:
-        value = request.headers.get(wanted)
-        if not value:
+        values = header_values(request.headers, wanted)
+        if len(values) != 1 or not values[0].strip():
             return None
-        value = value.strip()
+        value = values[0].strip()
         return value if REVIEWER_NAME.match(value) else None
 
     return identity
+
+
+class SessionStore:
+    """Login sessions: token → reviewer, each bound to the password it was opened with.
+
+    :meth:`user` answers None (and forgets the token) once the reviewer was removed or their
+    password replaced, in this process or another. In memory: a restart logs everyone out. The
+    methods are the whole interface, so a store shared by several servers can take its place.
+    """
+
+    def __init__(self, credential: Callable[[str], str | None]) -> None:
+        """``credential(name)``: the stamp of the reviewer's current password, None when the
+        account is gone (:meth:`ReviewerAccounts.credential`)."""
+        self.credential = credential
+        self._lock = threading.Lock()
+        self._sessions: dict[str, tuple[str, str | None]] = {}
+        #: Sessions ended because their account changed, with why (bounded): for a clear refusal.
+        self._ended: OrderedDict[str, str] = OrderedDict()
+
+    def open(self, name: str, token: str | None = None) -> str:
+        """A session for ``name`` (``token`` given by the web framework, or a new random one)."""
+        token = token or secrets.token_urlsafe(16)
+        stamp = self.credential(name)
+        with self._lock:
+            self._sessions[token] = (name, stamp)
+        return token
+
+    def user(self, token: str | None) -> str | None:
+        """The reviewer of a live session, else None (unknown, revoked or outdated token)."""
+        if not token:
+            return None
+        with self._lock:
+            entry = self._sessions.get(token)
+        if entry is None:
+            return None
+        name, stamp = entry
+        current = self.credential(name)
+        if current is None or current != stamp:
+            why = (
+                f"“{name}” is no longer a reviewer account: log in again."
+                if current is None
+                else f"the password of “{name}” was changed: log in again with the new one."
+            )
+            with self._lock:
+                self._sessions.pop(token, None)
+                self._ended[token] = why
+                if len(self._ended) > 10_000:
+                    self._ended.popitem(last=False)
+            return None
+        return name
+
+    def ended(self, token: str) -> str | None:
+        """Why the session of ``token`` was ended by an account change (None if it was not)."""
+        with self._lock:
+            return self._ended.get(token)
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            self._sessions.pop(token, None)
+
+    def revoke_user(self, name: str) -> None:
+        """End every session of ``name`` (logout everywhere)."""
+        with self._lock:
+            for token in [t for t, (n, _) in self._sessions.items() if n == name]:
+                del self._sessions[token]
+
+    def tokens(self) -> list[str]:
+        with self._lock:
+            return list(self._sessions)
+
+
+class TabOwners:
+    """Which login each tab (Gradio session hash) and event belongs to: the first login that uses
+    an id owns it, and another login presenting it is refused. Bounded (oldest forgotten first,
+    like Gradio's own per-tab state); in memory, behind :meth:`claim`."""
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._owners: OrderedDict[str, str] = OrderedDict()
+
+    def claim(self, key: str, user: str) -> bool:
+        """Whether ``user`` may use ``key`` (claiming it when nobody has)."""
+        with self._lock:
+            owner = self._owners.get(key)
+            if owner is None:
+                self._owners[key] = user
+                if len(self._owners) > self.capacity:
+                    self._owners.popitem(last=False)
+                return True
+            self._owners.move_to_end(key)
+            return owner == user
+
+
+@dataclass
+class _Failures:
+    count: int = 0
+    locked_until: float = 0.0
+
+
+class LoginThrottle:
+    """Failed-login throttling per account and per client address.
+
+    After ``free`` failures (account) or ``free_per_address`` failures (address), each further
+    failure locks that account or address for twice as long as the last lock, from ``base``
+    seconds up to ``cap``; a locked login is refused without checking the password. A success
+    clears the account's and the address's failures. In memory (per server process), behind
+    :meth:`wait` / :meth:`failed` / :meth:`succeeded`.
+    """
+
+    def __init__(
+        self,
+        *,
+        free: int = 5,
+        free_per_address: int = 20,
+        base: float = 1.0,
+        cap: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 100_000,
+    ) -> None:
+        self.free = free
+        self.free_per_address = free_per_address
+        self.base = base
+        self.cap = cap
+        self.clock = clock
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], _Failures] = {}
+
+    def _keys(self, name: str, address: str) -> list[tuple[tuple[str, str], int]]:
+        return [(("account", name.strip().lower()), self.free), (("address", address), self.free_per_address)]
+
+    def wait(self, name: str, address: str) -> tuple[float, str]:
+        """Seconds until a login of ``name`` from ``address`` may be tried (0: now) and what is
+        locked (``account`` or ``address``)."""
+        now = self.clock()
+        with self._lock:
+            for key, _ in self._keys(name, address):
+                entry = self._entries.get(key)
+                if entry is not None and entry.locked_until > now:
+                    return entry.locked_until - now, key[0]
+        return 0.0, ""
+
+    def failed(self, name: str, address: str) -> None:
+        now = self.clock()
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                # Drop entries whose lock has passed (oldest first) rather than grow without bound.
+                for key in [k for k, e in self._entries.items() if e.locked_until <= now][
+                    : self.max_entries // 10
+                ]:
+                    del self._entries[key]
+            for key, free in self._keys(name, address):
+                entry = self._entries.setdefault(key, _Failures())
+                entry.count += 1
+                if entry.count > free:
+                    entry.locked_until = now + min(self.cap, self.base * 2 ** min(entry.count - free - 1, 30))
+
+    def succeeded(self, name: str, address: str) -> None:
+        with self._lock:
+            for key, _ in self._keys(name, address):
+                self._entries.pop(key, None)

@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import html
 import ipaddress
+import json
 import logging
+import math
+import re
 import signal
 import socket
 import threading
@@ -19,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import anyio
 
@@ -27,13 +31,24 @@ import hitl_pipeline.ui  # noqa: F401  (telemetry off before gradio loads)
 import gradio as gr  # noqa: E402  isort: skip
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
+from fastapi.responses import JSONResponse  # noqa: E402
+from gradio.routes import App as GradioApp  # noqa: E402
+from starlette.datastructures import Headers  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.routing import Mount  # noqa: E402
 from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from hitl_pipeline.campaign.types import ReviewService  # noqa: E402
 from hitl_pipeline.errors import ConfigError  # noqa: E402
 from hitl_pipeline.spec.model import ReviewSpec  # noqa: E402
 from hitl_pipeline.ui.app import build_app, default_reviewer_name  # noqa: E402
-from hitl_pipeline.ui.auth import ReviewerAccounts, header_identity  # noqa: E402
+from hitl_pipeline.ui.auth import (  # noqa: E402
+    LoginThrottle,
+    ReviewerAccounts,
+    SessionStore,
+    TabOwners,
+    header_identity,
+)
 from hitl_pipeline.ui.shortcuts import CSS, HEAD  # noqa: E402
 
 #: Sent with every response. Gradio needs inline scripts/styles and ``eval`` (event ``js=``
@@ -102,6 +117,9 @@ def _free_port(host: str, port: int | None) -> int:
     last: OSError | None = None
     for p in candidates:
         with socket.socket(family, socket.SOCK_STREAM) as sock:
+            # As uvicorn binds: connections of a server that just stopped (TIME_WAIT, ~60 s) must
+            # not make the probe refuse a port the server itself could bind.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((host, p))
             except OSError as exc:
@@ -142,6 +160,305 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+#: The largest request body accepted (the form sends answers of at most a few KB and no files).
+MAX_BODY_BYTES = 1024 * 1024
+#: Gradio routes that take files or media streams: the form has none, so they are refused.
+_UPLOAD_PATHS = ("/gradio_api/upload", "/gradio_api/upload_progress", "/gradio_api/process_recording")
+_UPLOAD_PREFIXES = ("/gradio_api/stream/",)
+#: Routes whose JSON body names the tab (``session_hash``) and, for /cancel, an event.
+_TAB_BODY = re.compile(r"^/gradio_api/(queue/join|cancel|(call|call/v2|run|api)/[^/]+)/?$")
+#: Routes whose path names the tab or the event.
+_TAB_PATH = re.compile(r"^/gradio_api/(heartbeat/(?P<tab>[^/]+)|call(/v2)?/[^/]+/(?P<event>[^/]+))/?$")
+#: Routes that answer with a new event id (bound to the login that created it).
+_NEW_EVENT = re.compile(r"^/gradio_api/(queue/join|(call|call/v2)/[^/]+)/?$")
+#: The API description Gradio writes into every page, also the login page (labels and choices of
+#: every question): replaced by ``null`` until the visitor is logged in.
+_API_INFO = re.compile(rb"<script>window\.gradio_api_info = .*?;</script>", re.S)
+#: Shows why a login was refused when it is not a wrong password (Gradio's page only knows 400).
+_LOGIN_NOTICE = rb"""<script>(() => {
+  const send = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const response = await send(input, init);
+    const url = String(input && input.url ? input.url : input);
+    if (/\/login\/?$/.test(url) && (response.status === 429 || response.status === 403)) {
+      const body = await response.clone().json().catch(() => ({}));
+      let box = document.getElementById("hitl-login-notice");
+      if (!box) {
+        box = document.createElement("p");
+        box.id = "hitl-login-notice";
+        box.setAttribute("role", "alert");
+        box.style.cssText = "max-width:480px;margin:1em auto;padding:.6em;border:1px solid #c00;color:#c00";
+        document.body.prepend(box);
+      }
+      box.textContent = String(body.detail || "Login refused.");
+    }
+    return response;
+  };
+})();</script>"""
+
+
+def _json_response(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _same_origin(origin: str, headers: Headers) -> bool:
+    """Whether a browser's Origin is this server as the browser addressed it (Host, or the Host a
+    proxy in front received: X-Forwarded-Host). A cross-site page cannot set either header."""
+    parsed = urlsplit(origin)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        return False
+    hosts = {headers.get("host", "")}
+    hosts.update(h.strip() for h in headers.get("x-forwarded-host", "").split(",") if h.strip())
+    default = {"http": ":80", "https": ":443"}[parsed.scheme]
+    wanted = parsed.netloc.lower().removesuffix(default)
+    return any(h.lower().removesuffix(default) == wanted for h in hosts if h)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class AccessGuard:
+    """ASGI middleware: who may reach what, before Gradio sees the request.
+
+    * request bodies over :data:`MAX_BODY_BYTES` are refused (413), and upload/stream routes (403);
+    * ``POST /login``: a browser's ``Origin`` must be this server (login CSRF), and failed logins
+      are throttled per account and per client address (429 with the wait, before any password
+      check);
+    * a tab (Gradio ``session_hash``) and each event belong to the login that used them first:
+      another login presenting them is refused (403), so nobody acts in or reads another's tab;
+    * until the visitor is logged in, pages carry no API description (question labels, choices).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        user_of: Callable[[Scope], str | None],
+        ended: Callable[[Scope], str | None] = lambda scope: None,
+        throttle: LoginThrottle | None = None,
+        tabs: TabOwners | None = None,
+        login_page: bool = False,
+    ) -> None:
+        self.app = app
+        self.user_of = user_of
+        self.ended = ended
+        self.throttle = throttle
+        self.tabs = tabs
+        self.login_page = login_page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            await _json_response(413, f"request body over {MAX_BODY_BYTES // 1024} KB")(scope, receive, send)
+            return
+        if path in _UPLOAD_PATHS or path.startswith(_UPLOAD_PREFIXES):
+            await _json_response(403, "uploads are off: this review form takes no files")(
+                scope, receive, send
+            )
+            return
+        try:
+            if method == "POST" and path.rstrip("/") == "/login":
+                await self._login(scope, receive, send, headers)
+                return
+            user = self.user_of(scope)
+            # An API call with a session ended by an account change is told why (a page or
+            # asset is served as to anyone logged out: the login page, to log in again).
+            api = path.startswith("/gradio_api/") or path.rstrip("/") == "/config"
+            why = self.ended(scope) if user is None and api else None
+            if why is not None:
+                await _json_response(401, why)(scope, receive, send)
+                return
+            if user is not None and self.tabs is not None and path.startswith("/gradio_api/"):
+                await self._tab(scope, receive, send, user)
+                return
+            if user is None and self.login_page and method in ("GET", "HEAD") and path == "/":
+                await self._page_before_login(scope, receive, send)
+                return
+            await self.app(scope, _capped(receive), send)
+        except _BodyTooLarge:
+            await _json_response(413, f"request body over {MAX_BODY_BYTES // 1024} KB")(scope, receive, send)
+
+    async def _login(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+        origin = headers.get("origin")
+        fetch_site = headers.get("sec-fetch-site", "")
+        if (origin is not None and not _same_origin(origin, headers)) or fetch_site == "cross-site":
+            await _json_response(403, "login refused: the form was sent from another site")(
+                scope, receive, send
+            )
+            return
+        body = await _read_body(receive)
+        name = ""
+        if self.throttle is not None:
+            form = await Request(scope, _replay(body, receive)).form()
+            name = str(form.get("username") or "")
+            await form.close()
+        address = (scope.get("client") or ("unknown", 0))[0]
+        throttle = self.throttle
+        if throttle is not None:
+            wait, what = throttle.wait(name, address)
+            if wait > 0:
+                seconds = max(1, math.ceil(wait))
+                who = "this account" if what == "account" else "this address"
+                await _json_response(
+                    429,
+                    f"Too many failed logins for {who}: try again in {seconds} s.",
+                    {"Retry-After": str(seconds)},
+                )(scope, receive, send)
+                return
+
+        async def send_and_count(message: Message) -> None:
+            if throttle is not None and message["type"] == "http.response.start":
+                if message["status"] == 200:
+                    throttle.succeeded(name, address)
+                elif message["status"] == 400:
+                    throttle.failed(name, address)
+            await send(message)
+
+        await self.app(scope, _replay(body, receive), send_and_count)
+
+    async def _tab(self, scope: Scope, receive: Receive, send: Send, user: str) -> None:
+        assert self.tabs is not None
+        path: str = scope["path"]
+        keys: list[str] = []
+        match = _TAB_PATH.match(path)
+        if match:
+            keys.extend(k for k in (match.group("tab"), match.group("event")) if k)
+        if path.rstrip("/") == "/gradio_api/queue/data":
+            keys.extend(
+                v
+                for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1"))
+                if k == "session_hash"
+            )
+        replay = receive
+        if scope["method"] == "POST" and _TAB_BODY.match(path):
+            body = await _read_body(receive)
+            replay = _replay(body, receive)
+            try:
+                data = json.loads(body) if body else None
+            except ValueError:
+                data = None
+            if isinstance(data, dict):
+                keys.extend(
+                    str(data[k]) for k in ("session_hash", "event_id") if isinstance(data.get(k), str)
+                )
+        else:
+            replay = _capped(receive)
+        if not all(self.tabs.claim(f"tab:{k}", user) for k in keys):
+            await _json_response(403, "this tab belongs to another login: reload the form to open your own")(
+                scope, receive, send
+            )
+            return
+        if scope["method"] != "POST" or not _NEW_EVENT.match(path):
+            await self.app(scope, replay, send)
+            return
+        # Bind the new event id to this login before the client learns it.
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def send_binding_event(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                body = b"".join(chunks)
+                try:
+                    event_id = json.loads(body).get("event_id")
+                except (ValueError, AttributeError):
+                    event_id = None
+                if isinstance(event_id, str) and self.tabs is not None:
+                    self.tabs.claim(f"tab:{event_id}", user)
+                assert start is not None
+                await send(start)
+                await send({"type": "http.response.body", "body": body, "more_body": False})
+                return
+            await send(message)
+
+        await self.app(scope, replay, send_binding_event)
+
+    async def _page_before_login(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def send_without_api_info(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                body = b"".join(chunks)
+                body = _API_INFO.sub(b"<script>window.gradio_api_info = null;</script>", body)
+                body = body.replace(b"</head>", _LOGIN_NOTICE + b"</head>", 1)
+                assert start is not None
+                kept = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+                length = str(len(body)).encode() if scope["method"] != "HEAD" else None
+                await send({**start, "headers": kept + ([(b"content-length", length)] if length else [])})
+                await send({"type": "http.response.body", "body": body, "more_body": False})
+                return
+            await send(message)
+
+        await self.app(scope, receive, send_without_api_info)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _capped(receive: Receive) -> Receive:
+    """``receive`` that refuses a streamed body growing over :data:`MAX_BODY_BYTES`."""
+    size = 0
+
+    async def capped() -> Message:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > MAX_BODY_BYTES:
+                raise _BodyTooLarge
+        return message
+
+    return capped
 
 
 #: Password checks running at once (each scrypt check takes ~16 MB and a core for ~50–100 ms).
@@ -247,8 +564,12 @@ def create_app(
     auth: ReviewerAccounts | Callable[[str, str], bool] | None = None,
     auth_header: str | None = None,
     reviewer: str | None = None,
+    login_throttle: LoginThrottle | None = None,
 ) -> tuple[FastAPI, gr.Blocks]:
-    """The FastAPI app (security headers + the mounted form) without starting a server."""
+    """The FastAPI app (security headers, access guard, the mounted form) without starting a server.
+
+    ``login_throttle``: the failed-login policy (default: :class:`LoginThrottle`'s).
+    """
     if auth is not None and auth_header is not None:
         raise ConfigError("use either reviewer accounts (password login) or --auth-header, not both")
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -257,8 +578,12 @@ def create_app(
 
     authenticated = auth is not None or auth_header is not None
     may_review: Callable[[str], bool] | None = None
+    sessions: SessionStore | None = None
     if isinstance(auth, ReviewerAccounts):
         may_review = auth.__contains__  # a removed account loses access at its next request
+        sessions = SessionStore(auth.credential)  # …and a replaced password ends its sessions
+    elif auth is not None:
+        sessions = SessionStore(lambda name: "")
     blocks = build_app(
         service,
         spec,
@@ -267,6 +592,14 @@ def create_app(
         may_review=may_review,
     )
     identity: Identity | None = header_identity(auth_header) if auth_header else None
+    app.add_middleware(
+        AccessGuard,
+        user_of=_user_of(sessions, header_identity(auth_header) if auth_header else None),
+        ended=_ended_session(sessions),
+        throttle=(login_throttle or LoginThrottle()) if auth is not None else None,
+        tabs=TabOwners() if authenticated else None,
+        login_page=auth is not None,
+    )
     gr.mount_gradio_app(
         app,
         blocks,
@@ -285,7 +618,76 @@ def create_app(
         pwa=False,
         mcp_server=False,
     )
+    if sessions is not None:
+        gradio_app = next(r.app for r in app.routes if isinstance(r, Mount) and isinstance(r.app, GradioApp))
+        assert isinstance(gradio_app, GradioApp)
+        gradio_app.tokens = _GradioTokens(sessions)
     return app, blocks
+
+
+class _GradioTokens(dict[str, str]):
+    """Gradio's login token table (``app.tokens``, a dict it reads and writes) backed by a
+    :class:`SessionStore`, so that a token whose account was removed or whose password was
+    replaced stops working everywhere Gradio checks it (pages, /config, API calls, streams)."""
+
+    def __init__(self, sessions: SessionStore) -> None:
+        super().__init__()
+        self.sessions = sessions
+
+    def __setitem__(self, token: str, name: str) -> None:
+        self.sessions.open(name, token)
+
+    def get(self, token: object, default: Any = None) -> Any:
+        user = self.sessions.user(token) if isinstance(token, str) else None
+        return default if user is None else user
+
+    def __getitem__(self, token: str) -> Any:
+        return self.get(token)  # None for a token ended meanwhile (Gradio's logout loop compares)
+
+    def __contains__(self, token: object) -> bool:
+        return self.get(token) is not None
+
+    def __delitem__(self, token: str) -> None:
+        self.sessions.revoke(token)
+
+    def keys(self) -> Any:
+        return self.sessions.tokens()
+
+    def __iter__(self) -> Any:
+        return iter(self.sessions.tokens())
+
+    def __len__(self) -> int:
+        return len(self.sessions.tokens())
+
+
+def _session_tokens(scope: Scope) -> list[str]:
+    return [v for k, v in Request(scope).cookies.items() if k.startswith("access-token-")]
+
+
+def _ended_session(sessions: SessionStore | None) -> Callable[[Scope], str | None]:
+    """Why the login session in a request's cookie was ended by an account change, if it was."""
+
+    def ended(scope: Scope) -> str | None:
+        if sessions is None:
+            return None
+        return next((w for w in map(sessions.ended, _session_tokens(scope)) if w), None)
+
+    return ended
+
+
+def _user_of(
+    sessions: SessionStore | None, identity: Callable[[Any], str | None] | None
+) -> Callable[[Scope], str | None]:
+    """Who sent a request: the live login session in its cookie, or the trusted proxy header."""
+
+    def user_of(scope: Scope) -> str | None:
+        if identity is not None:
+            return identity(Request(scope))
+        if sessions is None:
+            return None
+        return next((u for u in map(sessions.user, _session_tokens(scope)) if u), None)
+
+    return user_of
 
 
 def serve(
@@ -298,6 +700,7 @@ def serve(
     auth_header: str | None = None,
     reviewer: str | None = None,
     block: bool = True,
+    login_throttle: LoginThrottle | None = None,
 ) -> ServerHandle:
     """Serve the review form for ``service`` and return its handle.
 
@@ -308,13 +711,16 @@ def serve(
         auth_header: trusted reverse-proxy header carrying the reviewer name (e.g. ``X-Forwarded-User``).
         reviewer: identity without auth (loopback only); default: the OS user name.
         block: wait until Ctrl+C, then shut down and return the (closed) handle.
+        login_throttle: the failed-login policy with ``auth`` (default: :class:`LoginThrottle`'s).
 
     Raises:
         ConfigError: non-loopback bind without auth, both auth kinds, or the port is taken.
     """
     spec = spec or service.spec
     check_binding(host, authenticated=auth is not None or auth_header is not None)
-    app, blocks = create_app(service, spec, auth=auth, auth_header=auth_header, reviewer=reviewer)
+    app, blocks = create_app(
+        service, spec, auth=auth, auth_header=auth_header, reviewer=reviewer, login_throttle=login_throttle
+    )
     bound_port = _free_port(host, port)
     config = uvicorn.Config(
         app,

@@ -113,3 +113,57 @@ def test_a_failed_write_leaves_the_file_and_no_temporary(
         acc.add("grace", "second password")
     assert (tmp_path / "r.json").read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_header_identity_first_hop_rule() -> None:
+    from starlette.datastructures import Headers
+
+    ident = header_identity("X-Forwarded-User")
+    one = Headers(raw=[(b"x-forwarded-user", b"alice")])
+    two = Headers(raw=[(b"x-forwarded-user", b"mallory"), (b"x-forwarded-user", b"alice")])
+    assert ident(SimpleNamespace(headers=one)) == "alice"
+    assert ident(SimpleNamespace(headers=two)) is None  # never the first (the client's) copy
+    assert ident(SimpleNamespace(headers={"x-forwarded-user": "mallory, alice"})) is None
+
+
+def test_login_throttle_locks_for_doubling_times_and_forgets_on_success() -> None:
+    now = [1000.0]
+    throttle = auth.LoginThrottle(free=2, free_per_address=100, base=1, cap=8, clock=lambda: now[0])
+    for _ in range(2):
+        throttle.failed("alice", "10.0.0.1")
+    assert throttle.wait("alice", "10.0.0.1") == (0.0, "")
+    locks = []
+    for _ in range(5):
+        throttle.failed("Alice", "10.0.0.2")  # names compare case-insensitively, any address
+        locks.append(throttle.wait("alice", "10.0.0.9")[0])
+    assert locks == [1, 2, 4, 8, 8]  # doubling, capped
+    assert throttle.wait("bob", "10.0.0.9") == (0.0, "")  # other accounts are not locked
+    now[0] += 8
+    assert throttle.wait("alice", "10.0.0.1") == (0.0, "")
+    throttle.succeeded("alice", "10.0.0.1")
+    throttle.failed("alice", "10.0.0.1")
+    assert throttle.wait("alice", "10.0.0.1") == (0.0, "")  # the count started again
+
+
+def test_sessions_end_when_the_account_changes(tmp_path: Path) -> None:
+    acc = ReviewerAccounts(tmp_path / "r.json")
+    acc.add("alice", "first password")
+    acc.add("bob", "bobs password")
+    sessions = auth.SessionStore(acc.credential)
+    a, b = sessions.open("alice"), sessions.open("bob")
+    assert sessions.user(a) == "alice" and sessions.user(b) == "bob"
+    ReviewerAccounts(tmp_path / "r.json").add("alice", "second password", replace=True)
+    assert sessions.user(a) is None and sessions.user(b) == "bob"
+    assert sessions.ended(a) == "the password of “alice” was changed: log in again with the new one."
+    assert sessions.user(sessions.open("alice")) == "alice"  # a new login works
+    ReviewerAccounts(tmp_path / "r.json").remove("bob")
+    assert sessions.user(b) is None
+    assert sessions.ended(b) == "“bob” is no longer a reviewer account: log in again."
+
+
+def test_a_tab_belongs_to_its_first_login() -> None:
+    tabs = auth.TabOwners(capacity=2)
+    assert tabs.claim("t1", "alice") and tabs.claim("t1", "alice")
+    assert not tabs.claim("t1", "bob")
+    assert tabs.claim("t2", "bob") and tabs.claim("t3", "bob")  # t1 is the oldest: forgotten
+    assert tabs.claim("t1", "bob")
