@@ -121,7 +121,9 @@ def test_a_removed_reviewer_cannot_read_the_config(demo_db: Path, tmp_path: Path
 # ------------------------------------------------------------------------ nothing before login
 
 
-def test_the_page_before_login_carries_no_api_description(server: tuple[ServerHandle, CampaignService]) -> None:
+def test_the_page_before_login_carries_no_api_description(
+    server: tuple[ServerHandle, CampaignService],
+) -> None:
     url = server[0].url
     page = httpx.get(url)
     assert page.status_code == 200
