@@ -105,7 +105,9 @@ def _payload_problems(obj: Any, limit: int = 5) -> list[str]:
                 problems.append(f"{_path_text(path)} {surrogate}")
         elif isinstance(value, dict | list):
             if len(path) >= MAX_JSON_DEPTH:
-                problems.append(f"{_path_text(path[:3])}…: nested more than {MAX_JSON_DEPTH} levels deep")
+                problems.append(
+                    f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep (at {_path_text(path[:3])}…)"
+                )
                 continue
             items = value.items() if isinstance(value, dict) else enumerate(value)
             children = []

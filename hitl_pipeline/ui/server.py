@@ -298,9 +298,12 @@ class AccessGuard:
         body = await _read_body(receive)
         name = ""
         if self.throttle is not None:
-            form = await Request(scope, _replay(body, receive)).form()
-            name = str(form.get("username") or "")
-            await form.close()
+            try:
+                form = await Request(scope, _replay(body, receive)).form()
+                name = str(form.get("username") or "").strip()
+                await form.close()
+            except Exception:  # a malformed form: Gradio answers it; throttled by address only
+                name = ""
         address = (scope.get("client") or ("unknown", 0))[0]
         throttle = self.throttle
         if throttle is not None:
@@ -329,7 +332,7 @@ class AccessGuard:
         assert self.tabs is not None
         path: str = scope["path"]
         keys: list[str] = []
-        match = _TAB_PATH.match(path)
+        match = _TAB_PATH.match(path) if scope["method"] == "GET" else None
         if match:
             keys.extend(k for k in (match.group("tab"), match.group("event")) if k)
         if path.rstrip("/") == "/gradio_api/queue/data":
@@ -574,8 +577,6 @@ def create_app(
         raise ConfigError("use either reviewer accounts (password login) or --auth-header, not both")
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
-    app.add_middleware(SecurityHeaders)
-
     authenticated = auth is not None or auth_header is not None
     may_review: Callable[[str], bool] | None = None
     sessions: SessionStore | None = None
@@ -600,6 +601,7 @@ def create_app(
         tabs=TabOwners() if authenticated else None,
         login_page=auth is not None,
     )
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so the guard's answers carry them too
     gr.mount_gradio_app(
         app,
         blocks,

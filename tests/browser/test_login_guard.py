@@ -24,14 +24,16 @@ def test_a_throttled_login_is_explained_and_a_later_login_works(
     with running(spec, demo_db, tmp_path / "hitl", auth=accounts, login_throttle=throttle) as (handle, _):
         pg.goto(handle.url)
         assert pg.evaluate("() => window.gradio_api_info") is None
-        for _ in range(2):
+        statuses = []
+        for pw in ("wrong-password", "wrong-password", "alice-secret-1"):
             pg.get_by_label("username").fill("alice")
-            pg.get_by_label("password").fill("wrong-password")
-            pg.get_by_role("button", name="Login").click()
-            pg.get_by_text("Incorrect credentials").wait_for()
-        pg.get_by_label("username").fill("alice")
-        pg.get_by_label("password").fill("alice-secret-1")
-        pg.get_by_role("button", name="Login").click()
+            pg.get_by_label("password").fill(pw)
+            # One attempt at a time: the page clears the fields when its answer arrives.
+            with pg.expect_response(lambda r: r.url.rstrip("/").endswith("/login")) as answer:
+                pg.get_by_role("button", name="Login").click()
+            statuses.append(answer.value.status)
+        assert statuses == [400, 400, 429]
+        pg.get_by_text("Incorrect credentials").wait_for()
         notice = pg.locator("#hitl-login-notice")
         notice.wait_for()
         assert notice.inner_text().startswith("Too many failed logins for this account: try again in ")

@@ -184,6 +184,7 @@ def test_uploads_and_oversized_bodies_are_refused(server: tuple[ServerHandle, Ca
         small = c.http.post("/gradio_api/upload", files={"files": ("a.txt", b"hello")})
         assert small.status_code == 403
         assert small.json()["detail"] == "uploads are off: this review form takes no files"
+        assert small.headers["x-frame-options"] == "DENY"  # the guard's answers carry the headers too
         huge = c.http.post(
             "/gradio_api/call/submit",
             content=b'{"data": ["' + b"y" * (MAX_BODY_BYTES + 1) + b'"]}',
@@ -231,11 +232,16 @@ def test_another_login_cannot_use_a_reviewers_tab(server: tuple[ServerHandle, Ca
         assert alice.http.get(f"/gradio_api/call/progress/{event_id}").status_code == 403
         with bob.http.stream("GET", f"/gradio_api/call/progress/{event_id}") as own:
             assert own.status_code == 200
+            assert "event: complete" in list(own.iter_lines())  # read to its end, as his tab would
         # bob's tab is untouched: his open item is still his, and he can answer it
         assert bob.load().item_key == bobs_item
         assert bob.submit(GOOD).item_key != bobs_item
         alice.new_tab()
         assert alice.load().item_key  # her own tab works
+        # Endpoint names are not ids: both may call the same one in their own tabs.
+        for c in (alice, bob):
+            r = c.http.post("/gradio_api/call/v2/progress", json={})
+            assert r.status_code == 200, r.text
 
 
 # ------------------------------------------------------------------------ restart on one port
