@@ -261,6 +261,10 @@ def run(
     from hitl_pipeline.ui.run import Serving, serve_campaign
 
     def ready(serving: Serving) -> None:
+        typer.echo(
+            f"Queue: {serving.items} {loaded.target}(s), {serving.reviews_left} review(s) to do; "
+            f"answers go to {serving.destination}"
+        )
         typer.echo(f"Review form: {serving.url}  ({serving.access})")
         typer.echo("Press Ctrl+C to stop; answers are saved as you go.")
 
@@ -275,7 +279,11 @@ def run(
         on_ready=ready,
         new_version=new_version,
     )
-    typer.echo("Stopped. Unsent scores stay in the campaign's outbox: `hitl sync SPEC` sends them.")
+    from hitl_pipeline.campaign.startup import unsent_summary
+    from hitl_pipeline.campaign.status import status as campaign_status
+
+    # The real state of the outbox once the form and its worker stopped (not a guess).
+    typer.echo(unsent_summary(campaign_status(loaded, home=resolve_home(home)).outbox, str(spec)))
 
 
 @app.command("import")
@@ -357,10 +365,12 @@ def _print_dry_run(spec: Any, source_name: str | None, home: Path) -> None:
     """``hitl run --dry-run``: the exact item ids in queue order and a count per stratum."""
     from hitl_pipeline.campaign.lifecycle import dry_run
     from hitl_pipeline.campaign.queue import NO_STRATUM
+    from hitl_pipeline.campaign.startup import explain_empty
 
     src = _open_source(source_name, home)
     try:
         plan = dry_run(spec, src, home=resolve_home(home))
+        why_empty = explain_empty(spec, src, plan.now) if not plan.refs else []
     finally:
         src.close()
     s = spec.sample
@@ -369,6 +379,8 @@ def _print_dry_run(spec: Any, source_name: str | None, home: Path) -> None:
         f"Queue: {len(plan)} of {plan.candidates} matching {spec.target}s "
         f"(sample {s.strategy}, seed {s.seed}, window [{start.isoformat()}, {end.isoformat()}))"
     )
+    for line in why_empty:  # which filter left nothing, with the count after each one
+        typer.echo(line)
     width = len(str(len(plan)))
     for i, ref in enumerate(plan.refs, 1):
         typer.echo(f"{i:>{width}}  {ref.key}")

@@ -15,7 +15,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from hitl_pipeline.campaign.startup import unsent_summary
+from hitl_pipeline.campaign.status import status as campaign_status
 from hitl_pipeline.cli import app
+from hitl_pipeline.spec import load_spec
+from hitl_pipeline.ui.client import FormClient
 
 
 def test_reviewers_add_list_remove(tmp_path: Path) -> None:
@@ -61,8 +65,10 @@ def test_run_serves_the_form_and_stops_cleanly_on_ctrl_c(tmp_path: Path, repo_ro
     env = {**os.environ, "HITL_HOME": str(tmp_path / "home")}
     env.pop("LANGFUSE_PUBLIC_KEY", None)
     env.pop("LANGFUSE_SECRET_KEY", None)
+    spec_path = repo_root / "specs" / "support_qa.yaml"
+    spec = load_spec(spec_path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hitl_pipeline", "run", str(repo_root / "specs" / "support_qa.yaml"),
+        [sys.executable, "-m", "hitl_pipeline", "run", str(spec_path),
          "--port", str(port), "--reviewer", "cli-tester"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
     )  # fmt: skip
@@ -82,10 +88,20 @@ def test_run_serves_the_form_and_stops_cleanly_on_ctrl_c(tmp_path: Path, repo_ro
         assert "img-src 'self'" in page.headers["content-security-policy"]
         r = httpx.post(url + "gradio_api/call/load", json={"data": [], "session_hash": "cli1"})
         assert r.status_code == 200
+        with FormClient(url, spec) as form:  # one answer, so there is a score to report at the stop
+            form.load()
+            form.submit({"support_quality": "acceptable", "helpfulness": 4, "factually_correct": "yes"})
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert f"Review form: {url}" in out and "reviewing as 'cli-tester'" in out and "Stopped." in out
+    assert f"Review form: {url}" in out and "reviewing as 'cli-tester'" in out
     assert "created" in err  # the demo store was created on first use, and it says so
     assert (tmp_path / "home" / "campaigns" / "support-qa-2026-10.db").exists()
+    # Start: how many items were queued and where the answers go.
+    store = tmp_path / "home" / "local.db"
+    assert f"Queue: 50 trace(s), 50 review(s) to do; answers go to the local store {store}\n" in out
+    # Stop: the real state of the campaign's scores, as `hitl status` reads it afterwards.
+    outbox = campaign_status(spec, home=tmp_path / "home").outbox
+    assert sum(outbox.values()) == 3  # one score per answered question
+    assert out.rstrip("\n").splitlines()[-1] == unsent_summary(outbox, str(spec_path))
