@@ -279,11 +279,37 @@ def run(
         on_ready=ready,
         new_version=new_version,
     )
+    _send_at_stop(loaded, source, home)
     from hitl_pipeline.campaign.startup import unsent_summary
     from hitl_pipeline.campaign.status import status as campaign_status
 
     # The real state of the outbox once the form and its worker stopped (not a guess).
     typer.echo(unsent_summary(campaign_status(loaded, home=resolve_home(home)).outbox, str(spec)))
+
+
+#: Seconds `hitl run` spends at the stop sending the answers of the last moments.
+STOP_SEND_SECONDS = 10.0
+
+
+def _send_at_stop(spec: Any, source: str | None, home: Path) -> None:
+    """Send (and confirm) the scores still waiting in the outbox, for a few seconds; Ctrl+C skips."""
+    from hitl_pipeline.campaign.lifecycle import sync as sync_campaign
+    from hitl_pipeline.campaign.status import status as campaign_status
+
+    waiting = campaign_status(spec, home=resolve_home(home)).outbox.get("pending", 0)
+    if not waiting:
+        return
+    typer.echo(f"Sending {waiting} score(s) not sent yet (up to {STOP_SEND_SECONDS:g} s; Ctrl+C skips) …")
+    try:
+        src = _open_source(source, home)
+        try:
+            sync_campaign(spec, src, home=resolve_home(home), deadline=STOP_SEND_SECONDS)
+        finally:
+            src.close()
+    except KeyboardInterrupt:
+        pass
+    except HitlError as exc:  # e.g. the source is unreachable: the scores stay in the outbox
+        typer.echo(f"Could not send them now: {exc}", err=True)
 
 
 @app.command("import")

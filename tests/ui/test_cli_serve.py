@@ -104,4 +104,5 @@ def test_run_serves_the_form_and_stops_cleanly_on_ctrl_c(tmp_path: Path, repo_ro
     # Stop: the real state of the campaign's scores, as `hitl status` reads it afterwards.
     outbox = campaign_status(spec, home=tmp_path / "home").outbox
     assert sum(outbox.values()) == 3  # one score per answered question
+    assert outbox["confirmed"] == 3  # the last answers were sent at the stop
     assert out.rstrip("\n").splitlines()[-1] == unsent_summary(outbox, str(spec_path))
