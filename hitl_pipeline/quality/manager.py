@@ -40,6 +40,7 @@ from hitl_pipeline.errors import CampaignError
 from hitl_pipeline.model.stats import wilson_interval
 from hitl_pipeline.quality.gold import GoldSet, grade, judge_round, load_gold
 from hitl_pipeline.scoring.answers import output_text, validate_answers
+from hitl_pipeline.scoring.scores import build_scores, outbox_entries
 from hitl_pipeline.spec.gold import GoldItem
 from hitl_pipeline.spec.model import ReviewSpec
 
@@ -143,20 +144,21 @@ class QualityManager:
             sql += " AND round = ?"
             params.append(round_)
         if answered:
-            sql += " AND answered_at IS NOT NULL"
+            sql += " AND answers_json IS NOT NULL"
         with self.state.transaction() as c:
             return int(c.execute(sql, params).fetchone()[0])
 
     # -- serving ---------------------------------------------------------------------------------
 
-    def _pick(self, reviewer: str) -> str | None:
-        """The next gold item for the reviewer: never served to them first, else the least served
-        (a retry round on a small gold set), in a seeded order per reviewer."""
-        if not self.pool:
-            return None
+    def _pick(self, reviewer: str, *, fresh_only: bool = False) -> str | None:
+        """The next gold item for the reviewer: never served to them first, else (``fresh_only``
+        False: a retry round on a small gold set) the least served, in a seeded order per reviewer."""
         served = self._served(reviewer)
+        candidates = [k for k in self.pool if not fresh_only or k not in served]
+        if not candidates:
+            return None
         seed = self.quality.honeypots.seed if self.quality.honeypots else 0
-        return min(self.pool, key=lambda k: (served.get(k, 0), unit(seed, "gold", reviewer, k)))
+        return min(candidates, key=lambda k: (served.get(k, 0), unit(seed, "gold", reviewer, k)))
 
     def _serve(self, reviewer: str, key: str, kind: str, round_: int) -> Assignment:
         now = self.service.clock()
@@ -206,12 +208,18 @@ class QualityManager:
                         ), False
                 self._set(reviewer, status="passed")  # no gold left to qualify on: let them work
             honey = self.quality.honeypots
-            if honey is not None and self.state.current_lease(reviewer, self.service.clock()) is None:
+            now = self.service.clock()
+            # A honeypot only among live work: not while a live item is open, not once none is left.
+            if (
+                honey is not None
+                and self.state.current_lease(reviewer, now) is None
+                and self.state.peek_next(reviewer, self.service.n, now, 1)
+            ):
                 position = len(self.state.reviews(reviewer=reviewer)) + self._count(
                     reviewer, "honeypot", answered=False
                 )
                 if unit(honey.seed, "honeypot", reviewer, position) < honey.rate:
-                    key = self._pick(reviewer)
+                    key = self._pick(reviewer, fresh_only=True)  # a reviewer never meets a honeypot twice
                     if key is not None:
                         return self._with_notice(
                             reviewer, self._serve(reviewer, key, "honeypot", round_)
@@ -273,6 +281,8 @@ class QualityManager:
                         serve["round"],
                     ),
                 )
+            if self.quality.send_gold_answers:
+                self._queue_gold_scores(reviewer, key, serve["kind"], normalised, text, now)
             notices: list[str] = []
             if self.quality.training:
                 notices.append(_feedback(gold, normalised, grades))
@@ -283,6 +293,36 @@ class QualityManager:
             if notices:
                 self._set(reviewer, notice="\n\n".join(notices))
 
+    def _queue_gold_scores(
+        self,
+        reviewer: str,
+        key: str,
+        kind: str,
+        answers: Mapping[str, Any],
+        comment: str | None,
+        now: datetime,
+    ) -> None:
+        """``quality.send_gold_answers``: the answer's scores go through the outbox like any answer,
+        with metadata ``hitl_gold: true`` (and ``hitl_gold_kind``), which keeps them out of reports."""
+        scores = build_scores(
+            self.spec,
+            self.gold.ref(self.spec, key),
+            reviewer,
+            answers,
+            comment,
+            self.service.configs,
+            timestamp=now,
+            git_commit=self.service.git_commit,
+            spec_version=self.service.spec_version,
+        )
+        marked = [
+            (q, replace(s, metadata={**(s.metadata or {}), "hitl_gold": True, "hitl_gold_kind": kind}))
+            for q, s in scores
+        ]
+        self.state.queue_scores(key, reviewer, outbox_entries(marked), now)
+        if self.service.worker is not None:
+            self.service.worker.notify()
+
     def _after_qualification(self, reviewer: str, round_: int) -> list[str]:
         qual = self.quality.qualification
         assert qual is not None
@@ -291,7 +331,7 @@ class QualityManager:
         with self.state.transaction() as c:
             rows = c.execute(
                 "SELECT item_key, answers_json FROM gold_serves WHERE reviewer = ? AND kind = 'qualification' "
-                "AND round = ? AND answered_at IS NOT NULL ORDER BY seq",
+                "AND round = ? AND answers_json IS NOT NULL ORDER BY seq",
                 (reviewer, round_),
             ).fetchall()
         answered = [(self.gold.items[r[0]], json.loads(r[1])) for r in rows if r[0] in self.gold]
@@ -334,20 +374,20 @@ class QualityManager:
         with self.state.transaction() as c:
             row = c.execute(
                 "SELECT COALESCE(SUM(correct), 0), COALESCE(SUM(graded), 0) FROM gold_serves "
-                "WHERE reviewer = ? AND kind = 'honeypot' AND answered_at IS NOT NULL",
+                "WHERE reviewer = ? AND kind = 'honeypot' AND answers_json IS NOT NULL",
                 (reviewer,),
             ).fetchone()
         return int(row[0]), int(row[1])
 
     def skip(self, reviewer: str, key: str) -> bool:
-        """Skipping a gold item: forget the serve (another gold item comes later). True if it was one."""
+        """Skipping a gold item: closed unanswered (another gold item comes next). True if it was one."""
         with self._lock:
             if not self.is_gold(reviewer, key):
                 return False
-            with self.state.transaction() as c:
+            with self.state.transaction() as c:  # closed without an answer: counts as served, not answered
                 c.execute(
-                    "DELETE FROM gold_serves WHERE reviewer = ? AND item_key = ? AND answered_at IS NULL",
-                    (reviewer, key),
+                    "UPDATE gold_serves SET answered_at = ? WHERE reviewer = ? AND item_key = ? AND answered_at IS NULL",
+                    (aware_us(self.service.clock()), reviewer, key),
                 )
             return True
 
@@ -404,7 +444,7 @@ def reviewer_quality(spec: ReviewSpec, state: CampaignState) -> list[ReviewerQua
                 """SELECT reviewer, COALESCE(SUM(correct), 0), COALESCE(SUM(graded), 0),
                           COALESCE(SUM(CASE WHEN kind = 'honeypot' THEN correct END), 0),
                           COALESCE(SUM(CASE WHEN kind = 'honeypot' THEN graded END), 0)
-                   FROM gold_serves WHERE answered_at IS NOT NULL GROUP BY reviewer"""
+                   FROM gold_serves WHERE answers_json IS NOT NULL GROUP BY reviewer"""
             )
         }
         states = {

@@ -5,7 +5,8 @@ With ``review.reviewers_per_item: {min: 1, max: 3}`` every item starts needing `
 it needs). After each answer, :func:`wants_another` decides whether the item needs one more:
 
 - after **one** answer: when it disagrees with the question's ``compare_with`` score (an LLM
-  judge; see :mod:`hitl_pipeline.quality.judge`), when a question marked ``hard`` was answered, or
+  judge; see :mod:`hitl_pipeline.quality.judge`) or the item has no such score to check it
+  against, when a question marked ``hard`` was answered, or
   on a seeded spot-check (``spot_check`` share of items, by a hash of the seed and the item key:
   reproducible, and enough doubly-reviewed items to estimate agreement);
 - after **two or more**: when the reviewers disagree on any categorical, boolean or numeric question;
@@ -65,7 +66,8 @@ def wants_another(
     answers: Sequence[Mapping[str, Any]],
     judge: Mapping[str, Any],
 ) -> str | None:
-    """Why the item needs one more reviewer (``judge``, ``hard``, ``spot-check``, ``disagreement``),
+    """Why the item needs one more reviewer (``judge``, ``no judge``, ``hard``, ``spot-check``,
+    ``disagreement``),
     or None. ``answers``: one mapping per reviewer so far; ``judge``: judge score name → value."""
     adaptive = spec.review.adaptive
     if adaptive is None or len(answers) >= adaptive.max or not answers:
@@ -81,11 +83,22 @@ def wants_another(
         if q.hard and first.get(q.score) is not None:
             return "hard"
     for q in questions:
-        if q.compare_with and disagrees_with_judge(spec, q, first.get(q.score), judge.get(q.compare_with)):
+        if not q.compare_with or first.get(q.score) is None:
+            continue
+        if q.compare_with not in judge:
+            return "no judge"  # nothing to check the first answer against
+        if disagrees_with_judge(spec, q, first.get(q.score), judge[q.compare_with]):
             return "judge"
-    if unit(adaptive.seed, "spot-check", item_key) < adaptive.spot_check:
+    if is_spot_checked(spec, item_key):
         return "spot-check"
     return None
+
+
+def is_spot_checked(spec: ReviewSpec, item_key: str) -> bool:
+    """Whether the item is in the seeded spot-check sample (a second reviewer whatever the first
+    said): a random sample of items, so agreement estimated on it is unbiased."""
+    adaptive = spec.review.adaptive
+    return adaptive is not None and unit(adaptive.seed, "spot-check", item_key) < adaptive.spot_check
 
 
 class AdaptiveOverlapPolicy:
@@ -145,6 +158,7 @@ def judge_scores(spec: ReviewSpec, source: Source) -> dict[str, dict[str, Any]]:
 
 __all__ = [
     "AdaptiveOverlapPolicy",
+    "is_spot_checked",
     "disagrees_with_judge",
     "judge_scores",
     "numeric_tolerance",

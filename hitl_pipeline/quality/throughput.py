@@ -49,7 +49,7 @@ def throughput(spec: ReviewSpec, state: CampaignState) -> Throughput:
         for reviewer, n, s in c.execute(
             """SELECT reviewer, COUNT(*), COALESCE(SUM(CASE WHEN COALESCE(duration_s, 0) > ? THEN ?
                                                           ELSE COALESCE(duration_s, 0) END), 0)
-               FROM gold_serves WHERE answered_at IS NOT NULL GROUP BY reviewer""",
+               FROM gold_serves WHERE answers_json IS NOT NULL GROUP BY reviewer""",
             (MAX_ACTIVE_SECONDS, MAX_ACTIVE_SECONDS),
         ):
             counts[reviewer] += int(n)

@@ -196,6 +196,28 @@ def units_of(records: Sequence[AnswerRecord], question: str) -> dict[str, dict[s
     return out
 
 
+def spot_check_units(
+    spec: ReviewSpec, records: Sequence[AnswerRecord], question: str
+) -> dict[str, dict[str, Any]]:
+    """Under adaptive overlap, the units α can be estimated from without bias: the spot-checked
+    items (a seeded random share of all items) with their first two answers only.
+
+    Items that got a second reviewer because the first disagreed with the judge, or a third because
+    two disagreed, were chosen *for* disagreeing: counting them would bias α downwards.
+    """
+    from hitl_pipeline.quality.overlap import is_spot_checked
+
+    oldest = datetime.min.replace(tzinfo=UTC)
+    out: dict[str, dict[str, Any]] = {}
+    for r in sorted(records, key=lambda r: r.submitted_at or oldest):
+        if r.question != question or r.value is None or not is_spot_checked(spec, r.item_key):
+            continue
+        by = out.setdefault(r.item_key, {})
+        if r.reviewer in by or len(by) < 2:
+            by[r.reviewer] = r.value
+    return out
+
+
 def evaluate_gates(
     spec: ReviewSpec,
     *,
@@ -260,7 +282,10 @@ def trust_section(
     rows: list[tuple[str, str, Estimate]] = []
     for q in spec.questions:
         if q.score in wanted:
-            alpha[q.score] = alpha_estimate(q, units_of(records, q.score))
+            units = units_of(records, q.score)
+            if spec.review.adaptive is not None:
+                units = spot_check_units(spec, records, q.score)
+            alpha[q.score] = alpha_estimate(q, units)
             rows.append((q.score, gate_level(q), alpha[q.score]))
     items = len({r.item_key for r in records})
     gates = evaluate_gates(spec, items=items, alpha=alpha, alignment=aligned, reviewers=reviewers)
@@ -336,6 +361,7 @@ __all__ = [
     "evaluate_gates",
     "StateFigures",
     "gate_level",
+    "spot_check_units",
     "state_figures",
     "trust_section",
     "units_of",
