@@ -846,6 +846,8 @@ def _quality_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIs
             if name is None:
                 yield loaded.issue(base, f"a {metric} gate needs the question it applies to (question: …)")
                 continue
+            if not isinstance(name, str):
+                continue  # the schema reports the type
             q = questions.get(name)
             if q is None:
                 hint = _suggest(str(name), questions)
