@@ -70,10 +70,13 @@ class ScoreWrite:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """Outcome of sending one score. ``retryable`` is True for 429/5xx/transport failures."""
+    """Outcome of sending one score. ``retryable`` is True for 429/5xx/transport failures;
+    ``maybe_stored`` when the request may have reached the server although no answer came back
+    (the connection broke after sending): read it back before sending it again."""
 
     id: str
     ok: bool
     error: str | None = None
     retryable: bool = False
     retry_after: float | None = None
+    maybe_stored: bool = False

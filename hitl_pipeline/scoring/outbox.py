@@ -148,6 +148,8 @@ class Drainer:
         self.late_window = late_window
         self._next_dropped_check = clock() + timedelta(seconds=recheck_dropped)
         self._next_confirm = clock()
+        #: Score ids whose last send broke after it went out (maybe stored): read back before resending.
+        self._unsure: set[str] = set()
         self.state = state
         self.source = source
         self.batch_size = batch_size
@@ -193,6 +195,19 @@ class Drainer:
                 return 0
         upserts = [r for r in rows if not r.is_delete]
         deletes = [r for r in rows if r.is_delete]
+        unsure = [r for r in upserts if r.score_id in self._unsure]
+        if unsure:
+            # Their last request broke after it went out: the server may have stored them (one
+            # score took 13 attempts although the first was stored). Look before sending again.
+            self._unsure.difference_update(r.score_id for r in unsure)
+            seen = self._read_back(unsure, set())
+            if seen:
+                self.report.confirmed += self.state.mark(
+                    [(r.score_id, r.revision) for r in unsure if r.score_id in seen],
+                    "confirmed",
+                    self.clock(),
+                )
+                upserts = [r for r in upserts if r.score_id not in seen]
         if upserts:
             self._send(
                 upserts, lambda: self.source.write_scores([score_from_json(r.payload) for r in upserts])
@@ -227,6 +242,8 @@ class Drainer:
             elif res.ok:
                 ok.append((row.score_id, row.revision))
             elif res.retryable:
+                if res.maybe_stored:
+                    self._unsure.add(row.score_id)
                 retry.append(row)
                 retry_after.append(res.retry_after)
                 errors[row.score_id] = res.error or "retryable failure"

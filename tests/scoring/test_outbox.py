@@ -378,3 +378,26 @@ def test_worker_coalesces_every_reviewers_answers_into_one_request_per_window(
         worker.stop()
         svc.close()
         svc.state.close()
+
+
+def test_a_score_stored_though_its_answer_was_lost_is_read_back_not_sent_again(
+    store: LocalSource, home: Path, clock: Clock
+) -> None:
+    class LostAnswer(Wrapped):
+        """Stores the first batch, then the connection breaks before the answer (drop after processing)."""
+
+        def write_scores(self, scores: Sequence[ScoreWrite]) -> list[WriteResult]:
+            super().write_scores(scores)
+            if self.write_requests > 1:
+                return [WriteResult(id=s.id, ok=True) for s in scores]
+            return [
+                WriteResult(id=s.id, ok=False, error="RemoteProtocolError", retryable=True, maybe_stored=True)
+                for s in scores
+            ]
+
+    src = LostAnswer(store)
+    with answered_service(src, home, clock, items=2) as svc:
+        report = drain(svc.state, src, deadline=10, backoff=FAST, poll_interval=0.01)
+        assert report.done and report.confirmed == 6
+        assert src.write_requests == 1  # found stored on the read-back: not sent a second time
+        assert {r.attempts for r in svc.state.outbox()} == {1}

@@ -350,6 +350,8 @@ class LangfuseHttp:
             ok=False,
             error=f"cannot reach Langfuse at {self.host}: {type(exc).__name__}",
             retryable=True,
+            # Refused or never connected: nothing was sent. Anything else may have been processed.
+            maybe_stored=not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout),
         )
 
     # ------------------------------------------------------------------ raw requests
