@@ -60,8 +60,40 @@ def test_old_server_gets_one_object_per_request(
     src = source_for(old)
     results = src.write_scores([_w(small_demo, i) for i in range(3)])
     assert all(r.ok for r in results)
-    assert old.counters["POST /api/public/scores"] == 3
+    # Issue 12: an array is tried first whatever the version says (refused, nothing stored), then
+    # one object per score — and the answer is remembered: the next write sends objects only.
+    assert old.counters["POST /api/public/scores"] == 1 + 3
     assert all(isinstance(b, dict) for b in old.received)
+    old.reset_counters()
+    assert all(r.ok for r in src.write_scores([_w(small_demo, i) for i in range(3, 5)]))
+    assert old.counters["POST /api/public/scores"] == 2
+
+
+def test_an_old_version_that_takes_arrays_gets_arrays(
+    make_fake: Any, source_for: Any, small_demo: DemoData
+) -> None:
+    # A server reporting 4.16.0 but taking arrays (issue 12: one POST per score, one at a time).
+    server = make_fake(mode="v4", version="4.16.0", accept_arrays=True)
+    src = source_for(server)
+    assert src.probe().score_body == "object"  # the version's hint
+    assert all(r.ok for r in src.write_scores([_w(small_demo, i) for i in range(5)]))
+    assert server.counters["POST /api/public/scores"] == 1
+    assert src.probe().score_body == "array"  # what the server really takes
+
+
+def test_object_only_servers_get_bounded_requests_in_flight(
+    make_fake: Any, source_for: Any, small_demo: DemoData
+) -> None:
+    from hitl_pipeline.sources.langfuse.scores import OBJECT_WRITES_IN_FLIGHT
+
+    v3 = make_fake(mode="v3", latency_ms=30)
+    src = source_for(v3)
+    src.write_scores([_w(small_demo, 0)])  # learns: single objects
+    v3.max_in_flight = 0
+    scores = [_w(small_demo, i) for i in range(1, 25)]
+    assert all(r.ok for r in src.write_scores(scores))
+    assert 1 < v3.max_in_flight <= OBJECT_WRITES_IN_FLIGHT
+    assert set(src.read_scores(s.id for s in scores)) == {s.id for s in scores}
 
 
 def test_v3_server_writes_single_objects(v3: LangfuseFake, source_for: Any, small_demo: DemoData) -> None:

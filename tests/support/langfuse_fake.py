@@ -324,6 +324,9 @@ class LangfuseFake:
         self.dropped: list[tuple[dict[str, Any], str]] = []
         #: Every score body accepted by POST /scores, in arrival order (duplicates visible).
         self.received: list[dict[str, Any]] = []
+        #: Requests being served now, and the most ever served at once.
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._data = _Data()
         self._indexes: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._lock = threading.RLock()
@@ -1799,6 +1802,15 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
             with fake._lock:
                 fake.counters[f"{method} {route}"] += 1
                 fake.requests.append((method, path, parse_qs(parts.query, keep_blank_values=True)))
+                fake.in_flight += 1
+                fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+            try:
+                self._serve(method, path, route, parts, raw)
+            finally:
+                with fake._lock:
+                    fake.in_flight -= 1
+
+        def _serve(self, method: str, path: str, route: str, parts: Any, raw: bytes) -> None:
             if fake.latency_ms:
                 time.sleep(fake.latency_ms / 1000)
             if route == "/api/public/health" and not fake._health_fault_queued():

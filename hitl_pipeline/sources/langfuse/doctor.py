@@ -127,7 +127,8 @@ def diagnose(settings: Settings, check_spec: SpecCheck | None = None) -> DoctorR
             True,
             "POST /scores with a JSON array (202/207)"
             if caps.score_body == "array"
-            else "POST /scores one object per request (server before 4.59)",
+            else "POST /scores probably one object per request (server before 4.59; a JSON array is "
+            "tried first, 8 single-object requests in flight if refused)",
         )
         if check_spec is not None:
             report.configs = list(check_spec(source))

@@ -2,9 +2,9 @@
 
 Server version from ``/health``; credentials (``/score-configs``); whether the v2 observations reader
 exists (v4 servers, Cloud) or only the legacy readers (v3 servers); whether ``/v3/scores`` exists;
-and which body ``POST /scores`` takes (a JSON array from 4.59 on, a single object before —
-confirmed on the first write by the server's "expected object, received array" answer, after which
-:meth:`CapabilityCache.use_object_body` switches for good).
+and which body ``POST /scores`` probably takes (a JSON array from 4.59 on, a single object before:
+only a hint — the first write sends an array whatever the version, and its answer settles it,
+:meth:`CapabilityCache.use_array_body` / :meth:`CapabilityCache.use_object_body`).
 """
 
 from __future__ import annotations
@@ -119,7 +119,13 @@ class CapabilityCache:
             return self._caps
 
     def use_object_body(self) -> None:
-        """The server refused an array body (its version told otherwise): one score per request."""
+        """The server refused an array body: one score per request."""
         with self._lock:
             assert self._caps is not None
             self._caps = replace(self._caps, score_body="object")
+
+    def use_array_body(self) -> None:
+        """The server took an array body (whatever its version said)."""
+        with self._lock:
+            assert self._caps is not None
+            self._caps = replace(self._caps, score_body="array")

@@ -6,16 +6,20 @@ score). v3 servers before 3.179 have no ``/v3/scores``: every score read then us
 page-based ``/v2/scores``. **Score thresholds** read by name (numeric ranges pushed as
 ``valueMin``/``valueMax``) and keep the subjects with a satisfying score.
 
-**Writes** are synchronous with the SDK's own retries turned off: the campaign outbox retries, and
-two retry layers hide failures. Every score is first checked with the server's own rules
+**Writes** are synchronous and sent once (the campaign outbox retries). A JSON array of up to 100
+scores is tried first whatever version the server reports; a server that answers "expected object,
+received array" (nothing stored) gets single objects from then on, up to
+``OBJECT_WRITES_IN_FLIGHT`` requests at once, and the answer is remembered for the source's life. Every score is first checked with the server's own rules
 (:func:`~hitl_pipeline.model.score_rules.check_score`): the server answers 200 to a score that
 breaks its config and drops it later, so what would be dropped is never sent.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -34,8 +38,10 @@ log = logging.getLogger(__name__)
 
 #: Scores per ``POST /scores`` array (the body limit is 1 MB; annotation scores are small).
 WRITE_CHUNK = 100
-#: Ids per read-back request (``/v3/scores?id=…``).
-READ_CHUNK = 50
+#: Ids per read-back request (``/v3/scores?id=…``; a page holds 100).
+READ_CHUNK = 100
+#: Single-object ``POST /scores`` requests in flight at once on servers that take no arrays.
+OBJECT_WRITES_IN_FLIGHT = 8
 
 SCORE_FIELDS = "details,subject"
 #: snake_case keyword → query parameter of /v3/scores.
@@ -117,6 +123,8 @@ class ScoreApi:
         self.caps = caps
         self.config_for = config_for
         self.page_size = page_size
+        #: What ``POST /scores`` was found to take (None: not written yet, an array is tried first).
+        self.body: str | None = None
 
     # ------------------------------------------------------------------ reads
 
@@ -197,7 +205,7 @@ class ScoreApi:
         """Check, then send ``scores``; one result per score, in order (see ``LangfuseSource.write_scores``)."""
         if not scores:
             return []
-        caps = self.caps.get()
+        self.caps.get()
         results: dict[int, WriteResult] = {}
         sendable: list[tuple[int, ScoreWrite]] = []
         for i, s in enumerate(scores):
@@ -208,11 +216,10 @@ class ScoreApi:
                 sendable.append((i, s))
         to_send = [s for _, s in sendable]
         sent: list[WriteResult] = []
-        if caps.score_body == "array":
-            for chunk in chunks(to_send, WRITE_CHUNK):
-                sent.extend(self._write_array(chunk))
-        else:
-            sent = [self._write_one(s) for s in to_send]
+        for chunk in chunks(to_send, WRITE_CHUNK):
+            # An array first whatever the version says: servers that report an older version may
+            # take arrays (one request per 100 scores instead of one per score).
+            sent.extend(self._write_array(chunk) if self.body != "object" else self._write_objects(chunk))
         for (i, _), result in zip(sendable, sent, strict=True):
             results[i] = result
         return [results[i] for i in range(len(scores))]
@@ -229,12 +236,16 @@ class ScoreApi:
         body = json_or_text(response)
         if response.status_code >= 300 and response.status_code != 207:
             if response.status_code == 400 and "received array" in server_message(body).lower():
-                # The server predates array bodies (the version told us otherwise): switch for good.
+                # The server predates array bodies (nothing was stored): single objects for good.
                 log.info("Langfuse at %s takes one score per POST /scores; switching", self.http.host)
+                self.body = "object"
                 self.caps.use_object_body()
-                return [self._write_one(s) for s in chunk]
+                return self._write_objects(chunk)
             error = api_error(response)
             return [self.http.write_failure(s.id, error) for s in chunk]
+        if self.body is None:
+            self.body = "array"
+            self.caps.use_array_body()
         errors = (
             [e for e in (body.get("errors") or []) if isinstance(e, dict)] if isinstance(body, dict) else []
         )
@@ -272,6 +283,16 @@ class ScoreApi:
             else WriteResult(id=s.id, ok=True)
             for i, s in enumerate(chunk)
         ]
+
+    def _write_objects(self, scores: Sequence[ScoreWrite]) -> list[WriteResult]:
+        """One single-object request per score, up to ``OBJECT_WRITES_IN_FLIGHT`` at once (in the
+        caller's context: background work stays background for the request budget)."""
+        if len(scores) <= 1:
+            return [self._write_one(s) for s in scores]
+        workers = min(OBJECT_WRITES_IN_FLIGHT, len(scores))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hitl-write") as pool:
+            futures = [pool.submit(contextvars.copy_context().run, self._write_one, s) for s in scores]
+            return [f.result() for f in futures]
 
     def _write_one(self, score: ScoreWrite) -> WriteResult:
         try:
