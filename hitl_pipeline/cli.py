@@ -208,6 +208,17 @@ SourceOption = Annotated[
 ]
 
 
+#: ``--request-budget 30/min``: the Langfuse request budget (HITL_REQUEST_BUDGET).
+BudgetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--request-budget",
+        help="Requests Langfuse may get, e.g. 30/min (Cloud Hobby), shared by reads, writes and "
+        "read-backs; reviewers' items first (default: HITL_REQUEST_BUDGET, else learnt from 429s).",
+    ),
+]
+
+
 @app.command()
 def run(
     spec: SpecArgument,
@@ -242,9 +253,13 @@ def run(
             help="The spec changed in meaning: start a new campaign version (scores kept apart) instead of refusing.",
         ),
     ] = False,
+    request_budget: BudgetOption = None,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
     """Build the review queue from a spec and serve the review form.
+
+    With --dry-run: the queue, and for Langfuse the request plan (requests to build the queue, per
+    reviewed item, and how many reviewers at what pace fit a budget).
 
     Example: hitl run specs/support_qa.yaml
     """
@@ -256,7 +271,7 @@ def run(
         f"{len(loaded.questions)} question(s), spec hash {loaded.spec_hash[:12]}"
     )
     if dry_run:
-        _print_dry_run(loaded, source, home)
+        _print_dry_run(loaded, source, home, request_budget)
         return
     from hitl_pipeline.ui.run import Serving, serve_campaign
 
@@ -270,7 +285,7 @@ def run(
 
     serve_campaign(
         loaded,
-        lambda: _open_source(source, home),
+        lambda: _open_source(source, home, request_budget),
         home=resolve_home(home),
         host=host,
         port=port,
@@ -279,7 +294,7 @@ def run(
         on_ready=ready,
         new_version=new_version,
     )
-    _send_at_stop(loaded, source, home)
+    _send_at_stop(loaded, source, home, request_budget)
     from hitl_pipeline.campaign.startup import unsent_summary
     from hitl_pipeline.campaign.status import status as campaign_status
 
@@ -291,7 +306,7 @@ def run(
 STOP_SEND_SECONDS = 10.0
 
 
-def _send_at_stop(spec: Any, source: str | None, home: Path) -> None:
+def _send_at_stop(spec: Any, source: str | None, home: Path, request_budget: str | None = None) -> None:
     """Send (and confirm) the scores still waiting in the outbox, for a few seconds; Ctrl+C skips."""
     from hitl_pipeline.campaign.lifecycle import sync as sync_campaign
     from hitl_pipeline.campaign.status import status as campaign_status
@@ -301,7 +316,7 @@ def _send_at_stop(spec: Any, source: str | None, home: Path) -> None:
         return
     typer.echo(f"Sending {waiting} score(s) not sent yet (up to {STOP_SEND_SECONDS:g} s; Ctrl+C skips) …")
     try:
-        src = _open_source(source, home)
+        src = _open_source(source, home, request_budget)
         try:
             sync_campaign(spec, src, home=resolve_home(home), deadline=STOP_SEND_SECONDS)
         finally:
@@ -372,11 +387,19 @@ def demo(
         typer.echo(f"The store at {info.path} already exists ({summary}); use --force to recreate it.")
 
 
-def _open_source(name: str | None, home: Path) -> Any:
+def _open_source(name: str | None, home: Path, request_budget: str | None = None) -> Any:
+    import dataclasses
+
     from hitl_pipeline.settings import Settings
     from hitl_pipeline.sources import get_source
 
-    source = get_source(name, Settings.from_env(resolve_home(home)))
+    settings = Settings.from_env(resolve_home(home))
+    if request_budget is not None:
+        from hitl_pipeline.sources.budget import parse_budget
+
+        parse_budget(request_budget)  # a bad value is an error before anything is opened
+        settings = dataclasses.replace(settings, request_budget=request_budget)
+    source = get_source(name, settings)
     if getattr(source, "demo_created", False):
         # First use on this machine: say where the data came from (stderr keeps stdout parseable).
         typer.echo(
@@ -387,15 +410,17 @@ def _open_source(name: str | None, home: Path) -> Any:
     return source
 
 
-def _print_dry_run(spec: Any, source_name: str | None, home: Path) -> None:
-    """``hitl run --dry-run``: the exact item ids in queue order and a count per stratum."""
+def _print_dry_run(spec: Any, source_name: str | None, home: Path, request_budget: str | None) -> None:
+    """``hitl run --dry-run``: the exact item ids in queue order, a count per stratum, and on
+    Langfuse the request plan."""
     from hitl_pipeline.campaign.lifecycle import dry_run
     from hitl_pipeline.campaign.queue import NO_STRATUM
     from hitl_pipeline.campaign.startup import explain_empty
 
-    src = _open_source(source_name, home)
+    src = _open_source(source_name, home, request_budget)
     try:
         plan = dry_run(spec, src, home=resolve_home(home))
+        requests = _request_plan(spec, src, len(plan))
         why_empty = explain_empty(spec, src, plan.now) if not plan.refs else []
     finally:
         src.close()
@@ -416,6 +441,34 @@ def _print_dry_run(spec: Any, source_name: str | None, home: Path) -> None:
             total = plan.candidates_per_stratum.get(stratum)
             of = f" of {total}" if total is not None else ""
             typer.echo(f"  {stratum if stratum is not None else NO_STRATUM}: {count}{of}")
+    if requests is not None:
+        typer.echo(requests[0])
+        for line in requests[1:]:
+            typer.echo(line)
+
+
+def _request_plan(spec: Any, src: Any, items: int) -> list[str] | None:
+    """The request plan lines of a Langfuse source (None for the local store: no requests)."""
+    if not callable(getattr(src, "requests_sent", None)):
+        return None
+    from hitl_pipeline.campaign.request_plan import RequestPlan
+
+    caps = src.probe()
+    budget = src.budget
+    plan = RequestPlan(
+        target=spec.target,
+        items=items,
+        queue_requests=src.requests_sent(),
+        v2_reads=caps.v2_observations,
+        arrays=caps.score_body == "array",
+        scores_per_item=len(spec.questions),
+        budget_per_min=budget.limit * 60 / budget.period if budget.limit else None,
+    )
+    head = (
+        f"Request plan (Langfuse {caps.version} at {caps.host}; "
+        f"{'v2 observations reader' if caps.v2_observations else 'legacy readers'}):"
+    )
+    return [head, *plan.lines()]
 
 
 @app.command()
@@ -429,6 +482,7 @@ def sync(
         bool,
         typer.Option("--retry-failed", help="Send failed and dropped scores again (after fixing the cause)."),
     ] = False,
+    request_budget: BudgetOption = None,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
     """Send the campaign's pending scores and confirm each one by reading it back.
@@ -445,7 +499,7 @@ def sync(
 
     loaded = load_spec(spec)
     require_state(loaded, resolve_home(home))  # before a source is opened (or a demo store created)
-    src = _open_source(source, home)
+    src = _open_source(source, home, request_budget)
     with typer.progressbar(length=1, label="Syncing scores", file=sys.stderr) as bar:
         shown = [0]
 

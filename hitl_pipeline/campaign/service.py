@@ -25,8 +25,10 @@ from hitl_pipeline.scoring.answers import output_text, validate_answers
 from hitl_pipeline.scoring.outbox import OutboxWorker
 from hitl_pipeline.scoring.scores import build_scores, item_environment, outbox_entries
 from hitl_pipeline.sources.base import Source
-from hitl_pipeline.sources.budget import background
 from hitl_pipeline.spec.model import ReviewSpec
+
+#: Items fetched in one call ahead of the reviewers, with a batched source (see ``prefetch_batch``).
+PREFETCH_BATCH = 50
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ class CampaignService:
         clock: Clock = utcnow,
         git_commit: str | None = None,
         prefetch_depth: int = 4,
-        prefetch_batch: int = 50,
+        prefetch_batch: int = PREFETCH_BATCH,
         prefetch_workers: int = 4,
         cache_size: int = 256,
         worker: OutboxWorker | None = None,
@@ -226,10 +228,8 @@ class CampaignService:
                 return
 
     def _fetch_into(self, job: list[tuple[ItemRef, Future[Item]]]) -> None:
-        with background():  # prefetching yields to a reviewer's own requests (request budget)
-            self._fetch_job(job)
-
-    def _fetch_job(self, job: list[tuple[ItemRef, Future[Item]]]) -> None:
+        # Not background work for the request budget: reviewers wait for these items (a reviewer's
+        # next item goes before write-back, confirmations and the queue mirror).
         try:
             if len(job) == 1:
                 items = [self._fetch(job[0][0])]

@@ -77,6 +77,10 @@ class DrainReport:
 
 #: How long a sent score may stay invisible before it counts as dropped (Langfuse: seconds to ~10 min).
 CONFIRM_TIMEOUT = 600.0
+#: The review server's worker sends at most one write request per this many seconds (or 100 scores).
+WRITE_WINDOW = 1.0
+#: … and runs at most one read-back round per this many seconds.
+CONFIRM_GAP = 2.0
 
 
 @dataclass(frozen=True)
@@ -486,8 +490,8 @@ class OutboxWorker:
         backoff: Backoff | None = None,
         clock: Clock = utcnow,
         recheck_dropped: float = 60.0,
-        write_window: float = 1.0,
-        confirm_gap: float = 2.0,
+        write_window: float = WRITE_WINDOW,
+        confirm_gap: float = CONFIRM_GAP,
     ) -> None:
         self.write_window = write_window
         self.confirm_gap = confirm_gap

@@ -112,3 +112,41 @@ def test_run_uses_langfuse_when_its_keys_are_set(v4: LangfuseFake, tmp_path: Pat
     assert not (tmp_path / "home" / "local.db").exists()
     local = CliRunner().invoke(app, ["run", str(spec), "--dry-run", "--source", "local"], env=env)
     assert local.exit_code == 0 and (tmp_path / "home" / "local.db").exists()
+
+
+PLAN_SPEC = """
+version: 1
+campaign: plan-test
+title: Plan test
+target: trace
+source:
+  filters:
+    from: "2026-10-01"
+    to: "2026-11-01"
+  sample:
+    size: 20
+questions:
+  - score: helpfulness
+    type: numeric
+    min: 1
+    max: 5
+"""
+
+
+def test_dry_run_prints_the_request_plan(v4: LangfuseFake, tmp_path: Path) -> None:
+    spec_file = tmp_path / "plan.yaml"
+    spec_file.write_text(PLAN_SPEC)
+    v4.reset_counters()
+    args = ["run", str(spec_file), "--dry-run", "--request-budget", "30/min"]
+    result = CliRunner().invoke(app, args, env=_env(v4, tmp_path))
+    assert result.exit_code == 0, result.output
+    sent = v4.total_requests
+    assert "Request plan (Langfuse 4.61.0" in result.output
+    assert (
+        f"queue: {sent} request(s) to probe the server and build this queue of 20 trace(s)" in result.output
+    )
+    assert "per reviewed item: 0.04 read request(s)" in result.output
+    assert "your budget 30/min: reviewers without waiting write-back:" in result.output
+    assert "Cloud Hobby 30/min" in result.output and "Cloud Pro 1000/min" in result.output
+    bad = CliRunner().invoke(app, [*args[:3], "--request-budget", "lots"], env=_env(v4, tmp_path))
+    assert bad.exit_code == 1 and "request budget 'lots' is not understood" in bad.output

@@ -134,6 +134,15 @@ class LangfuseSource:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def budget(self) -> RequestBudget:
+        """The request budget every request of this source takes a slot of."""
+        return self.http.budget
+
+    def requests_sent(self) -> int:
+        """Requests sent so far (retries included)."""
+        return sum(self.http.transport.counts.values())
+
     # ------------------------------------------------------------------ probe
 
     @property
