@@ -327,6 +327,13 @@ class LangfuseFake:
         #: Requests being served now, and the most ever served at once.
         self.in_flight = 0
         self.max_in_flight = 0
+        #: Langfuse Cloud's rate limit ("all other APIs", per minute; None: none): requests beyond
+        #: it within any ``rate_period`` seconds get 429 with Retry-After and X-RateLimit-Limit.
+        self.rate_limit: int | None = None
+        self.rate_period = 60.0
+        self.rate_limited = 0  # 429s answered for the rate limit
+        self.rate_limit_header = True
+        self._rate_starts: list[float] = []
         self._data = _Data()
         self._indexes: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._lock = threading.RLock()
@@ -583,6 +590,29 @@ class LangfuseFake:
     def config_dicts(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(c) for c in self._data.configs.values()]
+
+    def set_rate_limit(self, limit: int | None, period: float = 60.0, *, limit_header: bool = True) -> None:
+        """Answer 429 beyond ``limit`` requests per ``period`` seconds (sliding window, /health
+        free), with ``X-RateLimit-Limit`` unless ``limit_header`` is False."""
+        with self._lock:
+            self.rate_limit = limit
+            self.rate_period = period
+            self.rate_limit_header = limit_header
+            self._rate_starts = []
+
+    def _over_rate(self) -> float | None:
+        """Seconds until a slot frees when this request is over the rate limit (it then does not
+        count), else None (it counts)."""
+        with self._lock:
+            if self.rate_limit is None:
+                return None
+            now = time.monotonic()
+            self._rate_starts = [t for t in self._rate_starts if t > now - self.rate_period]
+            if len(self._rate_starts) >= self.rate_limit:
+                self.rate_limited += 1
+                return max(0.001, self._rate_starts[0] + self.rate_period - now)
+            self._rate_starts.append(now)
+            return None
 
     def _health_fault_queued(self) -> bool:
         """Whether a fault was queued for ``/health`` explicitly (``fail_next(route=…/health)``);
@@ -1815,6 +1845,13 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
                 time.sleep(fake.latency_ms / 1000)
             if route == "/api/public/health" and not fake._health_fault_queued():
                 self._send(200, {"status": "OK", "version": fake.version})
+                return
+            wait = fake._over_rate()
+            if wait is not None:
+                headers = {"Retry-After": str(max(1, int(wait + 0.999))) if wait >= 1 else f"{wait:.3f}"}
+                if fake.rate_limit_header:
+                    headers.update({"X-RateLimit-Limit": str(fake.rate_limit), "X-RateLimit-Remaining": "0"})
+                self._send(429, {"message": "Rate limit exceeded"}, headers)
                 return
             fault = fake._pick_fault(path)
             if fault is not None and fault.kind == "drop":
