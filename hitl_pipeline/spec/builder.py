@@ -114,12 +114,17 @@ def _display(d: dict[str, Any]) -> Display:
         parts=tuple(d.get("parts", defaults.parts)),
         metadata_keys=_strings(d.get("metadata_keys")),
         scores=_strings(d.get("scores")),
+        reveal_scores=d.get("reveal_scores", defaults.reveal_scores),
     )
 
 
 def _question(q: dict[str, Any]) -> Question:
     categories = tuple(
-        Category(c, float(i)) if isinstance(c, str) else Category(c["label"], float(c["value"]))
+        (
+            Category(c, float(i))
+            if isinstance(c, str)
+            else Category(c["label"], float(c["value"]), c.get("text"))
+        )
         for i, c in enumerate(q.get("categories", []))
     )
     when = q.get("when")

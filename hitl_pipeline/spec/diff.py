@@ -103,6 +103,14 @@ def _question_changes(old: Question, new: Question) -> Iterable[Change]:
             )
     if old_cats == new_cats and old.labels != new.labels:
         yield Change("harmless", f"{p}.categories", "categories reordered (same labels and values)")
+    old_text = {c.label: c.text for c in old.categories}
+    for c in new.categories:
+        if c.label in old_text and old_text[c.label] != c.text:
+            yield Change(
+                "harmless",
+                f"{p}.categories",
+                f"text of {c.label!r} changed from {_text(old_text[c.label])} to {_text(c.text)}",
+            )
     for attr in ("min", "max"):
         a, b = getattr(old, attr), getattr(new, attr)
         if a != b:

@@ -123,14 +123,19 @@ class Display:
     parts: tuple[str, ...] = ("input", "output", "metadata", "tree")
     metadata_keys: tuple[str, ...] = ()
     scores: tuple[str, ...] = ()
+    #: When automated scores (``scores``, ``compare_with``) are shown: ``after`` the reviewer's own
+    #: answer (no anchoring, the default) or already ``before`` it.
+    reveal_scores: Literal["before", "after"] = "after"
 
 
 @dataclass(frozen=True)
 class Category:
-    """One category of a categorical question: the label is sent, Langfuse stores the value."""
+    """One category of a categorical question: the label is sent, Langfuse stores the value; the
+    form shows ``text`` (default: the label humanised, ``minor_issues`` → "Minor issues")."""
 
     label: str
     value: float
+    text: str | None = None
 
 
 @dataclass(frozen=True)

@@ -185,12 +185,13 @@ display:
   parts: [output, input, scores, metadata, tree]
   metadata_keys: [topic]
   scores: [llm_judge_faithfulness]
+  reveal_scores: before
 questions:
   - score: tool_call_correct
     type: categorical
     label: Correct call?
     config_id: cfg-tool-call-correct
-    categories: [{label: correct, value: 2}, {label: incorrect, value: 0}]
+    categories: [{label: correct, value: 2}, {label: incorrect, value: 0, text: Wrong call}]
     description: d
     required: true
     help: h
@@ -282,6 +283,7 @@ def test_maximal_spec_reaches_the_model() -> None:
     )
     assert spec.display.parts == ("output", "input", "scores", "metadata", "tree")
     assert spec.display.metadata_keys == ("topic",) and spec.display.scores == ("llm_judge_faithfulness",)
+    assert spec.display.reveal_scores == "before"
     first, effort, fixed = spec.questions
     assert (first.label, first.config_id, first.description, first.help, first.compare_with) == (
         "Correct call?",
@@ -291,6 +293,7 @@ def test_maximal_spec_reaches_the_model() -> None:
         "llm_judge_faithfulness",
     )
     assert first.labels == ("correct", "incorrect")
+    assert [c.text for c in first.categories] == [None, "Wrong call"]
     assert (effort.min, effort.max, effort.step) == (0.0, 10.0, 0.5)
     assert effort.when == Condition("tool_call_correct", "not_equals", ("correct",))
     assert (
