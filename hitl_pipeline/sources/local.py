@@ -545,7 +545,7 @@ class LocalSource:
     # ------------------------------------------------------------------ items
 
     def get_item(self, ref: ItemRef, *, score_names: Sequence[str] | None = None) -> Item:
-        """The item in full: a trace with its observation tree, an observation with its trace, or a
+        """The item in full: a trace with its observation tree, an observation with its trace (and tree), or a
         session with its traces (oldest first, each with observations); plus the subject's scores."""
         conn = self._conn()
         if ref.kind == "trace":
@@ -561,7 +561,8 @@ class LocalSource:
             if row is None:
                 raise SourceError(f"observation {ref.id!r} is not in the local store {self.path}")
             obs = _observation_from_row(row)
-            trace = self._load_trace(conn, obs.trace_id, with_observations=False)
+            # With its tree: the form shows where the observation sits and the generation above it.
+            trace = self._load_trace(conn, obs.trace_id, with_observations=True)
             scores = self._scores_where(conn, "observation_id = ?", [ref.id], score_names)
             return Item(ref=ref, trace=trace, observation=obs, scores=scores)
         if ref.kind == "session":

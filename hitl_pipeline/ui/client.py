@@ -54,6 +54,19 @@ def _value(v: Any) -> Any:
     return v
 
 
+def _validation_messages(r: httpx.Response) -> str:
+    """The messages of a validator's refusal (HTTP 422: ``{"detail": [{"is_valid", "message"}, …]}``)."""
+    try:
+        detail = r.json().get("detail")
+    except ValueError:
+        return r.text[:300]
+    if isinstance(detail, list):
+        found = [str(d.get("message")) for d in detail if isinstance(d, dict) and not d.get("is_valid", True)]
+        if found:
+            return " ".join(found)
+    return str(detail)[:300]
+
+
 class FormClient:
     """One reviewer session against a served review form (thread-confined; make one per reviewer)."""
 
@@ -99,6 +112,8 @@ class FormClient:
         r = self.http.post(
             f"/gradio_api/call/{endpoint}", json={"data": list(data), "session_hash": self.session_hash}
         )
+        if r.status_code == 422:  # the form's validator: one message per input it refused
+            raise FormError(f"/{endpoint}: {_validation_messages(r)}", r.status_code)
         if r.status_code != 200:
             raise FormError(f"/{endpoint}: HTTP {r.status_code}: {r.text[:300]}", r.status_code)
         event_id = r.json()["event_id"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -64,14 +64,15 @@ class Panel:
     """One block of content: a transcript (``chat``), a structure (``json``) or plain ``text``.
 
     ``value`` is a list of Chatbot message dicts, a size-capped JSON value, or a string.
-    ``folded`` says something was cut; ``inspect_key`` names the full content for :func:`inspect_content`.
+    ``folded`` says something was cut (the full content is under "Inspect"); ``under_review`` marks
+    the part the reviewer judges (an observation's output).
     """
 
     title: str
     kind: PanelKind
     value: Any
     folded: bool = False
-    inspect_key: str | None = None
+    under_review: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,18 @@ class TreeRow:
     status: str
     error: bool
     subject: bool = False  # the observation under review (observation targets)
+    turn: bool = False  # a session turn's heading row (``id`` is the turn's trace id)
+
+    @property
+    def key(self) -> str:
+        """What :func:`inspect_content` opens for this row."""
+        return f"trace:{self.id}" if self.turn else f"obs:{self.id}"
 
     @property
     def label(self) -> str:
         """Indented one-line label, used in the tree table and the node picker."""
+        if self.turn:
+            return f"{self.type} · {self.name}"
         mark = "▶ " if self.subject else ""
         warn = "⛔ " if self.error else ""
         # No-break spaces: browsers collapse ordinary leading spaces in table cells and lists.
@@ -363,16 +372,16 @@ def _was_folded(msgs: Iterable[dict[str, Any]]) -> bool:
     return any("more characters folded" in str(m.get("content", "")) for m in msgs)
 
 
-def _value_panel(title: str, value: Any, key: str) -> Panel:
+def _value_panel(title: str, value: Any, under_review: bool = False) -> Panel:
     chat = to_chat(value)
     if chat is not None:
         capped, cut = _cap_messages(chat)
-        return Panel(title, "chat", capped, cut or _was_folded(capped), key)
+        return Panel(title, "chat", capped, cut or _was_folded(capped), under_review)
     if isinstance(value, str):
         text, cut = fold(safe_text(value))
-        return Panel(title, "text", text, cut, key)
+        return Panel(title, "text", text, cut, under_review)
     shown, cut = truncate_json(value)
-    return Panel(title, "json", shown, cut, key)
+    return Panel(title, "json", shown, cut, under_review)
 
 
 # --------------------------------------------------------------------------------------- tree, scores, facts
@@ -514,17 +523,17 @@ def build_view(item: Item, display: Display | None = None) -> ItemView:
     want_in, want_out = "input" in parts, "output" in parts
     if want_in and is_chat(trace.input) and want_out and trace.output is not None:
         # One transcript: the conversation so far, then the answer under review.
-        msgs = [*(to_chat(trace.input) or []), *output_messages(trace.output)]
+        msgs = [*(to_chat(trace.input) or []), *mark_under_review(output_messages(trace.output))]
         capped, cut = _cap_messages(msgs)
-        panels.append(Panel("Conversation", "chat", capped, cut or _was_folded(capped), "input"))
+        panels.append(Panel("Conversation", "chat", capped, cut or _was_folded(capped)))
     else:
         if want_in:
-            panels.append(_value_panel("Input", trace.input, "input"))
+            panels.append(_value_panel("Input", trace.input))
         if want_out:
-            panels.append(_value_panel("Output", trace.output, "output"))
+            panels.append(_value_panel("Output", trace.output, under_review=True))
     inspect = [("Trace input", "input"), ("Trace output", "output"), ("Trace metadata", "metadata")]
     rows = tree_rows(trace.observations)
-    inspect += [(r.label, f"obs:{r.id}") for r in rows[:MAX_TREE_ROWS]]
+    inspect += [(r.label, r.key) for r in rows[:MAX_TREE_ROWS]]
     correction, is_json = _correction_text(trace.output)
     return ItemView(
         kind="trace",
@@ -554,14 +563,16 @@ def _observation_view(item: Item, display: Display) -> ItemView:
     trace = item.trace
     parts = display.parts
     panels: list[Panel] = []
-    if trace is not None and "input" in parts:
-        panels.append(
-            _value_panel(f"Context: input of trace “{safe_text(trace.name)}”", trace.input, "trace.input")
-        )
     if "input" in parts:
-        panels.append(_value_panel(f"{obs.type} input", obs.input, "input"))
+        panels.append(_value_panel(f"{obs.type} input", obs.input, under_review=True))
     if "output" in parts:
-        panels.append(_value_panel(f"{obs.type} output", obs.output, "output"))
+        panels.append(_value_panel(f"{obs.type} output", obs.output, under_review=True))
+    parent = parent_generation(trace, obs) if trace is not None else None
+    if parent is not None and "output" in parts:
+        title = f"Output of the generation that made this call: {safe_text(parent.name)}"
+        panels.append(_value_panel(title, parent.output))
+    if trace is not None and "input" in parts:
+        panels.append(_value_panel(f"Context: input of trace “{safe_text(trace.name)}”", trace.input))
     facts: list[tuple[str, str]] = [("observation", f"{obs.type} {obs.name} ({obs.id})")]
     if obs.model:
         facts.append(("model", obs.model))
@@ -586,7 +597,7 @@ def _observation_view(item: Item, display: Display) -> ItemView:
     ]
     if trace is not None:
         inspect += [("Trace input", "trace.input"), ("Trace output", "trace.output")]
-    inspect += [(r.label, f"obs:{r.id}") for r in rows[:MAX_TREE_ROWS]]
+    inspect += [(r.label, r.key) for r in rows[:MAX_TREE_ROWS]]
     correction, is_json = _correction_text(obs.output)
     return ItemView(
         kind="observation",
@@ -602,6 +613,60 @@ def _observation_view(item: Item, display: Display) -> ItemView:
         correction_default=correction,
         correction_is_json=is_json,
     )
+
+
+#: The line that opens the answer the reviewer judges, in a conversation.
+UNDER_REVIEW = "<p><strong>▶ Answer under review</strong></p>"
+
+
+def mark_under_review(msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The output messages with the first one headed by :data:`UNDER_REVIEW` (the rest follow it)."""
+    if not msgs:
+        return msgs
+    first = msgs[0]
+    if first.get("metadata"):  # a tool call box: put the marker in a message of its own before it
+        return [{"role": "assistant", "content": UNDER_REVIEW}, *msgs]
+    return [{**first, "content": UNDER_REVIEW + first["content"]}, *msgs[1:]]
+
+
+def parent_generation(trace: Trace, obs: Observation) -> Observation | None:
+    """The nearest GENERATION above ``obs`` in the trace's tree (the model call that made a tool call)."""
+    by_id = {o.id: o for o in trace.observations}
+    seen: set[str] = set()
+    current = by_id.get(obs.parent_id or "")
+    while current is not None and current.id not in seen:
+        if current.type == "GENERATION":
+            return current
+        seen.add(current.id)
+        current = by_id.get(current.parent_id or "")
+    return None
+
+
+def session_tree(traces: Sequence[Trace]) -> list[TreeRow]:
+    """Each turn's observation tree under a heading row for the turn (opened on demand in the form)."""
+    rows: list[TreeRow] = []
+    for n, t in enumerate(traces, start=1):
+        rows.append(
+            TreeRow(
+                id=t.id, depth=0, type=f"Turn {n}", name=safe_text(t.name), model="", latency="",
+                level="", status="", error=False, turn=True,
+            )
+        )  # fmt: skip
+        rows.extend(replace(r, depth=r.depth + 1) for r in tree_rows(t.observations))
+    return rows
+
+
+def session_metadata(per_turn: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Metadata of a session's turns: what every turn shares once, then per turn only what differs."""
+    if not per_turn:
+        return {}
+    shared = {k: v for k, v in per_turn[0].items() if all(k in m and m[k] == v for m in per_turn[1:])}
+    out: dict[str, Any] = dict(shared)
+    for n, m in enumerate(per_turn, start=1):
+        own = {k: v for k, v in m.items() if k not in shared}
+        if own:
+            out[f"turn {n}"] = own
+    return out
 
 
 def _new_turn_messages(value: Any) -> list[dict[str, Any]]:
@@ -643,7 +708,7 @@ def _session_view(item: Item, display: Display) -> ItemView:
         if "output" in display.parts:
             msgs.extend(output_messages(t.output))
     capped, cut = _cap_messages(msgs)
-    panels = (Panel(f"Conversation ({len(traces)} turns)", "chat", capped, cut or _was_folded(capped), None),)
+    panels = (Panel(f"Conversation ({len(traces)} turns)", "chat", capped, cut or _was_folded(capped)),)
     facts: list[tuple[str, str]] = [("session", session.id), ("turns", str(len(traces)))]
     if traces:
         facts.append(("first", _when(traces[0].timestamp)))
@@ -653,14 +718,12 @@ def _session_view(item: Item, display: Display) -> ItemView:
             facts.append(("user", ", ".join(users)))
     meta: dict[str, Any] | None = None
     if "metadata" in display.parts:
-        meta = {
-            f"turn {n} ({t.id})": _metadata(t.metadata, display.metadata_keys)
-            for n, t in enumerate(traces, 1)
-        }
-        meta, _ = truncate_json(meta)
+        meta = session_metadata([_metadata(t.metadata, display.metadata_keys) for t in traces])
     inspect: list[tuple[str, str]] = []
     for n, t in enumerate(traces, start=1):
         inspect.append((f"Turn {n} · trace {t.id}", f"trace:{t.id}"))
+    rows = session_tree(traces)
+    inspect += [(r.label, r.key) for r in rows[:MAX_TREE_ROWS] if not r.turn]
     return ItemView(
         kind="session",
         key=item.ref.key,
@@ -669,7 +732,8 @@ def _session_view(item: Item, display: Display) -> ItemView:
         panels=panels,
         metadata=meta,
         scores=_scores(item, display),
-        tree=None,
+        tree=tuple(rows[:MAX_TREE_ROWS]) if "tree" in display.parts else None,
+        tree_hidden=max(0, len(rows) - MAX_TREE_ROWS) if "tree" in display.parts else 0,
         inspect=tuple(inspect),
     )
 
@@ -711,6 +775,11 @@ def _trace_dump(t: Trace) -> dict[str, Any]:
     }
 
 
+def _session_observations(item: Item) -> list[Observation]:
+    session = item.session
+    return [o for t in session.traces for o in t.observations] if session is not None else []
+
+
 def inspect_content(item: Item, key: str) -> tuple[str, bool]:
     """The full text of one part of ``item`` (``input``, ``output``, ``metadata``, ``trace.input``,
     ``trace.output``, ``obs:<id>``, ``trace:<id>``) and whether it is JSON. Unknown keys raise KeyError."""
@@ -723,8 +792,9 @@ def inspect_content(item: Item, key: str) -> tuple[str, bool]:
         subject = getattr(holder, key)
     elif key in ("trace.input", "trace.output") and trace is not None:
         subject = getattr(trace, key.split(".")[1])
-    elif key.startswith("obs:") and trace is not None:
-        found = [o for o in trace.observations if o.id == key[4:]]
+    elif key.startswith("obs:") and (trace is not None or item.session is not None):
+        pool = trace.observations if trace is not None else _session_observations(item)
+        found = [o for o in pool if o.id == key[4:]]
         if not found:
             raise KeyError(key)
         subject = _obs_dump(found[0])

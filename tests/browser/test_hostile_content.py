@@ -96,7 +96,7 @@ def test_hostile_content_is_inert_and_visible(page: tuple[Any, Recorder], tmp_pa
         ]
     )  # fmt: skip
     store.close()
-    spec = trace_spec("br-hostile", size=2, trace_name="hostile")
+    spec = trace_spec("br-hostile", size=2, trace_name="hostile", reveal_scores="before")
     with running(spec, db, tmp_path / "hitl", reviewer="sec") as (handle, _):
         pg.goto(handle.url)
         pg.wait_for_selector("#hitl-chat-0", state="visible")

@@ -41,6 +41,11 @@ def active(pg: Any) -> str:
     )
 
 
+def wait_focus(pg: Any, box: str) -> None:
+    """Wait until the focus is in ``#box`` (focus moves a frame after the answer, once the target shows)."""
+    pg.wait_for_function("(id) => document.activeElement?.closest('#' + id)", arg=box)
+
+
 def test_keyboard_only_review(page: tuple[Any, Recorder], demo_db: Path, tmp_path: Path) -> None:
     pg, rec = page
     spec = trace_spec("br-keys", size=3)
@@ -55,11 +60,12 @@ def test_keyboard_only_review(page: tuple[Any, Recorder], demo_db: Path, tmp_pat
         assert not pg.is_visible("#hitl-shortcuts")
 
         first = trace_id(pg)
-        pg.keyboard.press("1")  # excellent; focus moves on to the numeric question
-        assert active(pg) == "hitl-q-1"
-        pg.keyboard.type("5")
-        pg.keyboard.press("Tab")
-        pg.keyboard.press("y")
+        pg.keyboard.press("1")  # excellent; focus moves on to the 1–5 scale
+        wait_focus(pg, "hitl-q-1")
+        pg.keyboard.type("5")  # the scale's button 5; focus moves on to yes/no
+        wait_focus(pg, "hitl-q-2")
+        pg.keyboard.press("y")  # the last question asked: focus moves on to Submit
+        pg.wait_for_function("() => document.activeElement?.id === 'hitl-submit'")
         pg.keyboard.press("Control+Enter")
         wait_item_change(pg, first)
         pg.wait_for_function("() => document.activeElement && document.activeElement.closest('#hitl-q-0')")
@@ -78,8 +84,9 @@ def test_keyboard_only_review(page: tuple[Any, Recorder], demo_db: Path, tmp_pat
         pg.keyboard.press("3")
         pg.wait_for_selector("#hitl-q-3", state="visible")
         pg.keyboard.type("2")
-        pg.keyboard.press("Tab")
-        pg.keyboard.press("n")
+        wait_focus(pg, "hitl-q-2")
+        pg.keyboard.press("n")  # focus moves on to the follow-up `poor` revealed
+        pg.wait_for_function("() => document.activeElement?.closest('#hitl-q-3')")
         pg.click("#hitl-comment textarea")
         pg.keyboard.type("1 2 y n s b ?")
         assert trace_id(pg) == second and not pg.is_visible("#hitl-shortcuts")
@@ -109,7 +116,7 @@ def test_back_and_edit(page: tuple[Any, Recorder], demo_db: Path, tmp_path: Path
         wait_ready(pg)
         first = trace_id(pg)
         pg.click("#hitl-q-0 input[value='acceptable']")
-        pg.fill("#hitl-q-1 input", "3")
+        pg.click("#hitl-q-1 input[value='3']")  # the 1–5 scale is a row of buttons
         pg.click("#hitl-q-2 input[value='yes']")
         pg.click("#hitl-submit")
         wait_item_change(pg, first)
@@ -120,7 +127,7 @@ def test_back_and_edit(page: tuple[Any, Recorder], demo_db: Path, tmp_path: Path
             "(k) => document.querySelector('#hitl-facts textarea').value.includes(k)", arg=first[6:]
         )
         assert pg.is_checked("#hitl-q-0 input[value='acceptable']")
-        assert pg.input_value("#hitl-q-1 input") == "3"
+        assert pg.is_checked("#hitl-q-1 input[value='3']")
         assert "already answered" in pg.inner_text("#hitl-notice")
         pg.keyboard.press("1")  # change to excellent
         pg.keyboard.press("Control+Enter")
@@ -143,7 +150,7 @@ def test_reload_and_restart_resume_from_durable_state(
         wait_ready(pg)
         first = trace_id(pg)
         pg.click("#hitl-q-0 input[value='excellent']")
-        pg.fill("#hitl-q-1 input", "4")
+        pg.click("#hitl-q-1 input[value='4']")
         pg.click("#hitl-q-2 input[value='yes']")
         pg.click("#hitl-submit")
         wait_item_change(pg, first)

@@ -10,6 +10,7 @@ import pytest
 from ui_support import running
 
 from hitl_pipeline.spec import load_spec, load_spec_text
+from hitl_pipeline.ui.api import PANEL_SLOTS
 from hitl_pipeline.ui.client import FormClient, FormError
 
 
@@ -25,10 +26,13 @@ def test_observation_target_with_correction(demo_db: Path, tmp_path: Path, repo_
             form.new_tab()  # a fresh tab gets every panel's label and visibility
             raw = dict(zip(form.names, form.call("load"), strict=True))
             assert raw["item_key"] == key
-            # The trace's input is shown as context, then the tool call's own input and output.
-            labels = [raw[f"{kind}_{i}"] for i in range(3) for kind in ("chat", "json", "text")]
+            # The tool call's own input and output (marked under review), the generation that made
+            # the call, and the trace's input as context.
+            labels = [raw[f"{kind}_{i}"] for i in range(PANEL_SLOTS) for kind in ("chat", "json", "text")]
             titles = " | ".join(str(v.get("label", "")) for v in labels if isinstance(v, dict))
             assert "Context: input of trace" in titles and "TOOL input" in titles and "TOOL output" in titles
+            assert "▶ TOOL output · under review" in titles
+            assert "Output of the generation that made this call: generate-answer" in titles
             original = screen.answers["tool_output"]
             assert original and json.loads(original) == item.observation.output  # prefilled, editable JSON
             assert "obs" in form.progress()

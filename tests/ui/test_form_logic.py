@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hitl_pipeline.spec import load_spec_text
-from hitl_pipeline.ui.app import active_questions, collect_answers, md_escape, to_answer, to_widget
+from hitl_pipeline.ui.answers import active_questions, collect_answers, md_escape, to_answer, to_widget
 
 SPEC = load_spec_text(
     """

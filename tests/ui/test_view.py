@@ -285,13 +285,15 @@ def test_observation_view_shows_its_own_io_and_the_trace_as_context() -> None:
     item = Item(ref=ItemRef("observation", "o2", T0, "t1"), trace=t, observation=gen)
     v = build_view(item)
     assert v.kind == "observation" and "claude-3-5-haiku" in v.heading
+    # What is under review first (marked), then the trace's input as context.
     assert [p.title for p in v.panels] == [
-        "Context: input of trace “support-chat”",
         "GENERATION input",
         "GENERATION output",
+        "Context: input of trace “support-chat”",
     ]
-    assert v.panels[0].kind == "chat" and "ctx question" in v.panels[0].value[0]["content"]
-    assert v.panels[2].kind == "json" and v.panels[2].value == {"answer": 1}
+    assert [p.under_review for p in v.panels] == [True, True, False]
+    assert v.panels[2].kind == "chat" and "ctx question" in v.panels[2].value[0]["content"]
+    assert v.panels[1].kind == "json" and v.panels[1].value == {"answer": 1}
     assert v.tree is not None and [r.subject for r in v.tree] == [False, True]
     assert v.correction_default == json.dumps({"answer": 1}, indent=2) and v.correction_is_json
 

@@ -54,6 +54,7 @@ def trace_spec(
     allow_skip: bool = True,
     strategy: str = "latest",
     trace_name: str = "support-chat",
+    reveal_scores: str = "after",
 ) -> ReviewSpec:
     """A support-quality spec on the demo data (all four question types, a ``when`` question)."""
     who = f"  reviewers: [{', '.join(reviewers)}]\n" if reviewers else ""
@@ -73,6 +74,7 @@ source:
 display:
   parts: [input, output, metadata, tree, scores]
   metadata_keys: [topic, plan, language]
+  reveal_scores: {reveal_scores}
 questions:
   - score: support_quality
     type: categorical
