@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hitl_pipeline.pipeline import open_campaign  # noqa: E402
+from hitl_pipeline.campaign.lifecycle import open_campaign  # noqa: E402
 from hitl_pipeline.sources.demo import ensure_demo_store  # noqa: E402
 from hitl_pipeline.sources.local import LocalSource  # noqa: E402
 from hitl_pipeline.spec import load_spec  # noqa: E402

@@ -151,12 +151,16 @@ class _ReviewApp:
     ) -> list[Any]:
         """Every output for showing ``a`` (None: the end-of-queue screen) in the tab whose state is ``st``."""
         props = Props((st or {}).get("props"))
-        progress = progress_text(
-            self.service.progress(reviewer), waiting_adjudications(self.service, self.spec, reviewer)
-        )
+        standing = self.service.progress(reviewer)
+        progress = progress_text(standing, waiting_adjudications(self.service, self.spec, reviewer))
         if a is None:
             out, state = done_screen(
-                self.spec, progress=progress, notice=notice, revealed=revealed, props=props
+                self.spec,
+                progress=progress,
+                notice=notice,
+                revealed=revealed,
+                props=props,
+                why=standing.note,  # quality: a reviewer stopped at qualification is told why
             )
         else:
             self.remember(a.item_key, a.item)

@@ -160,6 +160,8 @@ def item_screen(
     view = build_view(a.item, spec.display)
     corrections = {q.score: view.correction_default for q in spec.questions if q.type == "correction"}
     notes = [notice] if notice else []
+    if a.notice:  # quality: training feedback / a qualification round's result
+        notes.append(a.notice)
     if a.revisiting:
         notes.append(
             "↩ You already answered this item: change what you like and submit to update your answer."
@@ -239,10 +241,11 @@ def item_screen(
 
 
 def done_screen(
-    spec: ReviewSpec, *, progress: str, notice: str, revealed: str, props: Props
+    spec: ReviewSpec, *, progress: str, notice: str, revealed: str, props: Props, why: str = ""
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Outputs and hidden tab state for the end of the reviewer's queue (Submit and Skip disabled)."""
-    done = (
+    """Outputs and hidden tab state for the end of the reviewer's queue (Submit and Skip disabled);
+    ``why`` replaces the "nothing left" text when the campaign says why there is nothing for them."""
+    done = why or (
         "## ✅ Nothing left for you in this campaign\n\n"
         "Every item available to you is reviewed. Thank you! You can still go **Back** to change an answer."
     )
