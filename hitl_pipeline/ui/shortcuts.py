@@ -112,10 +112,10 @@ HEAD = (
     if (box.id === 'hitl-submit') return box;
     return box.querySelector('input[type=radio]:checked') || box.querySelector('input[type=radio], textarea, input');
   };
-  const focusStop = (id) => {
+  const focusStop = (id, keepScroll) => {
     const el = target(byId(id));
     if (!el || !visible(el) || el.disabled) return false;
-    el.focus();
+    el.focus({ preventScroll: !!keepScroll });
     return true;
   };
   // Wait (a frame at a time, at most 3 s) until `ready()`, then `go()`; the page never sleeps blindly.
@@ -208,8 +208,9 @@ HEAD = (
     window.scrollTo(0, 0);
     document.querySelectorAll('.hitl-invalid').forEach((el) => el.classList.remove('hitl-invalid'));
     const first = () => order()[0];
-    when(() => visible(target(byId(first()))), () => { focusStop(first()); window.scrollTo(0, 0); },
-      () => focusStop('hitl-submit'));
+    // Without scrolling: the item stays at its top (on a phone the questions are further down).
+    when(() => visible(target(byId(first()))), () => focusStop(first(), true),
+      () => focusStop('hitl-submit', true));
   };
   // Validation messages (Gradio's validator) → mark each question, focus the first.
   const markInvalid = () => {

@@ -47,7 +47,8 @@ def test_adjudicator_decides_a_tie_in_the_form(tmp_path: Path) -> None:
             screen = judge.load()
             assert screen.item_key == key and "Adjudication" in screen.notice
             others = str(screen.values.get("others"))
-            assert all(name in others for name in REVIEWERS) and "excellent" in others
+            # The answers as the form words them (category text: "excellent" shows as "Excellent").
+            assert all(name in others for name in REVIEWERS) and "Excellent" in others
             after = judge.submit(
                 {"support_quality": "acceptable", "helpfulness": 3, "factually_correct": "yes"}
             )
