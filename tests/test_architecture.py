@@ -209,11 +209,7 @@ def check(modules: list[Module]) -> list[str]:
 
 #: Crossings other helpers are still removing when this test was written (the lead un-xfails at
 #: the end): each entry is a substring of the problem it excuses.
-KNOWN: tuple[str, ...] = (
-    "hitl_pipeline.report.compute and hitl_pipeline.report.gates import each other",
-    # QualityManager(service) reads the service, as ConsensusManager did before its explicit ports.
-    "hitl_pipeline.campaign.service and hitl_pipeline.quality.manager import each other",
-)
+KNOWN: tuple[str, ...] = ()
 
 
 def test_every_module_has_a_layer() -> None:
@@ -227,7 +223,6 @@ def test_the_package_keeps_the_import_contract() -> None:
     assert not unexpected, "\n".join(unexpected)
 
 
-@pytest.mark.xfail(reason="crossings still being removed by other helpers (see KNOWN)", strict=True)
 def test_no_known_crossing_is_left() -> None:
     assert not check(package_modules())
 

@@ -112,7 +112,17 @@ class CampaignService:
         if spec.quality is not None and (spec.quality.qualification or spec.quality.honeypots):
             from hitl_pipeline.quality.manager import QualityManager
 
-            self.quality = QualityManager(self)
+            self.quality = QualityManager(
+                spec,
+                state,
+                source,
+                configs=self.configs,
+                clock=clock,
+                reviewers_per_item=spec.review.reviewers_per_item,
+                spec_version=self.spec_version,
+                git_commit=git_commit,
+                notify=self._notify_worker,
+            )
         # Adaptive overlap (review.reviewers_per_item as a range): decides after each answer whether
         # the item needs another reviewer (hitl_pipeline.quality.overlap).
         self.overlap: Any = None

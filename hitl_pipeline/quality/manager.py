@@ -28,24 +28,23 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.campaign.types import Assignment
 from hitl_pipeline.db import aware_us, from_us
 from hitl_pipeline.errors import CampaignError
+from hitl_pipeline.model import ScoreConfig
 from hitl_pipeline.model.stats import wilson_interval
 from hitl_pipeline.quality.gold import GoldSet, grade, judge_round, load_gold
 from hitl_pipeline.scoring.answers import output_text, validate_answers
 from hitl_pipeline.scoring.scores import build_scores, outbox_entries
+from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.gold import GoldItem
 from hitl_pipeline.spec.model import ReviewSpec
-
-if TYPE_CHECKING:
-    from hitl_pipeline.campaign.service import CampaignService
 
 
 def unit(seed: int, *parts: object) -> float:
@@ -78,19 +77,39 @@ class ReviewerQuality:
 
 
 class QualityManager:
-    """Gold items for one campaign service (see the module docstring)."""
+    """Gold items for one campaign (see the module docstring); the review service passes what it
+    needs through the constructor (its spec, state, source, configs, clock, the outbox notifier)."""
 
-    def __init__(self, service: CampaignService, gold: GoldSet | None = None) -> None:
-        self.service = service
-        self.spec: ReviewSpec = service.spec
-        self.state: CampaignState = service.state
-        assert self.spec.quality is not None
-        self.quality = self.spec.quality
+    def __init__(
+        self,
+        spec: ReviewSpec,
+        state: CampaignState,
+        source: Source,
+        *,
+        configs: Mapping[str, ScoreConfig],
+        clock: Callable[[], datetime],
+        reviewers_per_item: int,
+        spec_version: int | None = None,
+        git_commit: str | None = None,
+        notify: Callable[[], None] = lambda: None,
+        gold: GoldSet | None = None,
+    ) -> None:
+        self.spec = spec
+        self.state = state
+        self.source = source
+        self.configs = configs
+        self.clock = clock
+        self.n = reviewers_per_item
+        self.spec_version = spec_version
+        self.git_commit = git_commit
+        self.notify = notify  # the outbox worker, when gold answers are sent
+        assert spec.quality is not None
+        self.quality = spec.quality
         if gold is None:
             names = [score for _, score in self.quality.gold_scores]
-            scores = list(service.source.iter_scores(names=names)) if names else []
-            gold = load_gold(self.spec, scores)
-        self.gold = gold.resolve_times(self.spec, service.source, service.clock())
+            scores = list(source.iter_scores(names=names)) if names else []
+            gold = load_gold(spec, scores)
+        self.gold = gold.resolve_times(spec, source, clock())
         live = {row.key for row in self.state.items()}
         #: Gold items usable as gold: those not in the live queue, found in the source.
         self.pool = sorted(
@@ -108,7 +127,7 @@ class QualityManager:
                 status = "qualifying" if self.quality.qualification is not None and self.pool else "passed"
                 c.execute(
                     "INSERT INTO reviewer_quality (reviewer, status, round, updated_at) VALUES (?, ?, 0, ?)",
-                    (reviewer, status, aware_us(self.service.clock())),
+                    (reviewer, status, aware_us(self.clock())),
                 )
                 row = c.execute("SELECT * FROM reviewer_quality WHERE reviewer = ?", (reviewer,)).fetchone()
             return {k: row[k] for k in row.keys()}
@@ -118,7 +137,7 @@ class QualityManager:
         with self.state.transaction() as c:
             c.execute(
                 f"UPDATE reviewer_quality SET {sets}, updated_at = ? WHERE reviewer = ?",
-                (*fields.values(), aware_us(self.service.clock()), reviewer),
+                (*fields.values(), aware_us(self.clock()), reviewer),
             )
 
     def _open_serve(self, reviewer: str) -> dict[str, Any] | None:
@@ -161,7 +180,7 @@ class QualityManager:
         return min(candidates, key=lambda k: (served.get(k, 0), unit(seed, "gold", reviewer, k)))
 
     def _serve(self, reviewer: str, key: str, kind: str, round_: int) -> Assignment:
-        now = self.service.clock()
+        now = self.clock()
         with self.state.transaction() as c:
             seq = c.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM gold_serves").fetchone()[0]
             c.execute(
@@ -176,7 +195,7 @@ class QualityManager:
 
     def _assignment(self, reviewer: str, key: str, opened: datetime) -> Assignment:
         ref = self.gold.ref(self.spec, key)
-        item = self.service.source.get_item(ref, score_names=self._score_names)
+        item = self.source.get_item(ref, score_names=self._score_names)
         expires = opened + timedelta(minutes=self.spec.review.lease_minutes)
         return Assignment(item_key=key, ref=ref, item=item, lease_expires=expires)
 
@@ -208,12 +227,12 @@ class QualityManager:
                         ), False
                 self._set(reviewer, status="passed")  # no gold left to qualify on: let them work
             honey = self.quality.honeypots
-            now = self.service.clock()
+            now = self.clock()
             # A honeypot only among live work: not while a live item is open, not once none is left.
             if (
                 honey is not None
                 and self.state.current_lease(reviewer, now) is None
-                and self.state.peek_next(reviewer, self.service.n, now, 1)
+                and self.state.peek_next(reviewer, self.n, now, 1)
             ):
                 position = len(self.state.reviews(reviewer=reviewer)) + self._count(
                     reviewer, "honeypot", answered=False
@@ -257,12 +276,12 @@ class QualityManager:
             gold: GoldItem = self.gold.items[key]
             original = None
             if any(q.type == "correction" for q in self.spec.questions):
-                original = output_text(self._assignment(reviewer, key, self.service.clock()).item)
+                original = output_text(self._assignment(reviewer, key, self.clock()).item)
             normalised, text = validate_answers(
-                self.spec, self.service.configs, answers, comment, original_output=original
+                self.spec, self.configs, answers, comment, original_output=original
             )
             grades = grade(self.spec, gold, normalised)
-            now = self.service.clock()
+            now = self.clock()
             duration = max(0.0, (now - from_us(int(serve["served_at"]))).total_seconds())
             with self.state.transaction() as c:
                 c.execute(
@@ -310,18 +329,17 @@ class QualityManager:
             reviewer,
             answers,
             comment,
-            self.service.configs,
+            self.configs,
             timestamp=now,
-            git_commit=self.service.git_commit,
-            spec_version=self.service.spec_version,
+            git_commit=self.git_commit,
+            spec_version=self.spec_version,
         )
         marked = [
             (q, replace(s, metadata={**(s.metadata or {}), "hitl_gold": True, "hitl_gold_kind": kind}))
             for q, s in scores
         ]
         self.state.queue_scores(key, reviewer, outbox_entries(marked), now)
-        if self.service.worker is not None:
-            self.service.worker.notify()
+        self.notify()
 
     def _after_qualification(self, reviewer: str, round_: int) -> list[str]:
         qual = self.quality.qualification
@@ -387,7 +405,7 @@ class QualityManager:
             with self.state.transaction() as c:  # closed without an answer: counts as served, not answered
                 c.execute(
                     "UPDATE gold_serves SET answered_at = ? WHERE reviewer = ? AND item_key = ? AND answered_at IS NULL",
-                    (aware_us(self.service.clock()), reviewer, key),
+                    (aware_us(self.clock()), reviewer, key),
                 )
             return True
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,69 +36,13 @@ from hitl_pipeline.model.stats import (
 )
 from hitl_pipeline.quality.judge import answer_text, as_float, judge_label, judge_number
 from hitl_pipeline.report.compute import AnswerRecord
+from hitl_pipeline.report.trust import Estimate, JudgeAlignment, JudgeDisagreement, StratumAlignment
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
 #: How many of the largest human–judge disagreements the report lists per question.
 TOP_DISAGREEMENTS = 10
 #: Strata with fewer compared items than this get no interval (too few to resample).
 MIN_STRATUM_ITEMS = 5
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A statistic with its 95 % interval (``low``/``high`` None when it cannot be estimated)."""
-
-    value: float | None
-    low: float | None = None
-    high: float | None = None
-
-    def shown(self, digits: int = 3) -> str:
-        if self.value is None:
-            return "n/a"
-        if self.low is None or self.high is None:
-            return f"{self.value:.{digits}f}"
-        return f"{self.value:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
-
-
-@dataclass(frozen=True)
-class JudgeDisagreement:
-    item_key: str
-    url: str | None
-    human: float | str
-    judge: float | str
-    gap: float  # |human − judge| in the question's units; rank distance or 1 for labels
-
-
-@dataclass(frozen=True)
-class StratumAlignment:
-    stratum: str
-    items: int
-    headline: Estimate
-
-
-@dataclass(frozen=True)
-class JudgeAlignment:
-    """Human consensus vs one automated score on one question."""
-
-    question: str
-    score: str
-    kind: str  # categorical | ordinal | boolean | numeric
-    items: int
-    headline_name: str  # kappa | weighted_kappa | spearman
-    headline: Estimate
-    kappa: Estimate | None = None
-    weighted_kappa: Estimate | None = None
-    label_agreement: Estimate | None = None
-    spearman: Estimate | None = None
-    mae: Estimate | None = None
-    tpr: Estimate | None = None
-    tnr: Estimate | None = None
-    precision: Estimate | None = None
-    f1: Estimate | None = None
-    labels: tuple[str, ...] = ()
-    confusion: tuple[tuple[int, ...], ...] = ()  # rows: human consensus, columns: judge
-    strata: tuple[StratumAlignment, ...] = ()
-    disagreements: tuple[JudgeDisagreement, ...] = ()
 
 
 _text = answer_text
@@ -415,10 +358,6 @@ def alignments(
 
 
 __all__ = [
-    "Estimate",
-    "JudgeAlignment",
-    "JudgeDisagreement",
-    "StratumAlignment",
     "align",
     "alignments",
     "human_consensus",

@@ -33,7 +33,7 @@ from hitl_pipeline.scoring.scores import question_of
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
 if TYPE_CHECKING:
-    from hitl_pipeline.report.gates import Trust
+    from hitl_pipeline.report.trust import Trust
 
 #: Gaps between two submissions of one reviewer longer than this are breaks, not review time.
 MAX_ESTIMATED_SECONDS = 30 * 60

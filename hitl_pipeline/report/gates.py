@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,85 +22,21 @@ import numpy as np
 from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.model.stats import bootstrap_interval, wilson_interval
 from hitl_pipeline.quality.manager import reviewer_quality
-from hitl_pipeline.quality.throughput import ReviewerThroughput, Throughput, throughput
-from hitl_pipeline.report.alignment import Estimate, JudgeAlignment, is_ordinal
+from hitl_pipeline.quality.throughput import Throughput, throughput
+from hitl_pipeline.report.alignment import alignments, is_ordinal
 from hitl_pipeline.report.compute import AnswerRecord
+from hitl_pipeline.report.trust import (
+    Estimate,
+    GateResult,
+    JudgeAlignment,
+    OverlapSummary,
+    ReviewerAccuracy,
+    Trust,
+)
 from hitl_pipeline.spec.model import Gate, Question, ReviewSpec
 
 #: Resamples for α intervals (each resample is one α over all items).
 ALPHA_RESAMPLES = 1000
-
-
-@dataclass(frozen=True)
-class ReviewerAccuracy:
-    """One reviewer's answers on gold items: accuracy with its Wilson interval, qualification state."""
-
-    reviewer: str
-    graded: int  # graded answers (item × question) on gold items
-    correct: int
-    accuracy: Estimate
-    qualification: str = "none"  # none | in progress | passed | failed | retrying
-    flagged: bool = False  # honeypot accuracy below the spec's threshold (drift warning)
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class OverlapSummary:
-    """Reviews spent, and what fixed overlap at the maximum would have cost."""
-
-    adaptive: bool
-    items: int
-    reviews: int
-    reviews_at_max: int  # items × max reviewers
-    mean_seconds: float | None  # mean active time per review
-
-    @property
-    def saved_reviews(self) -> int:
-        return max(0, self.reviews_at_max - self.reviews)
-
-    @property
-    def saved_hours(self) -> float | None:
-        return None if self.mean_seconds is None else self.saved_reviews * self.mean_seconds / 3600
-
-
-@dataclass(frozen=True)
-class GateResult:
-    gate: Gate
-    passed: bool
-    value: float | None
-    low: float | None = None
-    high: float | None = None
-    detail: str = ""
-
-    def line(self) -> str:
-        g = self.gate
-        name = f"{g.metric}({g.question})" if g.question else g.metric
-        bound = " (lower bound)" if g.on == "lower_bound" else ""
-        if self.value is None:
-            shown = "n/a"
-        elif g.metric == "items":
-            shown = f"{self.value:g}"
-        else:
-            shown = Estimate(self.value, self.low, self.high).shown()
-        status = "PASS" if self.passed else "FAIL"
-        extra = f" — {self.detail}" if self.detail else ""
-        return f"{status} {name} ≥ {g.min:g}{bound}: {shown}{extra}"
-
-
-@dataclass(frozen=True)
-class Trust:
-    """The report's trustworthy-labels section."""
-
-    alignment: tuple[JudgeAlignment, ...] = ()
-    alpha: tuple[tuple[str, str, Estimate], ...] = ()  # (question, level, α with interval)
-    reviewers: tuple[ReviewerAccuracy, ...] = ()
-    overlap: OverlapSummary | None = None
-    throughput: Throughput | None = None
-    gates: tuple[GateResult, ...] = field(default_factory=tuple)
-
-    @property
-    def failed_gates(self) -> tuple[GateResult, ...]:
-        return tuple(g for g in self.gates if not g.passed)
 
 
 def gate_level(q: Question) -> str:
@@ -272,8 +208,6 @@ def trust_section(
 ) -> Trust:
     """Judge alignment, α intervals (for gated questions, and every question under adaptive
     overlap), and the gates, from the report's answer records."""
-    from hitl_pipeline.report.alignment import alignments
-
     aligned = alignments(spec, records, automated, strata=strata, link=link)
     wanted = {g.question for g in spec.gates if g.metric == "alpha" and g.question}
     if spec.review.adaptive is not None:
@@ -351,12 +285,6 @@ def _check(g: Gate, est: Estimate, detail: str) -> GateResult:
 
 __all__ = [
     "ALPHA_RESAMPLES",
-    "GateResult",
-    "OverlapSummary",
-    "ReviewerAccuracy",
-    "ReviewerThroughput",
-    "Throughput",
-    "Trust",
     "alpha_estimate",
     "evaluate_gates",
     "StateFigures",

@@ -7,8 +7,7 @@ from html import escape
 from typing import Any
 
 from hitl_pipeline.model.text import safe_text
-from hitl_pipeline.report.alignment import Estimate, JudgeAlignment
-from hitl_pipeline.report.gates import Trust
+from hitl_pipeline.report.trust import Estimate, JudgeAlignment, Trust
 
 _NAMES = {
     "kappa": "Cohen's κ",

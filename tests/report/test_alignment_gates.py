@@ -17,7 +17,8 @@ from hitl_pipeline.cli import app
 from hitl_pipeline.model.stats import weighted_kappa
 from hitl_pipeline.report.agreement import cohen_kappa, krippendorff_alpha
 from hitl_pipeline.report.alignment import align, spearman_np
-from hitl_pipeline.report.gates import ReviewerAccuracy, alpha_estimate, evaluate_gates
+from hitl_pipeline.report.gates import alpha_estimate, evaluate_gates
+from hitl_pipeline.report.trust import ReviewerAccuracy
 from hitl_pipeline.spec import load_spec_text
 
 SPEC = """\
@@ -166,7 +167,7 @@ def test_alpha_estimate_matches_the_report_alpha_and_brackets_it() -> None:
 
 def test_gates_pass_fail_and_lower_bounds() -> None:
     spec = _spec()
-    from hitl_pipeline.report.alignment import Estimate, JudgeAlignment
+    from hitl_pipeline.report.trust import Estimate, JudgeAlignment
 
     judge = JudgeAlignment("helpfulness", "judge_help", "numeric", 50, "spearman", Estimate(0.6, 0.25, 0.8))
     accurate = ReviewerAccuracy("ann", 20, 19, Estimate(0.95, 0.76, 0.99))
