@@ -46,7 +46,9 @@ def status_lines(spec: ReviewSpec, state: CampaignState) -> list[str]:
             for r in tp.reviewers
         ]
         lines.append("  throughput (items per active hour): " + ", ".join(parts))
-        if tp.eta_hours is not None:
+        if tp.remaining_reviews == 0:
+            lines.append("  ETA: nothing left to review")
+        elif tp.eta_hours is not None:
             lines.append(
                 f"  ETA: {tp.remaining_reviews} review(s) to go, about {tp.eta_hours:.1f} h at this pace"
             )

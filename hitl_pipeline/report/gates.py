@@ -183,9 +183,12 @@ def evaluate_gates(
             else:
                 out.append(_check(g, a.headline, f"{a.headline_name} vs {a.score} on {a.items} items"))
             continue
-        graded = [r for r in reviewers if r.graded]
+        # Reviewers whose labels are in the data: one stopped at qualification labelled nothing.
+        graded = [r for r in reviewers if r.graded and (r.live is None or r.live > 0)]
         if not graded:
-            out.append(GateResult(g, False, None, detail="no answers on gold items yet"))
+            out.append(
+                GateResult(g, False, None, detail="no reviewer with live answers has gold answers yet")
+            )
             continue
         results = [(r, _check(g, r.accuracy, "")) for r in graded]
         failing = [r.reviewer for r, res in results if not res.passed]
@@ -245,6 +248,9 @@ class StateFigures:
 def state_figures(spec: ReviewSpec, state: CampaignState) -> StateFigures:
     """Reviewer accuracy on gold items (Wilson intervals), overlap and throughput from the state."""
     reviewers = []
+    live: dict[str, int] = {}
+    for review in state.reviews():
+        live[review.reviewer] = live.get(review.reviewer, 0) + 1
     for r in reviewer_quality(spec, state):
         interval = wilson_interval(r.correct, r.graded) if r.graded else None
         reviewers.append(
@@ -256,11 +262,13 @@ def state_figures(spec: ReviewSpec, state: CampaignState) -> StateFigures:
                 qualification=r.status if spec.quality and spec.quality.qualification else "none",
                 flagged=r.flagged,
                 note=r.note,
+                live=live.get(r.reviewer, 0),
             )
         )
     tp = throughput(spec, state)
-    items = len(state.items())
-    reviews = len(state.reviews())
+    answered = state.reviews()
+    items = len({r.item_key for r in answered})  # items reviewed so far (a campaign may be midway)
+    reviews = len(answered)
     overlap = OverlapSummary(
         adaptive=spec.review.adaptive is not None,
         items=items,

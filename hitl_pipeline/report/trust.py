@@ -76,14 +76,16 @@ class ReviewerAccuracy:
     graded: int  # graded answers (item × question) on gold items
     correct: int
     accuracy: Estimate
-    qualification: str = "none"  # none | in progress | passed | failed | retrying
+    qualification: str = "none"  # none | qualifying | passed | retry | failed | stopped
     flagged: bool = False  # honeypot accuracy below the spec's threshold (drift warning)
     note: str = ""
+    live: int | None = None  # live items answered (None: unknown, counted as some)
 
 
 @dataclass(frozen=True)
 class OverlapSummary:
-    """Reviews spent, and what fixed overlap at the maximum would have cost."""
+    """Reviews spent on the items reviewed so far, and what fixed overlap at the maximum would cost
+    on them."""
 
     adaptive: bool
     items: int

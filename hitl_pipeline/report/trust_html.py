@@ -141,7 +141,7 @@ def trust_html(trust: Trust | None) -> str:
                 f'<td class="num">{s.active_seconds / 60:.1f} min</td><td class="num">{rate}</td></tr>'
             )
         out.append("</table>")
-        if t.eta_hours is not None:
+        if t.eta_hours is not None and t.remaining_reviews:
             out.append(
                 f"<p>{t.remaining_reviews} reviews to go: about <b>{t.eta_hours:.1f} h</b> of review.</p>"
             )
@@ -169,7 +169,11 @@ def trust_lines(trust: Trust | None) -> list[str]:
             lines.append(
                 f"  reviewer {r.reviewer}: gold accuracy {r.accuracy.shown()} ({r.qualification}){' ⚠' if r.flagged else ''}"
             )
-    if trust.throughput is not None and trust.throughput.eta_hours is not None:
+    if (
+        trust.throughput is not None
+        and trust.throughput.eta_hours is not None
+        and trust.throughput.remaining_reviews
+    ):
         lines.append(
             f"  ETA: {trust.throughput.remaining_reviews} reviews, about {trust.throughput.eta_hours:.1f} h"
         )

@@ -56,12 +56,13 @@ GATES
 
 FAILING_GATES = """\
 gates:
-  - {metric: reviewer_accuracy, min: 0.8}
-  - {metric: items, min: 30}
+  - {metric: reviewer_accuracy, min: 0.6}
+  - {metric: items, min: 41}
 """
 HOLDING_GATES = """\
 gates:
   - {metric: judge, question: helpfulness, min: 0.3}
+  - {metric: reviewer_accuracy, min: 0.6}
   - {metric: items, min: 30}
 """
 
@@ -253,15 +254,17 @@ def _report_check(world: dict[str, Any], gates: str, monkeypatch: pytest.MonkeyP
     return CliRunner().invoke(app, [*args, "--output", str(out), "--check"])
 
 
-def test_report_check_fails_on_the_careless_reviewer_and_holds_otherwise(
+def test_report_check_exits_1_on_a_failing_gate_and_0_when_the_gates_hold(
     campaign: dict[str, Any], world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     failed = _report_check(world, FAILING_GATES, monkeypatch)
     assert failed.exit_code == 1, failed.output
     assert "1 of 2 gate(s) fail:" in failed.output
-    assert "FAIL reviewer_accuracy ≥ 0.8: 0." in failed.output and "worst: cy" in failed.output
+    assert "FAIL items ≥ 41: 40 — 40 items with answers" in failed.output
+    # The careless reviewer labelled nothing live (stopped at qualification): not held against the data.
+    assert "PASS reviewer_accuracy ≥ 0.6" in failed.output and "worst: cy" not in failed.output
     held = _report_check(world, HOLDING_GATES, monkeypatch)
     assert held.exit_code == 0, held.output
-    assert "all 2 gate(s) hold" in held.output
+    assert "all 3 gate(s) hold" in held.output
     html = (world["root"] / "report.html").read_text(encoding="utf-8")
     assert "Reviewer accuracy on gold items" in html and "Judge alignment" in html and "Overlap" in html

@@ -184,6 +184,12 @@ def test_gates_pass_fail_and_lower_bounds() -> None:
         "FAIL judge(helpfulness) ≥ 0.3 (lower bound): 0.600 [0.250, 0.800] — spearman vs judge_help on 50 items"
     )
     assert results[2].detail == "worst: cy; below: cy" and results[2].value == 0.45
+    # A reviewer stopped at qualification labelled nothing live: their accuracy does not gate the data.
+    unqualified = ReviewerAccuracy("zed", 10, 1, Estimate(0.1, 0.02, 0.4), qualification="failed", live=0)
+    with_zed = evaluate_gates(spec, items=120, alpha={}, alignment=[], reviewers=[accurate, unqualified])
+    assert with_zed[2].passed and with_zed[2].detail == "worst: ann"
+    alone = evaluate_gates(spec, items=120, alpha={}, alignment=[], reviewers=[unqualified])
+    assert not alone[2].passed and alone[2].detail == "no reviewer with live answers has gold answers yet"
     ok = evaluate_gates(spec, items=99, alpha={}, alignment=[], reviewers=[accurate])
     assert [g.passed for g in ok] == [False, False, True, False]
     assert (
