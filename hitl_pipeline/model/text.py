@@ -23,6 +23,7 @@ This module is at the bottom of the layers: it imports nothing else of ``hitl_pi
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Sequence
@@ -234,6 +235,7 @@ def _finish(fragment: str) -> str:
     return joined.replace("\t", "&#9;")
 
 
+@functools.lru_cache(maxsize=1024)  # pure Python parsing: ~20 ms for 4,000 dense characters
 def markdown_html(text: str) -> str:
     """``text`` rendered as markdown into HTML that contains only :data:`ALLOWED_TAGS`.
 
