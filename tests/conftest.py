@@ -63,3 +63,68 @@ def chromium_browser() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+# -- PostgreSQL (the second state engine) ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A real PostgreSQL server for the whole session (tests/support/postgres.py); skipped when the
+    binaries are missing, unless HITL_REQUIRE_POSTGRES=1."""
+    from tests.support.postgres import PostgresServer, postgres_bin
+
+    bindir = postgres_bin()
+    if bindir is None:
+        if os.environ.get("HITL_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL binaries not found (apt-get install postgresql)")
+        pytest.skip("PostgreSQL binaries not found (scripts/test.sh installs them)")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        if os.environ.get("HITL_REQUIRE_POSTGRES") == "1":
+            pytest.fail("psycopg is not installed (pip install -e '.[postgres]')")
+        pytest.skip("psycopg is not installed (pip install -e '.[postgres]')")
+    server = PostgresServer(bindir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (dropped afterwards)."""
+    url: str = postgres_server.create_database()
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """Run a test on both state engines: a factory ``name -> Database`` (a SQLite file under
+    tmp_path, or a schema of a fresh PostgreSQL database). ``.name`` says which engine."""
+    from hitl_pipeline.db import Database, SQLiteDatabase
+
+    opened: list[Database] = []
+
+    class Factory:
+        name = request.param
+        url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+
+        def __call__(self, schema: str = "c_test") -> Database:
+            db: Database
+            if self.url is None:
+                db = SQLiteDatabase(tmp_path / f"{schema}.db")
+            else:
+                from hitl_pipeline.db.postgres import PostgresDatabase
+
+                db = PostgresDatabase(self.url, schema)
+            opened.append(db)
+            return db
+
+    yield Factory()
+    for db in opened:
+        db.close()

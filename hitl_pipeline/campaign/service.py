@@ -425,12 +425,26 @@ class CampaignService:
         key = self.state.answered_before(reviewer, before)
         return None if key is None else self.open_item(reviewer, key)
 
-    def submit(self, reviewer: str, item_key: str, answers: dict[str, Any], comment: str | None) -> None:
+    def submit(
+        self,
+        reviewer: str,
+        item_key: str,
+        answers: dict[str, Any],
+        comment: str | None,
+        *,
+        edit: bool | None = None,
+    ) -> None:
         """Validate and durably store an answer with its outbox rows, in one transaction.
+
+        ``edit``: what the reviewer's screen showed — False for an item opened with Next (a first
+        answer), True for one re-opened with Back, None when unknown (any). A first answer to an
+        item the reviewer has answered meanwhile (in another tab, or on another server) is refused:
+        it would silently replace the answer they were told was saved.
 
         Raises:
             ScoreValidationError: an answer is missing or breaks its question / score config.
-            CampaignError: the reviewer may not answer this item (not leased to them, lease lost).
+            CampaignError: the reviewer may not answer this item (not leased to them, lease lost,
+                already answered in another tab).
         """
         self._check_reviewer(reviewer)
         if self.consensus is not None and self.consensus.is_adjudicating(reviewer, item_key):
@@ -467,7 +481,16 @@ class CampaignService:
         duration = max(0.0, (now - opened).total_seconds()) if opened else None
         # The answer and the consensus it completes or changes commit together: a crash between
         # them could otherwise leave an edited item with the consensus of its old answers.
-        with self.state.transaction():
+        with self.state.transaction() as tx:
+            # One reviewer's requests one at a time (tabs, servers); the item's row held while it fills.
+            self.state.lock_reviewer(tx, reviewer)
+            self.state.lock_item(tx, item_key)
+            if edit is False and self.state.review(item_key, reviewer) is not None:
+                message = (
+                    f"you have already answered {item_key!r} (in another tab or window): that answer is kept "
+                    "and this one was not saved — press Next for your next item, or Back to change it"
+                )
+                raise CampaignError(message)
             if existing is None and lease is not None and lease[1] <= now:
                 # Re-checked with the write lock held: a first answer on an expired lease only counts
                 # while the item still has room (another reviewer may have taken the slot meanwhile).

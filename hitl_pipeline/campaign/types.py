@@ -71,10 +71,19 @@ class ReviewService(Protocol):
         """The reviewer's answered item just before ``before`` (or their latest if None)."""
         ...
 
-    def submit(self, reviewer: str, item_key: str, answers: dict[str, Any], comment: str | None) -> None:
+    def submit(
+        self,
+        reviewer: str,
+        item_key: str,
+        answers: dict[str, Any],
+        comment: str | None,
+        *,
+        edit: bool | None = None,
+    ) -> None:
         """Validate (raises ScoreValidationError with a reviewer-readable message) and durably store
         the answer together with its outbox rows in one transaction. Editing an earlier answer
-        updates the same scores. Raises CampaignError for an item not leased to / answered by them."""
+        updates the same scores. Raises CampaignError for an item not leased to / answered by them,
+        and for a first answer (``edit=False``) to an item they answered meanwhile in another tab."""
         ...
 
     def skip(self, reviewer: str, item_key: str) -> None:

@@ -36,6 +36,7 @@ it:
 
 from __future__ import annotations
 
+from hitl_pipeline.db import locks
 from hitl_pipeline.db.base import Cursor, Database, Dialect, Params, Row, Tx
 from hitl_pipeline.db.migrate import Migration, SchemaTooNew, applied, migrate, pending
 from hitl_pipeline.db.sqlite import SQLiteDatabase
@@ -52,6 +53,7 @@ __all__ = [
     "SchemaTooNew",
     "Tx",
     "applied",
+    "locks",
     "aware_us",
     "from_us",
     "migrate",

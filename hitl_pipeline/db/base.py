@@ -55,6 +55,11 @@ class Dialect:
     #: An integer column that holds microsecond timestamps.
     bigint_type = "INTEGER"
 
+    def for_update(self, alias: str, *, skip_locked: bool = False) -> str:
+        """The clause that locks the selected rows of ``alias`` until the transaction ends ("" where
+        a write transaction already excludes every other writer, as in SQLite)."""
+        return ""
+
 
 class Database(ABC):
     """One database (a SQLite file or a PostgreSQL database).

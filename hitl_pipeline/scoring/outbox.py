@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from hitl_pipeline.db import locks
 from hitl_pipeline.errors import HitlError
 from hitl_pipeline.model import CORRECTION_SCORE_NAME, Score, WriteResult
 from hitl_pipeline.model.clock import Clock, utcnow
@@ -44,6 +45,11 @@ from hitl_pipeline.sources.base import Source
 from hitl_pipeline.sources.budget import background
 
 log = logging.getLogger(__name__)
+
+#: The lease that makes one process the drainer of a campaign's outbox (hitl run, or hitl sync).
+DRAIN_LOCK = "outbox-drainer"
+#: Seconds the claim lasts without renewal (a drainer killed with -9 is replaced after this).
+DRAIN_LEASE_TTL = 30.0
 
 
 @dataclass
@@ -62,6 +68,9 @@ class DrainReport:
     unconfirmed: int = 0  # sent, not yet seen, still within the confirmation window
     left_failed: int = 0  # failed rows in the whole outbox at the end (this run's and earlier ones)
     left_dropped: int = 0  # dropped rows in the whole outbox at the end (this run's and earlier ones)
+    #: Another process drained the outbox meanwhile (its description): rows are claimed by one
+    #: drainer at a time, so this drain waited for it instead of sending them a second time.
+    waited_for: str | None = None
     errors: list[str] = field(default_factory=list)  # the latest 100 error messages
 
     @property
@@ -162,11 +171,31 @@ class Drainer:
         self.clock = clock
         self.rng = rng or random.Random()
         self.report = DrainReport()
+        #: This drainer's id in the outbox's claim (one drainer per campaign at a time).
+        self.holder = locks.new_holder()
+        self._held_until = 0.0  # time.monotonic() until which this drainer surely holds the claim
 
     def _note(self, error: str) -> None:
         # Keep the latest errors only: a review server runs for days.
         self.report.errors.append(error)
         del self.report.errors[:-100]
+
+    def claim(self, who: str) -> locks.Held | None:
+        """Take or renew the outbox's claim (``DRAIN_LOCK``); None when this drainer holds it, else
+        the other holder. Only the holder sends, so two processes never send a row twice.
+        Renewed in the database only once half the lease has run (not on every round)."""
+        if self._held_until > time.monotonic() + DRAIN_LEASE_TTL / 2:
+            return None
+        held = locks.acquire(
+            self.state.db, DRAIN_LOCK, self.holder, DRAIN_LEASE_TTL, f"{who}, {locks.describe_process()}"
+        )
+        if held is None:
+            self._held_until = time.monotonic() + DRAIN_LEASE_TTL
+        return held
+
+    def unclaim(self) -> None:
+        self._held_until = 0.0
+        locks.release(self.state.db, DRAIN_LOCK, self.holder)
 
     def recover(self) -> None:
         """After a (re)start: confirm what was sent and is visible; re-queue the rest of ``sent``.
@@ -448,8 +477,34 @@ def drain(
     end = time.monotonic() + deadline
     pending, sent = drainer.remaining()
     drainer.report.total = pending + sent
+    # Another process (a running `hitl run`) may be draining this outbox: wait for it rather than
+    # send its rows a second time; take over if it stops.
+    while (held := drainer.claim("hitl sync")) is not None:
+        drainer.report.waited_for = str(held)
+        if on_progress:
+            on_progress(drainer.report)
+        pending, sent = drainer.remaining()
+        if (pending == 0 and sent == 0) or time.monotonic() >= end:
+            drainer.finish()
+            return drainer.report
+        sleep(max(0.0, min(poll_interval * 4, end - time.monotonic())))
+    try:
+        return _drain_claimed(drainer, end, on_progress, poll_interval, sleep)
+    finally:
+        drainer.unclaim()
+
+
+def _drain_claimed(
+    drainer: Drainer,
+    end: float,
+    on_progress: Callable[[DrainReport], None] | None,
+    poll_interval: float,
+    sleep: Callable[[float], None],
+) -> DrainReport:
     drainer.recover()
     while True:
+        if drainer.claim("hitl sync") is not None:
+            break  # the claim went to another process (this one stalled past its lease)
         while drainer.send_due():
             if on_progress:
                 on_progress(drainer.report)
@@ -534,11 +589,27 @@ class OutboxWorker:
 
     def _loop(self) -> None:
         try:
-            self.drainer.recover()
-        except Exception:  # a worker must not die on one bad round; it retries next time
-            log.exception("outbox recovery failed")
+            self._rounds()
+        finally:
+            try:
+                self.drainer.unclaim()
+            except Exception:  # the database is going away; the claim expires by itself
+                log.exception("could not release the outbox claim")
+
+    def _rounds(self) -> None:
+        recovered = False
         while not self._stop.is_set():
             try:
+                # One drainer per campaign: another server (or `hitl sync`) holding the claim
+                # drains meanwhile; this one takes over when that claim lapses.
+                if self.drainer.claim("hitl run") is not None:
+                    recovered = False
+                    self._wake.wait(self.poll_interval)
+                    self._wake.clear()
+                    continue
+                if not recovered:
+                    self.drainer.recover()
+                    recovered = True
                 # A few batches, then a read-back round: under a steady stream of answers the
                 # confirmations must not starve behind new sends.
                 for _ in range(10):

@@ -202,7 +202,10 @@ class _ReviewApp:
         if issues:  # the validator catches these first; kept for a caller that bypasses it
             raise gr.Error(" ".join(issues))
         try:
-            self.service.submit(reviewer, key, answers, (text or "").strip() or None)
+            # A first answer (the tab opened it with Next) to an item answered meanwhile in another
+            # tab is refused by the service instead of replacing that answer.
+            edit = bool((st or {}).get("revisiting"))
+            self.service.submit(reviewer, key, answers, (text or "").strip() or None, edit=edit)
         except HitlError as exc:
             raise gr.Error(str(exc)) from exc
         revealed = previous_reveal(self.spec, self.recall(key), answers)

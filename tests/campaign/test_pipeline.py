@@ -66,6 +66,7 @@ def test_state_file_meta_and_migrations(store: LocalSource, home: Path, clock: C
             "0003_consensus_and_queue_tables",
             "0004_times_as_microseconds",
             "0005_quality",
+            "0006_process_locks",
         ]
         assert svc.state.db.query("PRAGMA journal_mode")[0][0] == "wal"
         assert [r.key for r in svc.state.items()] == dry_run(spec, store, DEMO_NOW).keys

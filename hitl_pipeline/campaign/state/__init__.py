@@ -53,7 +53,7 @@ class CampaignState(ItemStore, LeaseStore, ReviewStore, OutboxStore, ExportQueri
     def __init__(self, path: Path | str | Database) -> None:
         if isinstance(path, Database):
             self.db = path
-            self.path = Path(path.where)
+            self.path = Path(path.where)  # not a file: for messages only
         else:
             self.path = Path(path)
             self.db = SQLiteDatabase(
@@ -64,6 +64,8 @@ class CampaignState(ItemStore, LeaseStore, ReviewStore, OutboxStore, ExportQueri
                 ),
                 closed_error=lambda: ConfigError(f"the campaign state {self.path} is closed"),
             )
+        #: Where the state is, for messages (a file, or a schema of a database).
+        self.where = self.db.where
         try:
             migrate(self.db, MIGRATIONS)
         except BaseException:

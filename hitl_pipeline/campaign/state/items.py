@@ -6,7 +6,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from hitl_pipeline.db import Database, aware_us, from_us, now_us
@@ -50,7 +49,7 @@ class ItemStore:
     """Meta, spec versions, items and the config cache of one campaign database (``db``)."""
 
     db: Database
-    path: Path
+    where: str
 
     def is_initialized(self) -> bool:
         """True once :meth:`initialize` has run (the queue is stored)."""
@@ -71,7 +70,7 @@ class ItemStore:
         """Store the campaign's meta and its queue, in one transaction."""
         with self.db.transaction() as c:
             if c.execute("SELECT 1 FROM meta WHERE key = 'campaign'").fetchone():
-                raise CampaignError(f"campaign state {self.path} is already initialised")
+                raise CampaignError(f"campaign state {self.where} is already initialised")
             meta = {
                 "campaign": campaign,
                 "spec_hash": spec_hash,
@@ -104,7 +103,9 @@ class ItemStore:
         """The campaign's meta; CampaignError if the state is empty."""
         rows = {r["key"]: r["value"] for r in self.db.query("SELECT key, value FROM meta")}
         if "campaign" not in rows:
-            raise CampaignError(f"campaign state {self.path} is empty; open the campaign with its spec first")
+            raise CampaignError(
+                f"campaign state {self.where} is empty; open the campaign with its spec first"
+            )
         return CampaignMeta(
             campaign=rows["campaign"],
             spec_hash=rows["spec_hash"],

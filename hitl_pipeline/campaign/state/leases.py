@@ -64,22 +64,64 @@ class LeaseStore:
 
         An item is free for a reviewer when they have not answered it and fewer than ``n`` reviewers
         have answered it or hold an unexpired lease on it. Items they skipped come after all others,
-        oldest skip first.
+        oldest skip first. A reviewer holds one open item per campaign, whatever tab or server asks
+        (their requests take the reviewer's lock, so two tabs never lease two items).
+
+        On engines where writers run side by side (PostgreSQL), the candidate item's row is locked
+        (``FOR UPDATE SKIP LOCKED``: a row another reviewer is leasing is passed over, not waited
+        for) and its room checked again once locked; everything that fills an item (a lease, an
+        answer) holds that row lock, so no item goes to more than ``n`` reviewers.
         """
         with self.db.transaction() as c:
+            self.lock_reviewer(c, reviewer)
             current = self.current_lease(reviewer, now)
             if current is not None:
                 return current
             # A reviewer holds one lease at a time: drop their stale ones before taking a new one.
             c.execute("DELETE FROM leases WHERE reviewer = ?", (reviewer,))
-            keys = self._next({"reviewer": reviewer, "n": n, "now": aware_us(now), "limit": 1})
-            if not keys:
+            params = {"reviewer": reviewer, "n": n, "now": aware_us(now), "limit": 1}
+            key = self._take_next(c, params)
+            if key is None:
                 return None
             c.execute(
                 "INSERT INTO leases (item_key, reviewer, leased_at, expires_at) VALUES (?, ?, ?, ?)",
-                (keys[0], reviewer, aware_us(now), aware_us(expires)),
+                (key, reviewer, aware_us(now), aware_us(expires)),
             )
-            return keys[0], expires
+            return key, expires
+
+    def _take_next(self, c: Tx, params: dict[str, Any]) -> str | None:
+        dialect = self.db.dialect
+        if not dialect.for_update("i"):
+            keys = self._next(params)  # the write transaction excludes every other writer
+            return keys[0] if keys else None
+        # Row locks: try a few unlocked candidates, then wait for locked ones rather than report
+        # "nothing left" while another reviewer's transaction holds the last free items.
+        for skip_locked in (True, False):
+            lock = dialect.for_update("i", skip_locked=skip_locked)
+            for sql in (_NEXT_FRESH_SQL, _NEXT_SKIPPED_SQL):
+                for row in c.execute(sql + lock, {**params, "limit": 8}).fetchall():
+                    if self._still_free(c, row[0], params):
+                        return str(row[0])
+        return None
+
+    @staticmethod
+    def _still_free(c: Tx, key: str, params: dict[str, Any]) -> bool:
+        # Read again with the item's row locked: a statement started now sees every commit before it.
+        row = c.execute(
+            """SELECT 1 FROM items i WHERE i.key = :key AND i.done < :n""" + _FREE,
+            {"reviewer": params["reviewer"], "n": params["n"], "now": params["now"], "key": key},
+        ).fetchone()
+        return row is not None
+
+    def lock_reviewer(self, tx: Tx, reviewer: str) -> None:
+        """Serialise this reviewer's requests (all tabs, all servers) until ``tx`` ends."""
+        self.db.lock(tx, f"reviewer:{reviewer}")
+
+    def lock_item(self, tx: Tx, item_key: str) -> None:
+        """Hold the item's row until ``tx`` ends (before filling it: an answer, a lease)."""
+        lock = self.db.dialect.for_update("items")
+        if lock:
+            tx.execute("SELECT 1 FROM items WHERE key = ?" + lock, (item_key,))
 
     def lease_of(self, item_key: str, reviewer: str) -> tuple[datetime, datetime] | None:
         """(leased_at, expires_at) of the reviewer's lease on the item, expired or not."""

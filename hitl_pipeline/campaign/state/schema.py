@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hitl_pipeline.db import Dialect, Migration, Tx, to_us
+from hitl_pipeline.db import Dialect, Migration, Tx, locks, to_us
 from hitl_pipeline.db.sqlite import sqlite_function
 
 
@@ -200,4 +200,6 @@ MIGRATIONS: list[Migration] = [
     Migration("0003_consensus_and_queue_tables", _consensus_and_queue),
     Migration("0004_times_as_microseconds", _times_as_microseconds),
     Migration("0005_quality", _quality),
+    # Leases between processes: the outbox's one drainer, the live review servers.
+    Migration("0006_process_locks", locks.create_table),
 ]
