@@ -128,3 +128,15 @@ def state_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any
     yield Factory()
     for db in opened:
         db.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """Run a test with the campaign state on both engines: None = SQLite files under the home,
+    else HITL_STATE_URL points at a fresh PostgreSQL database (as ``--state`` would)."""
+    monkeypatch.delenv("HITL_STATE_URL", raising=False)
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("HITL_STATE_URL", url)
+    return url

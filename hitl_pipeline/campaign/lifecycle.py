@@ -11,15 +11,19 @@ change of meaning needs a new campaign version.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from hitl_pipeline.campaign.queue import QueuePlan, build_queue
 from hitl_pipeline.campaign.resume import resume_from_source
-from hitl_pipeline.campaign.service import CampaignService
+from hitl_pipeline.campaign.service import SERVER_LOCK_PREFIX, CampaignService
 from hitl_pipeline.campaign.startup import EmptyQueueError, explain_empty
 from hitl_pipeline.campaign.state import CampaignState
+from hitl_pipeline.campaign.state.location import StateLocation
+from hitl_pipeline.db import locks
 from hitl_pipeline.errors import CampaignError
 from hitl_pipeline.model import ScoreConfig
 from hitl_pipeline.model.clock import Clock, utcnow
@@ -78,7 +82,8 @@ def open_campaign(
     Args:
         spec: the validated spec.
         source: where items come from and scores go.
-        home: the state directory (``.hitl``); the state is ``<home>/campaigns/<campaign>.db``.
+        home: the state directory (``.hitl``); the state is ``<home>/campaigns/<campaign>.db``, or
+            a schema of the PostgreSQL database named by ``HITL_STATE_URL`` (``--state``).
         now: the instant relative time windows resolve against, for a *new* campaign (default:
             the clock); a resumed campaign keeps the one it was created with.
         configs: question → score config, when already resolved; else resolved from the source
@@ -105,10 +110,11 @@ def open_campaign(
     """
     # Everything that can refuse the run comes before anything is created or changed: the spec
     # change is planned on the existing state (read only), then the score configs are resolved.
-    path = campaign_db_path(home, spec.campaign)
-    state = CampaignState(path) if path.exists() else None
+    location = StateLocation.of(home, spec.campaign)
+    state = location.open() if location.exists() else None
     try:
-        change = _plan_spec_change(state, spec, new_version=new_version) if state is not None else None
+        if state is not None:
+            _plan_spec_change(state, spec, new_version=new_version, location=location)
         if configs is None:
             from hitl_pipeline.scoring.configs import resolve_configs
 
@@ -119,28 +125,33 @@ def open_campaign(
             # Refused before any state exists: fixing the filters is then no meaning change.
             raise EmptyQueueError("\n".join(explain_empty(spec, source, plan.now)))
         if state is None:
-            state = CampaignState(path)
+            state = location.open()
         # The spec's commit *now* (a harmless edit may have been committed since creation).
         commit = git_commit_of(spec.path)
-        version = 1
-        if change is not None:
-            state, version = _apply_spec_change(state, change, spec, source)
-        if not state.is_initialized():
-            plan = plan or build_queue(spec, source, now=now or created)
-            state.initialize(
-                campaign=spec.campaign,
-                spec_hash=spec.spec_hash,
-                spec_json=spec_to_json(spec),
-                spec_version=version,
-                now=plan.now,
-                created_at=created,
-                git_commit=commit,
-                refs=plan.refs,
-            )
-        else:
-            # Another campaign's state or a meaning-changing edit was refused by _plan_spec_change;
-            # here the (unchanged or harmlessly changed) spec is recorded.
-            state.record_spec(spec.spec_hash, spec_to_json(spec), state.meta().spec_version, created)
+        # Decided once under the campaign's lifecycle lease: two processes starting at once (a
+        # second server, a `--new-version`) see each other's decision, never both act on a stale one.
+        with _lifecycle(location, state) as current:
+            state = current
+            change = _plan_spec_change(state, spec, new_version=new_version, location=location)
+            version = 1
+            if change is not None:
+                state, version = _apply_spec_change(state, change, spec, source, location)
+            if not state.is_initialized():
+                plan = plan or build_queue(spec, source, now=now or created)
+                state.initialize(
+                    campaign=spec.campaign,
+                    spec_hash=spec.spec_hash,
+                    spec_json=spec_to_json(spec),
+                    spec_version=version,
+                    now=plan.now,
+                    created_at=created,
+                    git_commit=commit,
+                    refs=plan.refs,
+                )
+            else:
+                # Another campaign's state or a meaning-changing edit was refused by _plan_spec_change;
+                # here the (unchanged or harmlessly changed) spec is recorded.
+                state.record_spec(spec.spec_hash, spec_to_json(spec), state.meta().spec_version, created)
         state.save_configs(configs, created)
         if state.resume_pending():
             resume_from_source(spec, source, state)
@@ -175,18 +186,59 @@ def open_campaign(
     return service.start() if start else service
 
 
-def _plan_spec_change(state: CampaignState, spec: ReviewSpec, *, new_version: bool) -> SpecChangePlan | None:
+#: The lease that serialises opening a campaign (spec-change and new-version decisions).
+LIFECYCLE_LOCK = "lifecycle"
+_LIFECYCLE_TTL = 120.0
+_LIFECYCLE_WAIT = 90.0
+
+
+@contextmanager
+def _lifecycle(location: StateLocation, state: CampaignState) -> Iterator[CampaignState]:
+    """Hold the campaign's lifecycle lease while deciding; yields the live state (re-opened when
+    another process archived the one we had while we waited)."""
+    holder = locks.new_holder()
+    end = time.monotonic() + _LIFECYCLE_WAIT
+    while True:
+        held = locks.acquire(
+            state.db, LIFECYCLE_LOCK, holder, _LIFECYCLE_TTL, f"hitl run, {locks.describe_process()}"
+        )
+        if held is None and state.archived_as() is None:
+            break
+        if held is None:  # archived meanwhile by the process we waited for: use the new state
+            locks.release(state.db, LIFECYCLE_LOCK, holder)
+            state.close()
+            state = location.open()
+            continue
+        if time.monotonic() >= end:
+            raise CampaignError(
+                f"campaign {location.campaign!r} is being opened by another process ({held}); "
+                "try again once it has started"
+            )
+        time.sleep(0.2)
+    try:
+        yield state
+    finally:
+        try:
+            locks.release(state.db, LIFECYCLE_LOCK, holder)
+        except Exception:  # archived and closed (the lease went with it), or the database is gone
+            pass
+
+
+def _plan_spec_change(
+    state: CampaignState, spec: ReviewSpec, *, new_version: bool, location: StateLocation
+) -> SpecChangePlan | None:
     """Compare ``spec`` with the one the campaign recorded (``hitl_pipeline.spec.diff``), changing nothing.
 
     Returns None for a state that was never initialized, else the plan. Raises CampaignError for a
     meaning change without ``new_version``, for another campaign's state, and for a new version
-    that cannot start yet (unconfirmed scores, an archive already in the way).
+    that cannot start yet (unconfirmed scores, an archive already in the way, a review server
+    still running on the campaign).
     """
     if not state.is_initialized():
         return None
     meta = state.meta()
     if meta.campaign != spec.campaign:
-        raise CampaignError(f"{state.path} holds campaign {meta.campaign!r}, not {spec.campaign!r}")
+        raise CampaignError(f"{state.where} holds campaign {meta.campaign!r}, not {spec.campaign!r}")
     change = plan_spec_change(
         spec_from_json(meta.spec_json), meta.spec_version, spec, new_version=new_version
     )
@@ -198,41 +250,38 @@ def _plan_spec_change(state: CampaignState, spec: ReviewSpec, *, new_version: bo
                 f"campaign {spec.campaign!r} version {meta.spec_version} still has {unsent} score(s) not "
                 f"confirmed; run `hitl sync {spec.path}` first, then start the new version"
             )
-        if _archive_path(state.path, meta.spec_version).exists():
+        if location.archive_exists(meta.spec_version):
             raise CampaignError(
-                f"{_archive_path(state.path, meta.spec_version)} already exists; move it away to start a new "
+                f"{location.describe(meta.spec_version)} already exists; move it away to start a new "
                 f"version of {spec.campaign!r}"
+            )
+        servers = locks.live(state.db, SERVER_LOCK_PREFIX)
+        if servers:
+            raise CampaignError(
+                f"campaign {spec.campaign!r} is being served right now ({servers[0]}); stop every "
+                "`hitl run` of it before starting a new version — archiving its state under a live "
+                "server would file that server's answers into the archive"
             )
     return change
 
 
-def _archive_path(path: Path, version: int) -> Path:
-    return path.with_name(f"{path.stem}.v{version}.db")
-
-
 def _apply_spec_change(
-    state: CampaignState, change: SpecChangePlan, spec: ReviewSpec, source: Source
+    state: CampaignState, change: SpecChangePlan, spec: ReviewSpec, source: Source, location: StateLocation
 ) -> tuple[CampaignState, int]:
     """Carry out a planned change: returns the state to continue with and the campaign version.
 
     The same state for an unchanged or harmlessly changed spec (a larger sample appends the new
-    items to the queue); for a new version, an empty state at the campaign's path after archiving
-    the current one as ``<campaign>.v<N>.db``.
+    items to the queue); for a new version, an empty state at the campaign's place after archiving
+    the current one as version N (``<campaign>.v<N>.db``, or schema ``c_<campaign>.vN``).
     """
     meta = state.meta()
     if change.action != "new_version":
         if any(c.path == "source.sample.size" for c in change.diff.harmless):
             _grow_queue(state, spec, source, meta.now)
         return state, meta.spec_version
-    path = state.path
-    archive = _archive_path(path, meta.spec_version)
-    state.close()
-    path.replace(archive)
-    for suffix in ("-wal", "-shm"):
-        side = path.with_name(path.name + suffix)
-        if side.exists():
-            side.replace(archive.with_name(archive.name + suffix))
-    return CampaignState(path), change.version
+    state.mark_archived(meta.spec_version)  # a process waiting on this state re-opens the new one
+    location.archive(state, meta.spec_version)
+    return location.open(), change.version
 
 
 def _grow_queue(state: CampaignState, spec: ReviewSpec, source: Source, now: datetime) -> int:
@@ -260,9 +309,9 @@ def dry_run(
     windows then resolve exactly as when the campaign was created); else ``now`` or the clock.
     """
     if now is None and home is not None:
-        path = campaign_db_path(home, spec.campaign)
-        if path.exists():
-            state = CampaignState(path)
+        location = StateLocation.of(home, spec.campaign)
+        if location.exists():
+            state = location.open()
             try:
                 if state.is_initialized():
                     now = state.meta().now
@@ -273,16 +322,17 @@ def dry_run(
 
 def open_state(spec: ReviewSpec, home: Path | str) -> CampaignState:
     """Open an existing campaign's state; CampaignError when the campaign never ran here."""
-    path = campaign_db_path(home, spec.campaign)
-    if not path.exists():
+    location = StateLocation.of(home, spec.campaign)
+    if not location.exists():
         message = (
-            f"campaign {spec.campaign!r} has no state in {path.parent}; start it with `hitl run {spec.path}`"
+            f"campaign {spec.campaign!r} has no state in {location.container()}; "
+            f"start it with `hitl run {spec.path}`"
         )
         raise CampaignError(message)
-    state = CampaignState(path)
+    state = location.open()
     if not state.is_initialized():
         state.close()
-        message = f"campaign state {path} is empty; start the campaign with `hitl run {spec.path}`"
+        message = f"campaign state {state.where} is empty; start the campaign with `hitl run {spec.path}`"
         raise CampaignError(message)
     return state
 

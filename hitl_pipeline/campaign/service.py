@@ -18,6 +18,7 @@ from typing import Any
 from hitl_pipeline.campaign.consensus import ConsensusManager
 from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.campaign.types import Assignment, OtherAnswer, Progress
+from hitl_pipeline.db import Database, locks
 from hitl_pipeline.errors import CampaignError, HitlError, SourceError
 from hitl_pipeline.model import Item, ItemRef, ScoreConfig
 from hitl_pipeline.model.clock import Clock, utcnow
@@ -31,6 +32,46 @@ from hitl_pipeline.spec.model import ReviewSpec
 PREFETCH_BATCH = 50
 
 log = logging.getLogger(__name__)
+
+#: A running service's presence on its campaign: lease ``server:<holder>`` (see Presence).
+SERVER_LOCK_PREFIX = "server:"
+
+
+class Presence:
+    """A review server's lease on its campaign (``server:<holder>``), renewed every ``every``
+    seconds by a thread; gone ``ttl`` seconds after the process dies (at once on this machine)."""
+
+    def __init__(self, db: Database, *, ttl: float = 30.0, every: float = 10.0) -> None:
+        self.db = db
+        self.ttl = ttl
+        self.every = every
+        self.name = SERVER_LOCK_PREFIX + locks.new_holder()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hitl-presence", daemon=True)
+
+    def _renew(self) -> None:
+        locks.acquire(self.db, self.name, self.name, self.ttl, f"hitl run, {locks.describe_process()}")
+
+    def start(self) -> Presence:
+        self._renew()
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self._renew()
+            except Exception:  # the next round retries; reviewing goes on
+                log.exception("could not renew this server's presence on the campaign")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+        try:
+            locks.release(self.db, self.name, self.name)
+        except Exception:
+            log.exception("could not withdraw this server's presence from the campaign")
 
 
 class CampaignService:
@@ -94,6 +135,7 @@ class CampaignService:
         self._score_names = list(spec.display.scores) or None
         self._needs_output = any(q.type == "correction" for q in spec.questions)
         self._closed = False
+        self._presence: Presence | None = None
         #: Longest a request waits for an item being fetched (then SourceError; a retry refetches).
         self.fetch_timeout = 120.0
         #: The campaign's spec version (part of every score id), from the state.
@@ -158,7 +200,10 @@ class CampaignService:
         return self.spec.review.reviewers_per_item
 
     def start(self) -> CampaignService:
-        """Start the outbox worker (if any) and prefetch the head of the queue."""
+        """Start the outbox worker (if any) and prefetch the head of the queue; the service shows
+        itself live on the campaign (a lease renewed while it runs) so that no other process
+        archives the state under it."""
+        self._presence = Presence(self.state.db).start()
         if self.worker is not None:
             self.worker.start()
         self.prefetch(self.state.peek_next("", self.n, self.clock(), self.prefetch_depth))
@@ -186,6 +231,8 @@ class CampaignService:
             self.queue_mirror.stop()
         if self.worker is not None:
             self.worker.stop()
+        if self._presence is not None:
+            self._presence.stop()
 
     def __enter__(self) -> CampaignService:
         return self
@@ -455,8 +502,10 @@ class CampaignService:
             return
         row = self._row(item_key)
         now = self.clock()
-        existing = self.state.review(item_key, reviewer)
+        # The lease first: an answer committed in between (another tab) removes the lease and adds the
+        # review in one transaction, so one of the two is seen.
         lease = self.state.lease_of(item_key, reviewer)
+        existing = self.state.review(item_key, reviewer)
         if existing is None and lease is None:
             message = f"{item_key!r} is not assigned to {reviewer!r}; open it with Next before answering"
             raise CampaignError(message)

@@ -87,12 +87,12 @@ def campaign_state_for(spec: ReviewSpec, home: str | Path | None) -> CampaignSta
     """The campaign's state under ``home``, if the campaign ran there (None otherwise)."""
     if home is None:
         return None
-    from hitl_pipeline.campaign.lifecycle import campaign_db_path
+    from hitl_pipeline.campaign.state.location import StateLocation
 
-    path = campaign_db_path(home, spec.campaign)
-    if not path.exists():
+    location = StateLocation.of(home, spec.campaign)
+    if not location.exists():
         return None
-    state = CampaignState(path)
+    state = location.open()
     if not state.is_initialized():
         state.close()
         return None

@@ -146,6 +146,21 @@ class ItemStore:
                 (str(now_us()),),
             )
 
+    def mark_archived(self, version: int) -> None:
+        """Record that this state is being archived as ``version`` (a process that waited on it
+        then opens the campaign's new state instead)."""
+        with self.db.transaction() as c:
+            c.execute(
+                """INSERT INTO meta (key, value) VALUES ('archived_as', ?)
+                   ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
+                (str(version),),
+            )
+
+    def archived_as(self) -> int | None:
+        """The version this state was archived as, or None for a live state."""
+        value = self.db.scalar("SELECT value FROM meta WHERE key = 'archived_as'")
+        return int(value) if value is not None else None
+
     def spec_hashes(self) -> list[str]:
         """Every spec hash this campaign has run with, oldest first."""
         return [
