@@ -134,11 +134,26 @@ def _root(
             help="Show the version and exit.",
         ),
     ] = False,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            envvar="HITL_STATE_URL",
+            metavar="URL",
+            help="Keep campaign state, reviewer accounts and login sessions in this PostgreSQL database "
+            "(postgresql://user:password@host/db) instead of SQLite files under --home, so several "
+            "`hitl run` servers can share a campaign. Env: HITL_STATE_URL.",
+        ),
+    ] = None,
 ) -> None:
     """Review campaigns as code for LLM traces in Langfuse.
 
     Example: hitl validate specs/*.yaml
     """
+    if state:
+        from hitl_pipeline.campaign.state.location import STATE_URL_ENV, state_url
+
+        os.environ[STATE_URL_ENV] = state_url(state) or ""  # checked here: a bad URL stops at once
 
 
 @app.command()
@@ -772,9 +787,9 @@ app.add_typer(reviewers_app, name="reviewers")
 
 
 def _accounts(home: Path) -> Any:
-    from hitl_pipeline.ui.auth import ReviewerAccounts
+    from hitl_pipeline.ui.accounts_db import accounts_for
 
-    return ReviewerAccounts(resolve_home(home) / "reviewers.json")
+    return accounts_for(resolve_home(home))
 
 
 @reviewers_app.command("add")
@@ -839,3 +854,92 @@ def main() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# -- hitl state ---------------------------------------------------------------------------------
+
+state_app = typer.Typer(
+    cls=HitlGroup,
+    no_args_is_help=True,
+    help="The campaign state databases: check, migrate, copy between SQLite files and PostgreSQL.",
+)
+app.add_typer(state_app, name="state")
+
+
+def _state_where(home: Path) -> str:
+    """The state in force: the PostgreSQL URL of --state / HITL_STATE_URL, else the home directory."""
+    from hitl_pipeline.campaign.state.location import state_url
+
+    return state_url() or str(resolve_home(home))
+
+
+@state_app.command("check")
+def state_check(home: HomeOption = DEFAULT_HOME) -> None:
+    """Show each campaign state's schema against this release (read only). Exit 1 when one needs
+    `hitl state migrate`, or was written by a newer release.
+
+    Example: hitl --state postgresql://hitl@db/hitl state check
+    """
+    from hitl_pipeline.campaign.state.admin import check
+
+    report = check(_state_where(home))
+    for line in report.lines:
+        typer.echo(line)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@state_app.command("migrate")
+def state_migrate(home: HomeOption = DEFAULT_HOME) -> None:
+    """Apply the schema changes of this release to every campaign state (and, on PostgreSQL, the
+    reviewer accounts). `hitl run` does this too when it opens a campaign.
+
+    Example: hitl --state postgresql://hitl@db/hitl state migrate
+    """
+    from hitl_pipeline.campaign.state.admin import is_url, migrate_all
+
+    where = _state_where(home)
+    report = migrate_all(where)
+    for line in report.lines:
+        typer.echo(line)
+    if is_url(where):
+        from hitl_pipeline.ui.accounts_db import migrate_accounts
+
+        done = migrate_accounts(where)
+        typer.echo(
+            "reviewer accounts and sessions: " + (f"applied {', '.join(done)}" if done else "up to date")
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@state_app.command("copy")
+def state_copy(
+    source: Annotated[
+        str, typer.Option("--from", help="Home directory (.hitl) or postgresql:// URL to copy from.")
+    ],
+    target: Annotated[str, typer.Option("--to", help="Home directory or postgresql:// URL to copy to.")],
+    campaign: Annotated[
+        list[str] | None, typer.Option("--campaign", help="Copy only this campaign (repeatable).")
+    ] = None,
+) -> None:
+    """Copy every campaign state and the reviewer accounts to another place (e.g. from SQLite files to
+    PostgreSQL), verified by per-table counts and an identical export. Nothing at the target is
+    overwritten. Stop the review servers first.
+
+    Example: hitl state copy --from .hitl --to postgresql://hitl@db/hitl
+    """
+    from hitl_pipeline.campaign.state.admin import copy_state, is_url
+    from hitl_pipeline.ui.accounts_db import copy_accounts
+
+    def where(value: str) -> str:
+        return value if is_url(value) else str(resolve_home(Path(value)))
+
+    report = copy_state(where(source), where(target), campaigns=campaign or None, progress=lambda _: None)
+    for line in report.lines:
+        typer.echo(line)
+    accounts = copy_accounts(where(source), where(target))
+    if accounts:
+        typer.echo(accounts)
+    if not report.ok:
+        raise typer.Exit(1)

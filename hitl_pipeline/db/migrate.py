@@ -55,9 +55,12 @@ def _legacy_time(text: str) -> int:
 
 def applied(db: Database) -> list[str]:
     """Names of the migrations recorded in ``db``, in the order they were applied."""
-    if _HISTORY not in db.table_names():
-        return []
-    return [r[0] for r in db.query(f"SELECT name FROM {_HISTORY} ORDER BY applied_ts, name")]
+    tables = db.table_names()
+    if _HISTORY in tables:
+        return [r[0] for r in db.query(f"SELECT name FROM {_HISTORY} ORDER BY applied_ts, name")]
+    if _LEGACY in tables:  # not adopted yet (nothing changes on reading)
+        return [r[0] for r in db.query(f"SELECT name FROM {_LEGACY} ORDER BY applied_at, name")]
+    return []
 
 
 def pending(db: Database, migrations: Sequence[Migration]) -> list[str]:

@@ -210,6 +210,26 @@ class ReviewerAccounts:
             del reviewers[name]
             self._save(reviewers)
 
+    def export_records(self) -> dict[str, dict[str, Any]]:
+        """Every account's password record (scrypt parameters, salt, hash), for ``hitl state copy``."""
+        with self._lock:
+            return {name: dict(record) for name, record in self._load().items()}
+
+    def import_record(self, name: str, record: dict[str, Any]) -> None:
+        """Add an account with a record from :meth:`export_records` (the password moves as it is)."""
+        check_reviewer_name(name)
+        with self._lock:
+            reviewers = dict(self._load())
+            if name in reviewers:
+                raise ConfigError(f"reviewer {name!r} already exists in {self.path}")
+            reviewers[name] = dict(record)
+            self._save(reviewers)
+
+    def session_store(self) -> SessionStore:
+        """Where a server keeps the login sessions of these accounts: in memory, checked against
+        this file (the state database's accounts keep them in the database, shared by servers)."""
+        return SessionStore(self.credential)
+
 
 def header_values(headers: Any, name: str) -> list[str]:
     """Every value of header ``name`` (Starlette headers, or a plain mapping in tests)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from hitl_pipeline.errors import ConfigError
 from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.model import ReviewSpec
+from hitl_pipeline.ui.accounts_db import accounts_for
 from hitl_pipeline.ui.auth import ReviewerAccounts
 
 
@@ -33,7 +34,7 @@ def choose_access(
     """
     from hitl_pipeline.ui.app import default_reviewer_name
 
-    accounts = ReviewerAccounts(home / "reviewers.json")
+    accounts = accounts_for(home)  # the state database's with --state postgresql://…
     if auth_header:
         if reviewer:
             raise ConfigError(

@@ -582,7 +582,7 @@ def create_app(
     sessions: SessionStore | None = None
     if isinstance(auth, ReviewerAccounts):
         may_review = auth.__contains__  # a removed account loses access at its next request
-        sessions = SessionStore(auth.credential)  # …and a replaced password ends its sessions
+        sessions = auth.session_store()  # …and a replaced password ends its sessions
     elif auth is not None:
         sessions = SessionStore(lambda name: "")
     blocks = build_app(
