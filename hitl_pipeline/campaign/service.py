@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
@@ -136,6 +137,7 @@ class CampaignService:
         self._needs_output = any(q.type == "correction" for q in spec.questions)
         self._closed = False
         self._presence: Presence | None = None
+        self._source_health: tuple[float, str] | None = None
         #: Longest a request waits for an item being fetched (then SourceError; a retry refetches).
         self.fetch_timeout = 120.0
         #: The campaign's spec version (part of every score id), from the state.
@@ -595,6 +597,28 @@ class CampaignService:
         self.state.skip(item_key, reviewer, self.clock())
         self._opened.pop((reviewer, item_key), None)
         self._prefetch_for(reviewer)
+
+    def health(self) -> dict[str, str]:
+        """Whether this server can serve: the state database answers, the source answers (checked at
+        most every 5 s: a load balancer polls often), the outbox worker runs. "ok" or the error."""
+        out: dict[str, str] = {}
+        try:
+            self.state.db.scalar("SELECT 1")
+            out["state"] = "ok"
+        except Exception as e:  # reported, not raised: the caller answers 503
+            out["state"] = f"unreachable ({type(e).__name__})"
+        now = time.monotonic()
+        if self._source_health is None or now - self._source_health[0] > 5.0:
+            try:
+                self.source.get_score_config("hitl-healthz")  # cheap, authenticated, usually "not found"
+                verdict = "ok"
+            except Exception as e:
+                verdict = f"unreachable ({type(e).__name__})"
+            self._source_health = (now, verdict)
+        out["source"] = self._source_health[1]
+        if self.worker is not None:
+            out["outbox"] = "ok" if self.worker.running else "stopped"
+        return out
 
     def progress(self, reviewer: str) -> Progress:
         """Where the reviewer and the campaign stand."""

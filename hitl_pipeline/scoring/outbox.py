@@ -572,6 +572,11 @@ class OutboxWorker:
         self._thread.start()
         return self
 
+    @property
+    def running(self) -> bool:
+        """True while the worker thread runs."""
+        return self._thread.is_alive()
+
     def notify(self) -> None:
         """Wake the worker (a new answer is in the outbox)."""
         self._wake.set()

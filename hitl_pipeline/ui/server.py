@@ -577,6 +577,16 @@ def create_app(
         raise ConfigError("use either reviewer accounts (password login) or --auth-header, not both")
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        """For load balancers (no login needed, nothing about the campaign): 200 when the process,
+        the state database and the source answer, else 503 naming what failed."""
+        checks = service.health()
+        ok = all(v == "ok" for k, v in checks.items() if k in ("state", "source"))
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503
+        )
+
     authenticated = auth is not None or auth_header is not None
     may_review: Callable[[str], bool] | None = None
     sessions: SessionStore | None = None

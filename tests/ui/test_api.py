@@ -335,3 +335,25 @@ def test_password_checks_run_a_few_at_a_time(demo_db: Path, tmp_path: Path) -> N
         for t in burst:
             t.join()
     assert 1 < most <= LOGIN_CHECKS  # in parallel, but a burst cannot take every thread and its memory
+
+
+def test_healthz_answers_without_login_and_names_what_failed(
+    server: tuple[ServerHandle, CampaignService],
+) -> None:
+    handle, service = server
+    r = httpx.get(handle.url + "healthz")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ok" and r.json()["state"] == "ok" and r.json()["source"] == "ok"
+    assert "support-chat" not in r.text  # nothing about the campaign
+    # A state database that stops answering makes the server unhealthy (the load balancer moves on).
+    real = service.state.db.scalar
+
+    def down(*args: object, **kw: object) -> object:
+        raise OSError("database gone")
+
+    service.state.db.scalar = down  # type: ignore[method-assign]
+    try:
+        r = httpx.get(handle.url + "healthz")
+    finally:
+        service.state.db.scalar = real  # type: ignore[method-assign]
+    assert r.status_code == 503 and r.json()["state"] == "unreachable (OSError)"
