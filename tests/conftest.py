@@ -134,7 +134,7 @@ def state_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any
 def state_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
     """Run a test with the campaign state on both engines: None = SQLite files under the home,
     else HITL_STATE_URL points at a fresh PostgreSQL database (as ``--state`` would)."""
-    monkeypatch.delenv("HITL_STATE_URL", raising=False)
+    monkeypatch.setenv("HITL_STATE_URL", "")  # SQLite files (restored after the test)
     if request.param == "sqlite":
         return None
     url: str = request.getfixturevalue("postgres_url")

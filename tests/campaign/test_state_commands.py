@@ -54,7 +54,7 @@ def _campaign(tmp_path: Path, demo_template: Path, repo_root: Path) -> tuple[Pat
 def test_copy_from_sqlite_to_postgresql_keeps_everything(
     tmp_path: Path, demo_template: Path, repo_root: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("HITL_STATE_URL", raising=False)
+    monkeypatch.setenv("HITL_STATE_URL", "")  # unset, and restored after (the CLI sets it for --state)
     home, spec_path = _campaign(tmp_path, demo_template, repo_root)
     before = runner.invoke(app, ["export", str(spec_path), "--home", str(home), "--format", "jsonl"])
     assert before.exit_code == 0, before.output
@@ -84,7 +84,7 @@ def test_copy_from_sqlite_to_postgresql_keeps_everything(
 
 
 def test_check_names_what_migrate_would_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HITL_STATE_URL", raising=False)
+    monkeypatch.setenv("HITL_STATE_URL", "")  # unset, and restored after (the CLI sets it for --state)
     home = tmp_path / "home"
     (home / "campaigns").mkdir(parents=True)
     make_legacy_state(home / "campaigns" / "old.db").close()

@@ -72,7 +72,7 @@ def test_the_accounts_in_force_follow_the_state_url(
     from hitl_pipeline.ui.auth import ReviewerAccounts
 
     home = Path(str(tmp_path))
-    monkeypatch.delenv("HITL_STATE_URL", raising=False)
+    monkeypatch.setenv("HITL_STATE_URL", "")  # unset, and restored after (the CLI sets it for --state)
     plain = accounts_for(home)
     assert type(plain) is ReviewerAccounts and plain.path == home / "reviewers.json"
     monkeypatch.setenv("HITL_STATE_URL", postgres_url)

@@ -151,12 +151,6 @@ def migrate_all(where: str) -> StateReport:
             report.ok = False
             report.lines.append(f"{ref.label}: {e}")
             db.close()
-    if is_url(where):
-        from hitl_pipeline.db.postgres import PostgresDatabase
-        from hitl_pipeline.ui.accounts_db import ACCOUNTS_SCHEMA, DatabaseAccounts
-
-        DatabaseAccounts(PostgresDatabase(where, ACCOUNTS_SCHEMA, pool_size=1)).close()
-        report.lines.append("reviewer accounts and sessions: up to date")
     return report
 
 
