@@ -456,6 +456,11 @@ def _print_dry_run(spec: Any, source_name: str | None, home: Path, request_budge
             total = plan.candidates_per_stratum.get(stratum)
             of = f" of {total}" if total is not None else ""
             typer.echo(f"  {stratum if stratum is not None else NO_STRATUM}: {count}{of}")
+    if plan.pairing is not None:
+        from hitl_pipeline.campaign.pairs import pairing_lines
+
+        for line in pairing_lines(spec, plan.pairing):
+            typer.echo(line)
     if requests is not None:
         typer.echo(requests[0])
         for line in requests[1:]:

@@ -37,6 +37,7 @@ from hitl_pipeline.model import Item, ItemRef, ScoreConfig, ScoreWrite
 from hitl_pipeline.model.clock import Clock
 from hitl_pipeline.model.score_rules import check_score
 from hitl_pipeline.scoring.scores import (
+    on_subjects,
     outbox_entries,
     score_environment,
     score_metadata,
@@ -237,7 +238,7 @@ def build_consensus_scores(
             **score_target(ref),
         )
         problems.extend(f"{q.label}: {p}" for p in check_score(score, config))
-        out.append((q.score, score))
+        out.extend((q.score, s) for s in on_subjects(spec, ref, score))
     if problems:
         raise ScoreValidationError("consensus score refused:\n" + "\n".join(problems))
     return out

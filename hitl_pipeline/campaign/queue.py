@@ -19,6 +19,7 @@ import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from hitl_pipeline.errors import CampaignError
 from hitl_pipeline.model import ItemRef
@@ -45,6 +46,8 @@ class QueuePlan:
     candidates: int
     strata: dict[str | None, int] = field(default_factory=dict)
     candidates_per_stratum: dict[str | None, int] = field(default_factory=dict)
+    #: target pair: the :class:`~hitl_pipeline.campaign.pairs.Pairing` (arm counts, unmatched traces).
+    pairing: Any = None
 
     @property
     def keys(self) -> list[str]:
@@ -231,7 +234,15 @@ def build_queue(spec: ReviewSpec, source: Source, *, now: datetime) -> QueuePlan
     """
     s = spec.sample
     stratify_by = s.by  # also reported for random/latest samples, as counts per stratum
-    candidates = source.iter_candidates(spec.target, spec.filters, now=now, stratify_by=stratify_by)
+    pairing = None
+    candidates: Iterable[ItemRef]
+    if spec.target == "pair":  # the candidates are pairs, one trace of each arm (campaign/pairs.py)
+        from hitl_pipeline.campaign.pairs import pair_candidates
+
+        pairing = pair_candidates(spec, source, now=now)
+        candidates = pairing.pairs
+    else:
+        candidates = source.iter_candidates(spec.target, spec.filters, now=now, stratify_by=stratify_by)
     refs, count, totals = sample(candidates, size=s.limit, strategy=s.strategy, seed=s.seed)
     strata: dict[str | None, int] = {}
     for ref in refs:
@@ -244,4 +255,5 @@ def build_queue(spec: ReviewSpec, source: Source, *, now: datetime) -> QueuePlan
         candidates=count,
         strata=strata,
         candidates_per_stratum=totals,
+        pairing=pairing,
     )

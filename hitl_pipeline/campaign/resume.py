@@ -25,6 +25,10 @@ def _answer_from_score(q: Question, score: Score) -> Any:
 
 
 def _score_key(score: Score) -> str | None:
+    pair = (score.metadata or {}).get("hitl_pair")
+    if isinstance(pair, str) and pair:
+        # A pair judgment is stored on both traces; B's score holds the answer (B's outcome).
+        return pair if (score.metadata or {}).get("hitl_arm") == "b" else None
     if score.observation_id:
         return f"observation:{score.observation_id}"
     if score.session_id:

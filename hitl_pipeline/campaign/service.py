@@ -245,7 +245,17 @@ class CampaignService:
     # -- items ----------------------------------------------------------------------------------
 
     def _fetch(self, ref: ItemRef) -> Item:
+        if ref.kind == "pair":
+            return self._fetch_many([ref])[0]
         return self.source.get_item(ref, score_names=self._score_names)
+
+    def _fetch_many(self, refs: list[ItemRef]) -> list[Item]:
+        if self.spec.target == "pair":  # both traces of each pair (campaign/pairs.py)
+            from hitl_pipeline.campaign.pairs import fetch_pair_items
+
+            return fetch_pair_items(self.spec, self.source, refs, score_names=self._score_names)
+        get_items = self.source.get_items  # type: ignore[attr-defined]
+        return list(get_items(refs, score_names=self._score_names))
 
     def prefetch(self, keys: list[str]) -> None:
         """Start fetching these items in the background (no-op for cached ones).
@@ -293,8 +303,7 @@ class CampaignService:
             if len(job) == 1:
                 items = [self._fetch(job[0][0])]
             else:
-                get_items = self.source.get_items  # type: ignore[attr-defined]
-                items = list(get_items([ref for ref, _ in job], score_names=self._score_names))
+                items = self._fetch_many([ref for ref, _ in job])
             for (_, fut), item in zip(job, items, strict=True):
                 try:
                     fut.set_result(item)

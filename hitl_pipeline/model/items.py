@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from hitl_pipeline.model.scores import Score
 
+if TYPE_CHECKING:
+    from hitl_pipeline.model.pairs import PairView
+
 #: What a campaign reviews (a spec's ``target``).
-Target = Literal["trace", "observation", "session"]
+Target = Literal["trace", "observation", "session", "pair"]
 
 #: Observation types Langfuse knows (``observation_type`` filter values).
 OBSERVATION_TYPES = (
@@ -81,7 +84,8 @@ class Session:
 class ItemRef:
     """A light reference to one review item, as listed before sampling.
 
-    ``kind`` is the spec's target. ``trace_id`` is set for traces and observations.
+    ``kind`` is the spec's target. ``trace_id`` is set for traces and observations (for a pair: arm
+    B's trace; ``id`` is the pair id, :func:`hitl_pipeline.model.pairs.pair_id`).
     ``stratum`` carries the value of the spec's ``sample.by`` field when asked for.
     """
 
@@ -93,7 +97,8 @@ class ItemRef:
 
     @property
     def key(self) -> str:
-        """Stable key of the item within a campaign: ``trace:<id>``, ``observation:<id>``, ``session:<id>``."""
+        """Stable key of the item within a campaign: ``trace:<id>``, ``observation:<id>``, ``session:<id>``,
+        ``pair:<id>``."""
         return f"{self.kind}:{self.id}"
 
 
@@ -106,3 +111,5 @@ class Item:
     observation: Observation | None = None
     session: Session | None = None
     scores: tuple[Score, ...] = ()  # scores already on the subject (context, e.g. an LLM judge)
+    #: A pair (target pair): both arms' items and the sides; ``trace`` is then arm A's trace.
+    pair: PairView | None = None

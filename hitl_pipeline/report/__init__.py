@@ -15,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from hitl_pipeline.campaign.state import CampaignState
+from hitl_pipeline.model import Score
 from hitl_pipeline.report.compute import (
     AnswerRecord,
     Report,
@@ -168,7 +170,17 @@ def make_report(
         consensus=consensus_summaries(spec, scores, spec_version=spec_version),
         adjudications_open=open_adjudications,
         scores_not_stored=not_stored,
+        pairwise=_pairwise(spec, records, scores),
     )
+
+
+def _pairwise(spec: ReviewSpec, records: list[AnswerRecord], scores: list[Score]) -> Any:
+    """The pairwise section of a pair campaign (report/pairwise.py), else None."""
+    if spec.target != "pair":
+        return None
+    from hitl_pipeline.report.pairwise import pairwise_report, strata_of_scores
+
+    return pairwise_report(spec, records, strata_of_scores(scores))
 
 
 def _open_adjudications(state: CampaignState, spec: ReviewSpec) -> int | None:

@@ -150,6 +150,8 @@ class Report:
     scores_not_stored: int | None = None  # answers still in the local outbox (not in the report yet)
     # Judge alignment, α intervals, reviewer accuracy, overlap, throughput, gates (report/gates.py).
     trust: Trust | None = None
+    #: target pair: arm B vs arm A (report/pairwise.py, a PairwiseReport).
+    pairwise: Any = None
 
 
 def answer_value(score: Score, question: Question) -> Any:
@@ -181,6 +183,8 @@ def item_key_of(
         return f"trace:{trace_id}" if trace_id and not observation_id and not session_id else None
     if target == "observation":
         return f"observation:{observation_id}" if observation_id else None
+    if target == "pair":
+        return None  # a pair's scores name it in their metadata (hitl_pair)
     return f"session:{session_id}" if session_id else None
 
 
@@ -212,6 +216,8 @@ def records_from_scores(
         if wanted is not None and version != wanted:
             continue
         key = item_key_of(spec.target, s.trace_id, s.observation_id, s.session_id)
+        if spec.target == "pair":  # B's score of each pair judgment holds the answer (B's outcome)
+            key = s.metadata.get("hitl_pair") if s.metadata.get("hitl_arm") == "b" else None
         if key is None:
             continue
         q = by_name[question_of(s)]
@@ -261,6 +267,8 @@ def stored_consensus(
     latest: dict[tuple[str, str], Score] = {}
     for s, version in picked:
         key = item_key_of(spec.target, s.trace_id, s.observation_id, s.session_id)
+        if spec.target == "pair":
+            key = s.metadata.get("hitl_pair") if s.metadata.get("hitl_arm") == "b" else None
         if version != wanted or key is None:
             continue
         old = latest.get((s.name, key))

@@ -161,11 +161,23 @@ def evaluate_gates(
     alpha: Mapping[str, Estimate],
     alignment: Sequence[JudgeAlignment],
     reviewers: Sequence[ReviewerAccuracy],
+    pairwise: Any = None,
 ) -> tuple[GateResult, ...]:
-    """Check every gate of the spec against the report's figures."""
+    """Check every gate of the spec against the report's figures (``pairwise``: the
+    :class:`~hitl_pipeline.report.pairwise.PairwiseReport` of a pair campaign, for win_rate gates)."""
     judges = {a.question: a for a in alignment}
     out: list[GateResult] = []
     for g in spec.gates:
+        if g.metric == "win_rate":
+            from hitl_pipeline.report.pairwise import win_rate_gate
+
+            passed, est, detail = win_rate_gate(g, pairwise)
+            if est.value is not None:
+                result = _check(g, est, detail)
+                out.append(GateResult(g, passed, est.value, est.low, est.high, detail=result.detail))
+            else:
+                out.append(GateResult(g, False, None, detail=detail))
+            continue
         if g.metric == "items":
             out.append(GateResult(g, items >= g.min, float(items), detail=f"{items} items with answers"))
             continue
@@ -225,7 +237,14 @@ def trust_section(
             alpha[q.score] = alpha_estimate(q, units)
             rows.append((q.score, gate_level(q), alpha[q.score]))
     items = len({r.item_key for r in records})
-    gates = evaluate_gates(spec, items=items, alpha=alpha, alignment=aligned, reviewers=reviewers)
+    pairwise = None
+    if spec.target == "pair":
+        from hitl_pipeline.report.pairwise import pairwise_report
+
+        pairwise = pairwise_report(spec, records)
+    gates = evaluate_gates(
+        spec, items=items, alpha=alpha, alignment=aligned, reviewers=reviewers, pairwise=pairwise
+    )
     return Trust(
         alignment=aligned,
         alpha=tuple(rows),

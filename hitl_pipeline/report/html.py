@@ -16,6 +16,8 @@ from typing import Any
 
 from hitl_pipeline.model.text import safe_text
 from hitl_pipeline.report.compute import QuestionReport, Report
+from hitl_pipeline.report.pairwise import pairwise_lines
+from hitl_pipeline.report.pairwise_html import pairwise_html
 from hitl_pipeline.report.trust_html import trust_html, trust_lines
 
 _CSS = """
@@ -176,6 +178,7 @@ def render_html(report: Report) -> str:
                 f'<h3><code>{_e(c.question)}</code></h3><p class="muted">{c.items} consensus score(s), '
                 f"{c.adjudicated} decided by an adjudicator.</p>{bar_chart(c.distribution)}"
             )
+    body.append(pairwise_html(r.pairwise))  # arm B vs arm A (report/pairwise_html.py)
     body.append(trust_html(r.trust))  # judge alignment, α intervals, gold accuracy, gates (trust_html.py)
     body.append("<h2>Most disputed items</h2>")
     if not r.disputed:
@@ -256,5 +259,6 @@ def summary_lines(report: Report) -> list[str]:
         lines.append(f"  {r.scores_not_stored} score(s) not stored yet (not in this report): run `hitl sync`")
     if r.disputed:
         lines.append(f"  most disputed: {r.disputed[0].item_key} ({r.disputed[0].question})")
+    lines.extend(pairwise_lines(r.pairwise))
     lines.extend(trust_lines(r.trust))
     return lines

@@ -162,14 +162,25 @@ def build_scores(
         )
         for problem in check_score(score, config):
             problems.append(f"{q.label}: {problem}")
-        out.append((q.score, score))
+        out.extend((q.score, s) for s in on_subjects(spec, ref, score))
     if problems:
         raise ScoreValidationError("\n".join(problems))
     return out
 
 
+def on_subjects(spec: ReviewSpec, ref: ItemRef, score: ScoreWrite) -> list[ScoreWrite]:
+    """The scores actually written for ``score``: itself, or for a pair one on each trace
+    (:func:`hitl_pipeline.scoring.pairs.pair_scores`)."""
+    if ref.kind != "pair":
+        return [score]
+    from hitl_pipeline.scoring.pairs import pair_scores
+
+    return pair_scores(spec, ref, score)
+
+
 def score_target(ref: ItemRef) -> dict[str, str | None]:
-    """What a score on ``ref`` is attached to: its trace, observation (with its trace) or session."""
+    """What a score on ``ref`` is attached to: its trace, observation (with its trace) or session
+    (a pair: B's trace; :func:`on_subjects` adds A's)."""
     if ref.kind == "session":
         return {"session_id": ref.id}
     if ref.kind == "observation":

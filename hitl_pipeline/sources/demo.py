@@ -580,6 +580,10 @@ def ensure_demo_store(
     store = LocalSource(tmp)
     try:
         load_demo(store, generate_demo(seed=seed, traces=traces))
+        # The pair campaign demo (specs/pairwise_release.yaml): two prompt versions' answers.
+        from hitl_pipeline.sources.demo_pairwise import generate_pairwise_demo
+
+        load_demo(store, generate_pairwise_demo(seed=seed))
         # Fold the WAL into the main file so the rename moves one complete database.
         store.checkpoint()
     except BaseException:

@@ -20,6 +20,8 @@ from hitl_pipeline.spec.model import (
     Gate,
     Honeypots,
     LangfuseOptions,
+    PairArm,
+    PairSpec,
     Qualification,
     Quality,
     Question,
@@ -67,6 +69,7 @@ def build_spec(data: dict[str, Any], path: str) -> ReviewSpec:
         ),
         quality=_quality(data["quality"]) if "quality" in data else None,
         gates=tuple(_gate(g) for g in data.get("gates", [])),
+        pair=_pair(data["pair"], source.get("filters", {})) if "pair" in data else None,
         version=int(data["version"]),
         path=path,
         spec_hash=spec_hash(data),
@@ -118,7 +121,42 @@ def _display(d: dict[str, Any]) -> Display:
     )
 
 
+def _pair(p: dict[str, Any], common: dict[str, Any]) -> PairSpec:
+    def arm(name: str) -> PairArm:
+        own = p["arms"][name]
+        return PairArm(filters=_filters({**common, **own.get("filters", {})}), label=own.get("label", name.upper()))
+
+    return PairSpec(
+        a=arm("a"),
+        b=arm("b"),
+        match=p["match"],
+        reveal_arms=p.get("reveal_arms", False),
+        report_by=p.get("report_by"),
+    )
+
+
+def _preference_categories(q: dict[str, Any]) -> tuple[Category, ...]:
+    from hitl_pipeline.model.pairs import BOTH_BAD, OUTCOME_VALUES
+
+    outcomes = (*OUTCOME_VALUES, BOTH_BAD) if q.get("both_bad", False) else OUTCOME_VALUES
+    return tuple(Category(label, value) for label, value in outcomes)
+
+
 def _question(q: dict[str, Any]) -> Question:
+    if q["type"] == "preference":
+        return Question(
+            score=q["score"],
+            type="categorical",
+            label=q.get("label", q["score"]),
+            config_id=q.get("config_id"),
+            categories=_preference_categories(q),
+            description=q.get("description"),
+            required=q.get("required", True),
+            help=q.get("help"),
+            when=None,
+            hard=q.get("hard", False),
+            preference=True,
+        )
     categories = tuple(
         (
             Category(c, float(i))

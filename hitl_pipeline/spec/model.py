@@ -183,6 +183,9 @@ class Question:
     compare_with: str | None = None
     hard: bool = False  # adaptive overlap: every item gets a second reviewer for this question
     compare_range: tuple[float, float] | None = None  # the compared score's scale, when not the question's
+    #: A comparative question of a pair campaign (spec ``type: preference``): a categorical question
+    #: whose categories are arm B's outcomes (win, tie, loss, both_bad); the form offers A / B / tie.
+    preference: bool = False
 
     @property
     def data_type(self) -> str:
@@ -274,12 +277,35 @@ class Quality:
 
 @dataclass(frozen=True)
 class Gate:
-    """One of ``gates``: ``metric`` (alpha, judge, reviewer_accuracy, items) must be at least ``min``."""
+    """One of ``gates``: ``metric`` (alpha, judge, reviewer_accuracy, items, win_rate) must be at least ``min``."""
 
-    metric: Literal["alpha", "judge", "reviewer_accuracy", "items"]
+    metric: Literal["alpha", "judge", "reviewer_accuracy", "items", "win_rate"]
     min: float
     question: str | None = None
     on: Literal["estimate", "lower_bound"] = "estimate"
+
+
+@dataclass(frozen=True)
+class PairArm:
+    """One arm of a pair campaign: its own filters (``source.filters`` with the arm's keys on top)."""
+
+    filters: Filters
+    label: str
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """``pair``: the two arms compared and the key pairing one trace of each.
+
+    ``match`` is ``metadata.<key>``, ``dataset_item`` or ``input``; ``report_by`` the field the
+    report breaks win rates down by (None: ``sample.by``).
+    """
+
+    a: PairArm
+    b: PairArm
+    match: str
+    reveal_arms: bool = False
+    report_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -308,6 +334,7 @@ class ReviewSpec:
     langfuse: LangfuseOptions = field(default_factory=LangfuseOptions)
     quality: Quality | None = None
     gates: tuple[Gate, ...] = ()
+    pair: PairSpec | None = None  # target pair only
     version: int = 1
     path: str = "<string>"
     spec_hash: str = ""

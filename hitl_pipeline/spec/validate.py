@@ -434,6 +434,7 @@ def semantic_issues(loaded: LoadedYaml) -> Iterator[SpecIssue]:
     yield from _display_issues(data.get("display"), loaded)
     yield from _review_issues(data, loaded)
     yield from _quality_issues(data, loaded)
+    yield from _pair_issues(data, loaded)
 
 
 def _finite_numbers(value: Any, path: JsonPath, loaded: LoadedYaml) -> Iterator[SpecIssue]:
@@ -865,6 +866,8 @@ def _quality_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIs
                     (*base, "question"),
                     f"question {_show(name)} has no compare_with: there is no automated score to gate",
                 )
+        elif metric == "win_rate":
+            yield from _win_rate_gate_issues(data, gate, base, loaded)
         elif name is not None:
             yield loaded.issue(
                 (*base, "question"), f"a {metric} gate applies to the whole campaign", key=True
@@ -876,6 +879,98 @@ def _quality_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIs
                 (*base, "metric"),
                 "reviewer accuracy needs gold answers: set quality.gold_file or gold_scores",
             )
+
+
+# Only with another key of the question: what a preference question cannot have.
+_NOT_FOR_PREFERENCE = ("when", "compare_with", "compare_range")
+
+
+def _pair_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIssue]:
+    """target: pair needs a pair section and asks preference questions; preference needs target: pair."""
+    target = data.get("target")
+    is_pair = target == "pair"
+    if is_pair and "pair" not in data:
+        yield loaded.issue(
+            ("target",),
+            "target: pair needs a 'pair' section: the two arms (pair.arms.a, pair.arms.b) and pair.match",
+        )
+    if "pair" in data and not is_pair:
+        yield loaded.issue(
+            ("pair",), f"'pair' only applies to target: pair (this spec's target is {_show(target)})", key=True
+        )
+    questions = data.get("questions")
+    for i, q in enumerate(questions if isinstance(questions, list) else []):
+        if not isinstance(q, dict):
+            continue
+        qtype = q.get("type")
+        base: JsonPath = ("questions", i)
+        if qtype == "preference":
+            if not is_pair:
+                yield loaded.issue(
+                    (*base, "type"),
+                    f"preference questions compare two outputs: they need target: pair (this spec's "
+                    f"target is {_show(target)})",
+                )
+            for key in _NOT_FOR_PREFERENCE:
+                if key in q:
+                    yield loaded.issue(
+                        (*base, key),
+                        f"a preference question has no '{key}' (its answers are A, B, tie"
+                        + (" or both bad)" if q.get("both_bad") else ")"),
+                        key=True,
+                    )
+        else:
+            if "both_bad" in q:
+                yield loaded.issue((*base, "both_bad"), "'both_bad' only applies to type: preference", key=True)
+            if is_pair and isinstance(qtype, str):
+                yield loaded.issue(
+                    (*base, "type"),
+                    f"target: pair asks preference questions; a {qtype} question per side is not supported "
+                    "yet (use type: preference)",
+                )
+    if is_pair and isinstance(data.get("langfuse"), dict) and data["langfuse"].get("annotation_queue"):
+        yield loaded.issue(
+            ("langfuse", "annotation_queue"),
+            "a pair campaign cannot be mirrored into a Langfuse annotation queue (a queue item is one object)",
+        )
+    pair = data.get("pair")
+    arms = pair.get("arms") if isinstance(pair, dict) else None
+    for name in ("a", "b"):
+        arm = arms.get(name) if isinstance(arms, dict) else None
+        filters = arm.get("filters") if isinstance(arm, dict) else None
+        if not isinstance(filters, dict):
+            continue
+        base = ("pair", "arms", name, "filters")
+        for key in ("observation_type", "observation_name"):
+            if key in filters:
+                yield loaded.issue(
+                    (*base, key), f"'{key}' does not apply to a pair (its items are traces)", key=True
+                )
+        yield from _window_issues(filters, base, loaded)
+    if isinstance(arms, dict):
+        a, b = arms.get("a"), arms.get("b")
+        if isinstance(a, dict) and isinstance(b, dict) and a.get("filters", {}) == b.get("filters", {}):
+            yield loaded.issue(
+                ("pair", "arms", "b"),
+                "arms a and b select the same traces (same filters): give each arm its own filters "
+                "(e.g. release, version or tags)",
+            )
+
+
+def _win_rate_gate_issues(
+    data: dict[str, Any], gate: dict[str, Any], base: JsonPath, loaded: LoadedYaml
+) -> Iterator[SpecIssue]:
+    if data.get("target") != "pair":
+        yield loaded.issue((*base, "metric"), "a win_rate gate needs target: pair")
+        return
+    name = gate.get("question")
+    if name is None:
+        return
+    q = _question_names(data).get(name)
+    if q is None or q.get("type") != "preference":
+        yield loaded.issue(
+            (*base, "question"), f"no preference question writes score {_show(name)}"
+        )
 
 
 __all__ = ["GRADED_TYPES", "check", "format_path", "semantic_issues"]

@@ -16,6 +16,7 @@ import pytest
 
 from hitl_pipeline.model import Trace
 from hitl_pipeline.model.score_rules import score_config_problems
+from hitl_pipeline.sources.demo_pairwise import generate_pairwise_demo
 from hitl_pipeline.sources.demo import (
     DEMO_END,
     DEMO_START,
@@ -212,7 +213,11 @@ def test_ensure_demo_store_creates_once(tmp_path: Path) -> None:
     assert ensure_demo_store(path) is False
     with LocalSource(path) as store:
         counts = store.counts()
-        assert counts["traces"] == 400 and counts["score_configs"] == 6 and counts["scores"] > 0
+        # The store also holds the pair campaign demo (sources/demo_pairwise.py): 60 traces of two
+        # prompt versions and their 2 preference configs; generate_demo's data (and hash) is unchanged.
+        pairwise = generate_pairwise_demo()
+        assert len(pairwise.traces) == 60 and len(pairwise.score_configs) == 2
+        assert counts["traces"] == 400 + 60 and counts["score_configs"] == 6 + 2 and counts["scores"] > 0
         store.write_scores([])  # usable
     assert not list(tmp_path.glob("home/.*tmp*"))  # no temporary file left behind
     info = make_demo_store(path)
@@ -274,5 +279,5 @@ def test_concurrent_first_use_creates_one_store(tmp_path: Path) -> None:
         th.join(60)
     assert sorted(results) == [False, False, True]  # exactly one creator, the others see its store
     with LocalSource(path) as store:
-        assert store.counts()["traces"] == 30
+        assert store.counts()["traces"] == 30 + 60  # + the pair campaign demo
     assert [p.name for p in path.parent.iterdir() if "tmp" in p.name] == []
