@@ -55,7 +55,7 @@ def test_validate_reports_located_issues_and_exits_1() -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == f"✓ {good}"
     assert lines[1:] == [
-        f"{broken}:9:9: target: 'sessions' is not one of trace, observation, session (did you mean 'session'?)",
+        f"{broken}:9:9: target: 'sessions' is not one of trace, observation, session, pair (did you mean 'session'?)",
         f"{broken}:16:11: source.sample.size: -1 is less than the minimum 1",
         f"{broken}:25:10: questions[1].max: 0 is less than min 1",
         f"{broken}:28:22: questions[2].when.question: no earlier question has score 'nothing' "
@@ -225,7 +225,7 @@ def test_python_m_entry_point_maps_errors() -> None:
     )
     assert proc.returncode == 1
     assert proc.stdout == (
-        f"{broken}:6:9: target: 'tracee' is not one of trace, observation, session (did you mean 'trace'?)\n"
+        f"{broken}:6:9: target: 'tracee' is not one of trace, observation, session, pair (did you mean 'trace'?)\n"
     )
     assert proc.stderr == "Error: 1 of 1 spec file invalid\n"
 

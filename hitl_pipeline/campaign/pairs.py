@@ -82,9 +82,7 @@ def normalised_input(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _listing(
-    source: Source, filters: Filters, now: datetime, by: str | None
-) -> list[ItemRef]:
+def _listing(source: Source, filters: Filters, now: datetime, by: str | None) -> list[ItemRef]:
     return list(source.iter_candidates("trace", filters, now=now, stratify_by=by))
 
 
@@ -100,7 +98,9 @@ def _fetch_traces(source: Source, refs: Sequence[ItemRef]) -> list[Item]:
     return [source.get_item(ref, score_names=[]) for ref in refs]
 
 
-def _keys(spec_match: str, source: Source, filters: Filters, now: datetime) -> tuple[list[ItemRef], dict[str, str | None]]:
+def _keys(
+    spec_match: str, source: Source, filters: Filters, now: datetime
+) -> tuple[list[ItemRef], dict[str, str | None]]:
     """The arm's traces (newest first) and trace id → match key (None: the trace has none)."""
     refs: list[ItemRef] = []
     if spec_match.startswith("metadata."):
@@ -120,7 +120,11 @@ def _keys(spec_match: str, source: Source, filters: Filters, now: datetime) -> t
         refs = _listing(source, filters, now, None)
         items = _fetch_traces(source, refs)
         return refs, {
-            it.ref.id: (normalised_input(it.trace.input) if it.trace is not None and it.trace.input is not None else None)
+            it.ref.id: (
+                normalised_input(it.trace.input)
+                if it.trace is not None and it.trace.input is not None
+                else None
+            )
             for it in items
         }
     raise CampaignError(f"unknown pair.match {spec_match!r}; use metadata.<key>, dataset_item or input")

@@ -16,12 +16,12 @@ def _e(x: Any) -> str:
 
 def _row(name: str, o: Outcomes) -> str:
     return (
-        f"<tr><td>{_e(name)}</td><td class=\"num\">{o.pairs}</td>"
-        f"<td class=\"num\">{o.wins} · {_e(o.win_rate.shown())}</td>"
-        f"<td class=\"num\">{o.ties} · {_e(o.tie_rate.shown())}</td>"
-        f"<td class=\"num\">{o.losses} · {_e(o.loss_rate.shown())}</td>"
-        f"<td class=\"num\">{o.both_bad}</td>"
-        f"<td class=\"num\">{_e(o.score.shown())}</td></tr>"
+        f'<tr><td>{_e(name)}</td><td class="num">{o.pairs}</td>'
+        f'<td class="num">{o.wins} · {_e(o.win_rate.shown())}</td>'
+        f'<td class="num">{o.ties} · {_e(o.tie_rate.shown())}</td>'
+        f'<td class="num">{o.losses} · {_e(o.loss_rate.shown())}</td>'
+        f'<td class="num">{o.both_bad}</td>'
+        f'<td class="num">{_e(o.score.shown())}</td></tr>'
     )
 
 
@@ -45,11 +45,13 @@ def _question(report: PairwiseReport, q: PairwiseQuestion) -> str:
         f"reviewers: α (nominal) {alpha}, observed {agree}.</p>"
     )
     if q.disputed:
-        out.append("<table><tr><th>Most disputed pairs</th><th>disagreement</th><th>picks (as shown)</th></tr>")
+        out.append(
+            "<table><tr><th>Most disputed pairs</th><th>disagreement</th><th>picks (as shown)</th></tr>"
+        )
         for d in q.disputed:
             picks = ", ".join(f"{r}: {a}" for r, a in d.answers)
             out.append(
-                f"<tr><td><code>{_e(d.item_key)}</code></td><td class=\"num\">{d.disagreement:.2f}</td>"
+                f'<tr><td><code>{_e(d.item_key)}</code></td><td class="num">{d.disagreement:.2f}</td>'
                 f"<td>{_e(picks)}</td></tr>"
             )
         out.append("</table>")
@@ -62,7 +64,7 @@ def pairwise_html(report: PairwiseReport | None) -> str:
         return ""
     head = (
         f"<h2>Pairwise: {_e(report.arm_b)} (arm B) vs {_e(report.arm_a)} (arm A)</h2>"
-        "<p class=\"muted\">Outcomes of arm B per pair (its reviewers' majority; a split vote is a tie), "
+        '<p class="muted">Outcomes of arm B per pair (its reviewers\' majority; a split vote is a tie), '
         "rates with 95 % Wilson intervals.</p>"
     )
     return "<section>" + head + "".join(_question(report, q) for q in report.questions) + "</section>"

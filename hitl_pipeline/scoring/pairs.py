@@ -44,8 +44,15 @@ def pair_scores(spec: ReviewSpec, ref: ItemRef, score: ScoreWrite) -> list[Score
             metadata["hitl_arm_label"] = labels[arm]
         if ref.stratum is not None:
             metadata["hitl_stratum"] = ref.stratum
-        return replace(score, id=score_id, trace_id=trace_id, observation_id=None, session_id=None,
-                       value=value, metadata=metadata)
+        return replace(
+            score,
+            id=score_id,
+            trace_id=trace_id,
+            observation_id=None,
+            session_id=None,
+            value=value,
+            metadata=metadata,
+        )
 
     value_a = mirror(str(score.value)) if isinstance(score.value, str) else score.value
     return [

@@ -57,7 +57,9 @@ _SLOTS = {
 _NEXT_STEP = (
     " Next step: reply with your order or account number and I will confirm the change for you right away."
 )
-_HANDOFF = "Thanks for reaching out. I have forwarded your message to the right team; they will get back to you."
+_HANDOFF = (
+    "Thanks for reaching out. I have forwarded your message to the right team; they will get back to you."
+)
 _SKIP_IN_B = "q-returns-en-04"  # not run with prompt v2: unmatched in arm A
 _ONLY_IN_B = "q-extra-en-01"  # a v2 trace with no v1 counterpart: unmatched in arm B
 
@@ -124,7 +126,11 @@ def _trace(
         model="gpt-4o-mini",
         input=[{"role": "system", "content": demo_texts().answer_prompt}, *messages],
         output={"role": "assistant", "content": answer},
-        usage={"input": 420 + len(question) // 3, "output": len(answer) // 3, "total": 420 + len(question + answer) // 3},
+        usage={
+            "input": 420 + len(question) // 3,
+            "output": len(answer) // 3,
+            "total": 420 + len(question + answer) // 3,
+        },
         metadata={"prompt_version": version},
     )
     return Trace(
@@ -159,7 +165,9 @@ def generate_pairwise_demo(seed: int = 0) -> DemoData:
         traces.append(_trace(rng, qid=qid, topic=topic, question=question, answer=a_answer, arm="a", at=at))
         if qid != _SKIP_IN_B:
             at_b = at + timedelta(hours=6)
-            traces.append(_trace(rng, qid=qid, topic=topic, question=question, answer=b_answer, arm="b", at=at_b))
+            traces.append(
+                _trace(rng, qid=qid, topic=topic, question=question, answer=b_answer, arm="b", at=at_b)
+            )
     extra = "Can I change the language of my invoices to German?"
     traces.append(
         _trace(

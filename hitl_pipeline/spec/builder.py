@@ -124,7 +124,9 @@ def _display(d: dict[str, Any]) -> Display:
 def _pair(p: dict[str, Any], common: dict[str, Any]) -> PairSpec:
     def arm(name: str) -> PairArm:
         own = p["arms"][name]
-        return PairArm(filters=_filters({**common, **own.get("filters", {})}), label=own.get("label", name.upper()))
+        return PairArm(
+            filters=_filters({**common, **own.get("filters", {})}), label=own.get("label", name.upper())
+        )
 
     return PairSpec(
         a=arm("a"),
@@ -156,6 +158,7 @@ def _question(q: dict[str, Any]) -> Question:
             when=None,
             hard=q.get("hard", False),
             preference=True,
+            both_bad=q.get("both_bad", False),
         )
     categories = tuple(
         (

@@ -233,6 +233,33 @@ def _sections(old: ReviewSpec, new: ReviewSpec) -> Iterable[Change]:
         yield Change("harmless", "quality", "gold items / qualification / honeypots changed")
     if old.gates != new.gates:
         yield Change("harmless", "gates", "gates changed")
+    yield from _pair_changes(old, new)
+
+
+def _pair_changes(old: ReviewSpec, new: ReviewSpec) -> Iterable[Change]:
+    """``pair``: which traces form the pairs is meaning (filters, match); names and the report's
+    breakdown are harmless."""
+    a, b = old.pair, new.pair
+    if a == b:
+        return
+    if a is None or b is None:
+        yield Change("meaning", "pair", "pair section added or removed")
+        return
+    for arm in ("a", "b"):
+        for path, x, y in _compare_fields(
+            getattr(a, arm).filters, getattr(b, arm).filters, f"pair.arms.{arm}.filters"
+        ):
+            yield Change("meaning", path, f"arm filter changed from {_show(x)} to {_show(y)}: other pairs")
+        if getattr(a, arm).label != getattr(b, arm).label:
+            yield Change(
+                "harmless", f"pair.arms.{arm}.label", f"arm label changed to {_text(getattr(b, arm).label)}"
+            )
+    if a.match != b.match:
+        yield Change("meaning", "pair.match", f"match key changed from {a.match} to {b.match}: other pairs")
+    for attr in ("reveal_arms", "report_by"):
+        x, y = getattr(a, attr), getattr(b, attr)
+        if x != y:
+            yield Change("harmless", f"pair.{attr}", f"changed from {_show(x)} to {_show(y)}")
 
 
 #: Top-level ReviewSpec fields classified by :func:`diff_specs` (checked by a test).
@@ -252,6 +279,7 @@ CLASSIFIED_FIELDS = frozenset(
         "langfuse",
         "quality",
         "gates",
+        "pair",
         "version",
     }
 )

@@ -186,6 +186,7 @@ class Question:
     #: A comparative question of a pair campaign (spec ``type: preference``): a categorical question
     #: whose categories are arm B's outcomes (win, tie, loss, both_bad); the form offers A / B / tie.
     preference: bool = False
+    both_bad: bool = False  # preference only: "both bad" is offered (and is a category)
 
     @property
     def data_type(self) -> str:

@@ -896,7 +896,9 @@ def _pair_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIssue
         )
     if "pair" in data and not is_pair:
         yield loaded.issue(
-            ("pair",), f"'pair' only applies to target: pair (this spec's target is {_show(target)})", key=True
+            ("pair",),
+            f"'pair' only applies to target: pair (this spec's target is {_show(target)})",
+            key=True,
         )
     questions = data.get("questions")
     for i, q in enumerate(questions if isinstance(questions, list) else []):
@@ -921,7 +923,9 @@ def _pair_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIssue
                     )
         else:
             if "both_bad" in q:
-                yield loaded.issue((*base, "both_bad"), "'both_bad' only applies to type: preference", key=True)
+                yield loaded.issue(
+                    (*base, "both_bad"), "'both_bad' only applies to type: preference", key=True
+                )
             if is_pair and isinstance(qtype, str):
                 yield loaded.issue(
                     (*base, "type"),
@@ -964,13 +968,11 @@ def _win_rate_gate_issues(
         yield loaded.issue((*base, "metric"), "a win_rate gate needs target: pair")
         return
     name = gate.get("question")
-    if name is None:
-        return
+    if not isinstance(name, str):
+        return  # absent (the first preference question), or a wrong type the schema reports
     q = _question_names(data).get(name)
     if q is None or q.get("type") != "preference":
-        yield loaded.issue(
-            (*base, "question"), f"no preference question writes score {_show(name)}"
-        )
+        yield loaded.issue((*base, "question"), f"no preference question writes score {_show(name)}")
 
 
 __all__ = ["GRADED_TYPES", "check", "format_path", "semantic_issues"]

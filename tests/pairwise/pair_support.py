@@ -39,8 +39,13 @@ review:
 
 
 def pair_spec(
-    *, campaign: str = "pair-test", match: str = "metadata.question_id", size: int = 40, seed: int = 11,
-    n: int = 1, extra: str = ""
+    *,
+    campaign: str = "pair-test",
+    match: str = "metadata.question_id",
+    size: int = 40,
+    seed: int = 11,
+    n: int = 1,
+    extra: str = "",
 ) -> ReviewSpec:
     text = PAIR_SPEC.format(campaign=campaign, match=match, size=size, seed=seed, n=n, extra=extra)
     return load_spec_text(text, "pair.yaml")

@@ -53,13 +53,19 @@ def test_input_hash_normalises_white_space_and_key_order() -> None:
     a = {"messages": [{"role": "user", "content": "Where is  my order?\n"}]}
     b = {"messages": [{"content": "Where is my order?", "role": "user"}]}
     assert normalised_input(a) == normalised_input(b)
-    assert normalised_input(a) != normalised_input({"messages": [{"role": "user", "content": "Where is my parcel?"}]})
+    assert normalised_input(a) != normalised_input(
+        {"messages": [{"role": "user", "content": "Where is my parcel?"}]}
+    )
 
 
 def test_duplicates_and_traces_without_a_key_are_counted(pair_store: LocalSource) -> None:
     spec = pair_spec()
     traces = _traces(pair_store)
-    b_trace = next(t for t in traces.values() if t.version == "prompt-v2" and t.metadata["question_id"] == "q-billing-en-01")  # type: ignore[attr-defined]
+    b_trace = next(
+        t
+        for t in traces.values()
+        if t.version == "prompt-v2" and t.metadata["question_id"] == "q-billing-en-01"
+    )  # type: ignore[attr-defined]
     newer = replace(b_trace, id="b-rerun", timestamp=b_trace.timestamp + timedelta(hours=1), observations=())  # type: ignore[type-var]
     keyless = replace(b_trace, id="b-nokey", metadata={"topic": "billing"}, observations=())  # type: ignore[type-var]
     pair_store.insert_traces([newer, keyless])
@@ -97,7 +103,9 @@ def test_dry_run_lists_unmatched_traces(pair_store: LocalSource, tmp_path: Path)
     import shutil
 
     shutil.copy(pair_store.path, home / "local.db")
-    result = CliRunner().invoke(app, ["run", str(spec_path), "--dry-run", "--source", "local", "--home", str(home)])
+    result = CliRunner().invoke(
+        app, ["run", str(spec_path), "--dry-run", "--source", "local", "--home", str(home)]
+    )
     assert result.exit_code == 0, result.output
     assert "Queue: 29 of 29 matching pairs" in result.output
     assert "Unmatched: 2 (arm A no partner: 1, arm B no partner: 1)" in result.output
@@ -129,21 +137,29 @@ def test_located_errors() -> None:
     with pytest.raises(SpecError) as err:
         load_spec_text(BAD.format(target="trace", pair=""), "bad.yaml")
     text = str(err.value)
-    assert "bad.yaml:8:11: questions[0].type: preference questions compare two outputs: they need target: pair" in text
+    assert (
+        "bad.yaml:8:11: questions[0].type: preference questions compare two outputs: they need target: pair"
+        in text
+    )
     assert "bad.yaml:14:5: questions[1].both_bad: 'both_bad' only applies to type: preference" in text
     assert "bad.yaml:16:14: gates[0].metric: a win_rate gate needs target: pair" in text
     pair = "pair:\n  arms: {a: {filters: {version: v1}}, b: {filters: {version: v1}}}\n  match: input"
     with pytest.raises(SpecError) as err:
         load_spec_text(BAD.format(target="pair", pair=pair), "bad.yaml")
     text = str(err.value)
-    assert "questions[0].categories: 'categories' is only for categorical questions (this one is preference)" in text
+    assert (
+        "questions[0].categories: 'categories' is only for categorical questions (this one is preference)"
+        in text
+    )
     assert "bad.yaml:13:11: questions[1].type: target: pair asks preference questions" in text
     assert "pair.arms.b: arms a and b select the same traces" in text
     assert "gates[0].question: no preference question writes score 'quality'" in text
     with pytest.raises(SpecError) as err:
         load_spec_text(BAD.format(target="pair", pair="").replace("    categories: [x, y]\n", ""), "bad.yaml")
     assert "bad.yaml:4:9: target: target: pair needs a 'pair' section" in str(err.value)
-    when = BAD.format(target="pair", pair=pair).replace("    categories: [x, y]\n", "    when: {question: quality, equals: 1}\n")
+    when = BAD.format(target="pair", pair=pair).replace(
+        "    categories: [x, y]\n", "    when: {question: quality, equals: 1}\n"
+    )
     with pytest.raises(SpecError) as err:
         load_spec_text(when, "bad.yaml")
     assert "questions[0].when: a preference question has no 'when'" in str(err.value)

@@ -16,7 +16,6 @@ import pytest
 
 from hitl_pipeline.model import Trace
 from hitl_pipeline.model.score_rules import score_config_problems
-from hitl_pipeline.sources.demo_pairwise import generate_pairwise_demo
 from hitl_pipeline.sources.demo import (
     DEMO_END,
     DEMO_START,
@@ -26,6 +25,7 @@ from hitl_pipeline.sources.demo import (
     generate_large,
     make_demo_store,
 )
+from hitl_pipeline.sources.demo_pairwise import generate_pairwise_demo
 from hitl_pipeline.sources.demo_texts import demo_texts, parse_demo_texts
 from hitl_pipeline.sources.local import LocalSource
 

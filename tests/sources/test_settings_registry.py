@@ -80,7 +80,7 @@ def test_local_source_is_created_with_demo_data_on_first_use(tmp_path: Path) -> 
     first = get_source(None, settings)
     assert isinstance(first, LocalSource)
     assert first.demo_created and first.path == settings.local_db_path
-    assert first.counts()["traces"] == 400
+    assert first.counts()["traces"] == 400 + 60  # the demo and the pair campaign demo (demo_pairwise.py)
     first.close()
     second = get_source("local", settings)
     assert isinstance(second, LocalSource) and not second.demo_created
@@ -103,7 +103,9 @@ def test_cli_demo_creates_then_keeps_then_forces(tmp_path: Path) -> None:
     home = tmp_path / "home"
     r = runner.invoke(app, ["demo", "--home", str(home)])
     assert r.exit_code == 0, r.output
-    assert "Created the demo store" in r.output and "400 traces" in r.output
+    assert (
+        "Created the demo store" in r.output and "460 traces" in r.output
+    )  # 400 + the pair campaign demo's 60
     assert (home / "local.db").exists()
     r = runner.invoke(app, ["demo", "--home", str(home)])
     assert r.exit_code == 0 and "already exists" in r.output and "--force" in r.output

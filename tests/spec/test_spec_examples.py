@@ -9,6 +9,7 @@ import pytest
 
 from hitl_pipeline.model import ScoreConfig
 from hitl_pipeline.sources.demo import generate_demo
+from hitl_pipeline.sources.demo_pairwise import generate_pairwise_demo
 from hitl_pipeline.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -17,7 +18,9 @@ EXAMPLES = sorted((REPO / "specs").glob("*.yaml"))
 
 @pytest.fixture(scope="module")
 def configs() -> dict[str, ScoreConfig]:
-    return {c.name: c for c in generate_demo(seed=0, traces=20).score_configs}
+    # The demo store holds both demos' configs: the single-item one and the pair campaign's.
+    pairwise = generate_pairwise_demo().score_configs
+    return {c.name: c for c in [*generate_demo(seed=0, traces=20).score_configs, *pairwise]}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])

@@ -123,7 +123,7 @@ CASES = {
     "type_is_a_mapping": (
         "type: numeric",
         "type: {a: {b: 1}}",
-        "14:11: questions[0].type: a mapping is not one of categorical, numeric, boolean, text, correction",
+        "14:11: questions[0].type: a mapping is not one of categorical, numeric, boolean, text, correction, preference",
     ),
 }
 

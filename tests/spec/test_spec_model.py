@@ -34,8 +34,13 @@ questions:
 
 def test_there_are_example_specs_for_every_target() -> None:
     targets = {load_spec(p).target for p in EXAMPLES}
-    assert targets == {"trace", "observation", "session"}
-    assert {p.name for p in EXAMPLES} >= {"support_qa.yaml", "tool_calls.yaml", "session_resolution.yaml"}
+    assert targets == {"trace", "observation", "session", "pair"}
+    assert {p.name for p in EXAMPLES} >= {
+        "support_qa.yaml",
+        "tool_calls.yaml",
+        "session_resolution.yaml",
+        "pairwise_release.yaml",
+    }
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
@@ -149,9 +154,9 @@ def test_all_problems_at_once_sorted_by_position() -> None:
         load_spec_text(text, "x.yaml")
     assert [str(i) for i in info.value.issues] == [
         "x.yaml:1:10: version: must be 1, found 3",
-        "x.yaml:4:9: target: 'tracee' is not one of trace, observation, session (did you mean 'trace'?)",
+        "x.yaml:4:9: target: 'tracee' is not one of trace, observation, session, pair (did you mean 'trace'?)",
         "x.yaml:9:1: colour: unknown key 'colour' (allowed here: $schema, campaign, comment, consensus, display, gates, "
-        "guidelines, langfuse, quality, questions, review, source, target, title, version)",
+        "guidelines, langfuse, pair, quality, questions, review, source, target, title, version)",
     ]
     assert str(info.value).startswith("3 problems in spec:\nx.yaml:1:10:")
 
@@ -256,13 +261,42 @@ def _data_paths(data: Any, prefix: str = "") -> set[str]:
     return out
 
 
+MAXIMAL_PAIR = """\
+version: 1
+campaign: max-pair
+title: Maximal pair spec
+target: pair
+pair:
+  arms:
+    a: {label: prompt v1, filters: {version: v1, release: "2026.10.1", tags: [a], metadata: {topic: billing}}}
+    b: {label: prompt v2, filters: {version: v2, from: "2026-11-01", to: "2026-12-01"}}
+  match: metadata.question_id
+  reveal_arms: true
+  report_by: metadata.topic
+questions:
+  - {score: answer_preference, type: preference, label: "Better?", both_bad: true, required: true}
+gates:
+  - {metric: win_rate, question: answer_preference, min: 0.5, "on": lower_bound}
+"""
+
+
 def test_maximal_spec_uses_every_schema_field() -> None:
     data, issues = check_text(MAXIMAL)
     assert issues == []
+    pair_data, issues = check_text(MAXIMAL_PAIR)
+    assert issues == []
     root = schema()
+    # An arm's filters are source.filters' definition (covered by MAXIMAL).
+    arm_filters = {
+        p for p in _schema_paths(root, root["$defs"]) if ".filters." in p and p.startswith("pair.")
+    }
     # `when` takes one of equals/not_equals/in at a time; the other two are covered elsewhere.
-    unused = _schema_paths(root, root["$defs"]) - _data_paths(data)
+    unused = _schema_paths(root, root["$defs"]) - _data_paths(data) - _data_paths(pair_data) - arm_filters
     assert unused == {"questions[].when.equals", "questions[].when.in"}
+    assert all(
+        p.replace("pair.arms.a.", "source.").replace("pair.arms.b.", "source.") in _data_paths(data)
+        for p in arm_filters
+    )
 
 
 def test_maximal_spec_reaches_the_model() -> None:
@@ -370,10 +404,15 @@ def test_the_documented_defaults_are_the_defaults_a_spec_gets() -> None:
     root = schema()
     defaults = dict(_schema_defaults(root, root["$defs"]))
     assert len(defaults) >= 14
+    pair_spec = load_spec_text(
+        "version: 1\ncampaign: p\ntitle: P\ntarget: pair\n"
+        "pair: {arms: {a: {filters: {version: v1}}, b: {filters: {version: v2}}}, match: input}\n"
+        "questions: [{score: pref, type: preference}]\n"
+    )
     for path, documented in defaults.items():
-        node: Any = spec
+        node: Any = pair_spec if path[0] == "pair" or path[-1] == "both_bad" else spec
         for part in path:
-            if part == "source":
+            if part in ("source", "arms"):  # source.filters are ReviewSpec.filters; pair.arms.a is PairSpec.a
                 continue
             if part in ("questions", "gates"):
                 node = getattr(node, part)[0]
