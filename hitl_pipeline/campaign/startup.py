@@ -117,6 +117,11 @@ def filter_steps(
 
 def explain_empty(spec: ReviewSpec, source: Source, now: datetime) -> list[str]:
     """Lines saying which filter left no item, with the count after every step and what to change."""
+    if spec.target == "pair":  # no pair: say what each arm holds and what was left unmatched
+        from hitl_pipeline.campaign.pairs import pair_candidates, pairing_lines
+
+        head = f"No pair matches the spec's arms (pair.arms in {spec.path}):"
+        return [head, *pairing_lines(spec, pair_candidates(spec, source, now=now))]
     steps = filter_steps(spec, source, now)
     target = spec.target
     lines = [f"No {target} matches the spec's filters. {target.capitalize()}s left after each filter:"]

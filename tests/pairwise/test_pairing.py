@@ -163,3 +163,17 @@ def test_located_errors() -> None:
     with pytest.raises(SpecError) as err:
         load_spec_text(when, "bad.yaml")
     assert "questions[0].when: a preference question has no 'when'" in str(err.value)
+
+
+def test_no_pair_is_explained(pair_store: LocalSource, home: Path) -> None:
+    from hitl_pipeline.campaign.lifecycle import open_campaign
+    from hitl_pipeline.errors import HitlError
+
+    text = Path("specs/pairwise_release.yaml").read_text().replace("version: prompt-v2", "version: prompt-v9")
+    spec = load_spec_text(text, "x.yaml")
+    with pytest.raises(HitlError) as err:
+        open_campaign(spec, pair_store, home=home, now=NOW, start=False, worker=False, allow_empty=False)
+    message = str(err.value)
+    assert "No pair matches the spec's arms" in message
+    assert "arm A (prompt v1) 30 traces, arm B (prompt v2) 0 traces" in message
+    assert "Unmatched: 30 (arm A no partner: 30)" in message
