@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from hitl_pipeline.model.scores import Score
-
-if TYPE_CHECKING:
-    from hitl_pipeline.model.pairs import PairView
 
 #: What a campaign reviews (a spec's ``target``).
 Target = Literal["trace", "observation", "session", "pair"]
@@ -113,3 +110,19 @@ class Item:
     scores: tuple[Score, ...] = ()  # scores already on the subject (context, e.g. an LLM judge)
     #: A pair (target pair): both arms' items and the sides; ``trace`` is then arm A's trace.
     pair: PairView | None = None
+
+
+@dataclass(frozen=True)
+class PairView:
+    """Both items of a pair, as fetched for the form: ``a`` and ``b`` by arm, ``left`` the arm shown
+    on the left (labelled "A" in the form), ``match`` the value that paired them."""
+
+    a: Item
+    b: Item
+    left: Literal["a", "b"]
+    match: str | None = None
+
+    @property
+    def shown(self) -> tuple[Item, Item]:
+        """(left item, right item) as the reviewer sees them."""
+        return (self.a, self.b) if self.left == "a" else (self.b, self.a)

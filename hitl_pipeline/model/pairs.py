@@ -16,12 +16,11 @@ Pure rules every layer shares (this is the model layer):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import quote, unquote
 
-from hitl_pipeline.model.items import Item
+from hitl_pipeline.model.items import PairView
 
 Arm = Literal["a", "b"]
 
@@ -101,17 +100,18 @@ def side_of(arm: Arm, left: Arm) -> Literal["left", "right"]:
     return "left" if arm == left else "right"
 
 
-@dataclass(frozen=True)
-class PairView:
-    """Both items of a pair, as fetched for the form: ``a`` and ``b`` by arm, ``left`` the arm shown
-    on the left (labelled "A" in the form), ``match`` the value that paired them."""
-
-    a: Item
-    b: Item
-    left: Arm
-    match: str | None = None
-
-    @property
-    def shown(self) -> tuple[Item, Item]:
-        """(left item, right item) as the reviewer sees them."""
-        return (self.a, self.b) if self.left == "a" else (self.b, self.a)
+__all__ = [
+    "BOTH_BAD",
+    "CHOICES",
+    "CHOICE_TEXT",
+    "OUTCOME_VALUES",
+    "Arm",
+    "PairView",
+    "choice_of_outcome",
+    "left_arm",
+    "mirror",
+    "outcome_of_choice",
+    "pair_id",
+    "pair_traces",
+    "side_of",
+]

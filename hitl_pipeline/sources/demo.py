@@ -583,7 +583,9 @@ def ensure_demo_store(
         # The pair campaign demo (specs/pairwise_release.yaml): two prompt versions' answers.
         from hitl_pipeline.sources.demo_pairwise import generate_pairwise_demo
 
-        load_demo(store, generate_pairwise_demo(seed=seed))
+        pairwise = generate_pairwise_demo(seed=seed)
+        store.insert_score_configs(pairwise.score_configs)
+        store.insert_traces(pairwise.traces)
         # Fold the WAL into the main file so the rename moves one complete database.
         store.checkpoint()
     except BaseException:

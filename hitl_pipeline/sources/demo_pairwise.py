@@ -18,12 +18,22 @@ each arm. Deterministic (``random.Random(seed)``, fixed times); separate from
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from hitl_pipeline.model import Observation, ScoreConfig, Trace
+from hitl_pipeline.model import Observation, Score, ScoreConfig, Trace
 from hitl_pipeline.model.pairs import BOTH_BAD, OUTCOME_VALUES
-from hitl_pipeline.sources.demo import DemoData
 from hitl_pipeline.sources.demo_texts import demo_texts
+
+
+@dataclass(frozen=True)
+class PairwiseDemo:
+    """Both arms' traces and the preference configs (shaped like ``demo.DemoData`` for ``load_demo``)."""
+
+    traces: list[Trace] = field(default_factory=list)
+    scores: list[Score] = field(default_factory=list)
+    score_configs: list[ScoreConfig] = field(default_factory=list)
+
 
 #: When the offline run happened (outside the October window of the other demo specs).
 PAIRWISE_START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -154,7 +164,7 @@ def _trace(
     )
 
 
-def generate_pairwise_demo(seed: int = 0) -> DemoData:
+def generate_pairwise_demo(seed: int = 0) -> PairwiseDemo:
     """Both arms' traces (v1 first, then v2) and the preference score configs."""
     rng = random.Random(seed + 1_000_003)
     questions = {qid: (topic, question) for qid, topic, question, _ in _questions()}
@@ -180,7 +190,14 @@ def generate_pairwise_demo(seed: int = 0) -> DemoData:
             at=PAIRWISE_START + timedelta(hours=8),
         )
     )
-    return DemoData(traces=traces, scores=[], score_configs=list(PAIRWISE_CONFIGS))
+    return PairwiseDemo(traces=traces, scores=[], score_configs=list(PAIRWISE_CONFIGS))
 
 
-__all__ = ["B_BETTER_TOPICS", "PAIRWISE_CONFIGS", "PAIRWISE_START", "better_arm", "generate_pairwise_demo"]
+__all__ = [
+    "B_BETTER_TOPICS",
+    "PAIRWISE_CONFIGS",
+    "PAIRWISE_START",
+    "PairwiseDemo",
+    "better_arm",
+    "generate_pairwise_demo",
+]
