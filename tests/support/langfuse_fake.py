@@ -1783,6 +1783,18 @@ def _make_handler(fake: LangfuseFake) -> type[BaseHTTPRequestHandler]:
                         self._send(200, {"counters": dict(fake.counters), "total": fake.total_requests})
                 elif route == "/__fake/reset":
                     fake.reset_counters()
+                    with fake._lock:
+                        fake.requests.clear()
+                    self._send(200, {"ok": True})
+                elif route == "/__fake/requests":
+                    # Every request since the last reset: [method, path, {query key: values}].
+                    with fake._lock:
+                        log = [[m, p, q] for m, p, q in fake.requests]
+                        limited = fake.rate_limited
+                    self._send(200, {"requests": log, "rate_limited": limited})
+                elif route == "/__fake/ratelimit":
+                    spec = json.loads(raw or b"{}")  # {"limit": 30, "period": 60}
+                    fake.set_rate_limit(spec.get("limit"), float(spec.get("period", 60.0)))
                     self._send(200, {"ok": True})
                 elif route == "/__fake/latency":
                     fake.latency_ms = float(json.loads(raw or b"0"))
@@ -1939,7 +1951,8 @@ def main() -> None:
 
     Prints one JSON line ``{"url", "public_key", "secret_key"}`` and serves until stdin closes (or
     the process is killed). Controls (no auth, not counted): ``GET /__fake/counters``,
-    ``POST /__fake/reset``, ``POST /__fake/latency`` (ms), ``POST /__fake/faults``
+    ``GET /__fake/requests`` (every request since the reset), ``POST /__fake/ratelimit``
+    (``{"limit", "period"}``), ``POST /__fake/reset``, ``POST /__fake/latency`` (ms), ``POST /__fake/faults``
     (``{"fraction", "kinds", "routes", "retry_after"}``), ``GET /__fake/scores`` (every stored row,
     one per ``(id, name)``, plus how many bodies were received and which were dropped).
     """
@@ -1955,8 +1968,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--fault-fraction", type=float, default=0.0)
+    parser.add_argument("--rate-limit", type=int, default=None, help="requests per minute (429 beyond)")
     args = parser.parse_args()
     fake = LangfuseFake(mode=args.mode, version=args.version, seed=args.seed)
+    if args.rate_limit:
+        fake.set_rate_limit(args.rate_limit)
     fake.load_demo(generate_demo(seed=args.seed, traces=args.traces))
     fake.latency_ms = args.latency_ms
     if args.fault_fraction:
