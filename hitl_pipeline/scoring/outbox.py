@@ -88,8 +88,9 @@ class DrainReport:
 CONFIRM_TIMEOUT = 600.0
 #: The review server's worker sends at most one write request per this many seconds (or 100 scores).
 WRITE_WINDOW = 1.0
-#: … and runs at most one read-back round per this many seconds.
-CONFIRM_GAP = 2.0
+#: … and, while answers keep coming, runs at most one read-back round per this many seconds (once
+#: nothing was sent for 1.5 write windows, read-backs run as soon as they are due).
+CONFIRM_GAP = 5.0
 
 
 @dataclass(frozen=True)
@@ -531,7 +532,9 @@ class OutboxWorker:
     go out once ``write_window`` seconds have passed since the oldest unsent one was queued, or
     ``batch_size`` are waiting — the scores of every reviewer in that window in one request (no
     reviewer waits for it: the answer is already durable in the outbox). Read-backs run at most
-    every ``confirm_gap`` seconds, each confirming everything due by then (100 ids a request).
+    every ``confirm_gap`` seconds while answers keep coming, each confirming everything due by then
+    (100 ids a request); when nothing was sent for 1.5 windows they run as soon as they are due, so
+    the last answers are confirmed quickly.
     """
 
     def __init__(
@@ -550,6 +553,7 @@ class OutboxWorker:
     ) -> None:
         self.write_window = write_window
         self.confirm_gap = confirm_gap
+        self._last_send = float("-inf")
         self.drainer = Drainer(
             state,
             source,
@@ -620,9 +624,12 @@ class OutboxWorker:
                 for _ in range(10):
                     if self._stop.is_set() or not self.drainer.send_due(hold=self.write_window):
                         break
+                    self._last_send = time.monotonic()
                 if self._stop.is_set():
                     break
-                self.drainer.confirm(gap=self.confirm_gap)
+                busy = time.monotonic() - self._last_send < 1.5 * self.write_window
+                busy = busy or self.drainer.state.next_due_at("pending") is not None
+                self.drainer.confirm(gap=self.confirm_gap if busy else 0.0)
                 wait = self.drainer.seconds_until_due(hold=self.write_window)
             except Exception:
                 log.exception("outbox round failed; retrying in %.1fs", self.poll_interval)

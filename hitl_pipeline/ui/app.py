@@ -29,7 +29,6 @@ Design decisions (see ``/work/shared/reference/gradio-notes.md``):
 
 from __future__ import annotations
 
-import getpass
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -72,14 +71,6 @@ ITEM_CACHE_SIZE = 128
 
 WRITE_GROUP, WRITE_LIMIT = "hitl-write", 4
 READ_GROUP, READ_LIMIT = "hitl-read", 16
-
-
-def default_reviewer_name() -> str:
-    """The OS user name: the reviewer identity when serving without auth on loopback."""
-    try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry (containers): still usable, and clearly named
-        return "local-reviewer"
 
 
 class _ReviewApp:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +34,7 @@ def choose_access(
     Reviewer accounts, when the file has any, always apply (password login); ``--auth-header``
     replaces them; otherwise the form is single-user: ``--reviewer`` or the OS user name.
     """
-    from hitl_pipeline.ui.app import default_reviewer_name
+    from hitl_pipeline.ui.access import default_reviewer_name
 
     accounts = accounts_for(home)  # the state database's with --state postgresql://…
     if auth_header:
@@ -56,6 +58,14 @@ def choose_access(
         name,
         f"single user, no login: reviewing as {name!r} (add accounts: hitl reviewers add NAME)",
     )
+
+
+def _import_form() -> None:
+    """Import the form's modules (gradio, uvicorn, FastAPI); a failure shows when they are used."""
+    try:
+        importlib.import_module("hitl_pipeline.ui.server")
+    except Exception:  # noqa: S110  the main thread's import raises it again, in context
+        pass
 
 
 def serve_campaign(
@@ -85,9 +95,13 @@ def serve_campaign(
     campaign (worker stopped after its current round; unsent scores stay in the durable outbox for
     the next run or ``hitl sync``).
     """
+    # gradio takes seconds to import: import it (with the form's modules) in the background while
+    # the options are checked and the spec, source and queue are prepared (network-bound).
+    preload = threading.Thread(target=_import_form, name="hitl-import-gradio", daemon=True)
+    preload.start()
     from hitl_pipeline.campaign.lifecycle import open_campaign
     from hitl_pipeline.campaign.startup import destination
-    from hitl_pipeline.ui.server import check_binding, serve
+    from hitl_pipeline.ui.access import check_binding
 
     accounts, header, name, access = choose_access(home, reviewer=reviewer, auth_header=auth_header)
     check_binding(host, authenticated=accounts is not None or header is not None)  # before opening anything
@@ -108,6 +122,9 @@ def serve_campaign(
         source.close()
         raise
     try:
+        preload.join()
+        from hitl_pipeline.ui.server import serve
+
         handle = serve(
             service,
             spec,

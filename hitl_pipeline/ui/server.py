@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import ipaddress
 import json
 import logging
 import math
@@ -41,7 +40,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 from hitl_pipeline.campaign.types import ReviewService  # noqa: E402
 from hitl_pipeline.errors import ConfigError  # noqa: E402
 from hitl_pipeline.spec.model import ReviewSpec  # noqa: E402
-from hitl_pipeline.ui.app import build_app, default_reviewer_name  # noqa: E402
+from hitl_pipeline.ui.access import check_binding, default_reviewer_name  # noqa: E402
+from hitl_pipeline.ui.app import build_app  # noqa: E402
 from hitl_pipeline.ui.auth import (  # noqa: E402
     LoginThrottle,
     ReviewerAccounts,
@@ -84,26 +84,6 @@ SECURITY_HEADERS = {
 DEFAULT_PORTS = range(7860, 7960)
 
 Identity = Callable[[Any], str | None | Awaitable[str | None]]
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_binding(host: str, *, authenticated: bool) -> None:
-    """Refuse a non-loopback address without authentication (ConfigError saying how to fix it)."""
-    if not is_loopback(host) and not authenticated:
-        raise ConfigError(
-            f"refusing to serve on {host} without authentication: anyone on the network could write scores. "
-            "Add reviewer accounts (hitl reviewers add NAME) or use --auth-header behind a trusted proxy, "
-            "or bind to 127.0.0.1."
-        )
 
 
 def _free_port(host: str, port: int | None) -> int:
