@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from langfuse.api.core.api_error import ApiError
 
 from hitl_pipeline.errors import SourceError
 from hitl_pipeline.model import ScoreConfig
 from hitl_pipeline.model.score_rules import score_config_problems
 from hitl_pipeline.sources.langfuse.convert import config_from_api, config_from_dict
 from hitl_pipeline.sources.langfuse.http import LangfuseHttp, api_error
+from hitl_pipeline.sources.langfuse.sdk import ApiError
 
 
 class ConfigApi:

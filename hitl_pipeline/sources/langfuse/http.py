@@ -38,12 +38,11 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
 import httpx
-from langfuse.api import LangfuseAPI
-from langfuse.api.core.api_error import ApiError
 
 from hitl_pipeline.errors import AuthError, SourceError
 from hitl_pipeline.model import WriteResult
 from hitl_pipeline.sources.budget import RequestBudget
+from hitl_pipeline.sources.langfuse.sdk import ApiError, LangfuseAPI
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

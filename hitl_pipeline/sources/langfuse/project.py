@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from langfuse.api.core.api_error import ApiError
-
 from hitl_pipeline.model import AnnotationQueue, AnnotationQueueItem
 from hitl_pipeline.sources.langfuse.http import LangfuseHttp
+from hitl_pipeline.sources.langfuse.sdk import ApiError
 
 #: Queues or queue items per page.
 _PAGE = 100

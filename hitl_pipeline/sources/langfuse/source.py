@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from langfuse.api import LangfuseAPI
 
 from hitl_pipeline.errors import ConfigError, SourceError
 from hitl_pipeline.model import (
@@ -34,6 +33,7 @@ from hitl_pipeline.sources.langfuse.project import ProjectApi
 from hitl_pipeline.sources.langfuse.reads_legacy import LegacyReader
 from hitl_pipeline.sources.langfuse.reads_v2 import V2Reader
 from hitl_pipeline.sources.langfuse.scores import ScoreApi, group_scores
+from hitl_pipeline.sources.langfuse.sdk import LangfuseAPI
 from hitl_pipeline.spec.model import Filters
 
 if TYPE_CHECKING:
