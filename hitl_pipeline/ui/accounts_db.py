@@ -13,6 +13,7 @@ Without a state URL nothing changes: ``<home>/reviewers.json`` and sessions in m
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import threading
@@ -128,6 +129,10 @@ class DatabaseAccounts(ReviewerAccounts):
                 "INSERT INTO reviewers (name, record_json, stamp, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
                 (name, json.dumps(record, sort_keys=True), secrets.token_hex(16), now, now),
             )
+
+    def cookie_name(self) -> str | None:
+        # The same on every server of this database: a cookie set by one is read by the others.
+        return "hitl-" + hashlib.sha256(self.db.where.encode()).hexdigest()[:24]
 
     def session_store(self) -> SessionStore:
         return DatabaseSessions(self.db)

@@ -225,6 +225,11 @@ class ReviewerAccounts:
             reviewers[name] = dict(record)
             self._save(reviewers)
 
+    def cookie_name(self) -> str | None:
+        """The login cookie's name suffix every server of these accounts shares, or None for the
+        web framework's random one (one server: sessions are in its memory anyway)."""
+        return None
+
     def session_store(self) -> SessionStore:
         """Where a server keeps the login sessions of these accounts: in memory, checked against
         this file (the state database's accounts keep them in the database, shared by servers)."""

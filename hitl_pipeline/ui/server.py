@@ -614,6 +614,9 @@ def create_app(
         gradio_app = next(r.app for r in app.routes if isinstance(r, Mount) and isinstance(r.app, GradioApp))
         assert isinstance(gradio_app, GradioApp)
         gradio_app.tokens = _GradioTokens(sessions)
+        shared = auth.cookie_name() if isinstance(auth, ReviewerAccounts) else None
+        if shared is not None:  # sessions in the database: every server reads the same cookie
+            gradio_app.cookie_id = shared
     return app, blocks
 
 
