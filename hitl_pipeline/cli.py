@@ -883,7 +883,7 @@ def state_check(home: HomeOption = DEFAULT_HOME) -> None:
     """Show each campaign state's schema against this release (read only). Exit 1 when one needs
     `hitl state migrate`, or was written by a newer release.
 
-    Example: hitl --state postgresql://hitl@db/hitl state check
+    Example: hitl state check --home .hitl   (with --state URL before `state`: that database)
     """
     from hitl_pipeline.campaign.state.admin import check
 
@@ -899,7 +899,7 @@ def state_migrate(home: HomeOption = DEFAULT_HOME) -> None:
     """Apply the schema changes of this release to every campaign state (and, on PostgreSQL, the
     reviewer accounts). `hitl run` does this too when it opens a campaign.
 
-    Example: hitl --state postgresql://hitl@db/hitl state migrate
+    Example: hitl state migrate --home .hitl   (with --state URL before `state`: that database)
     """
     from hitl_pipeline.campaign.state.admin import is_url, migrate_all
 

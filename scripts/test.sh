@@ -17,6 +17,17 @@ if [ "${HITL_SKIP_INSTALL:-0}" != "1" ] && [ ! -x /usr/bin/chromium ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 fi
 
+# The state tests also run on a real PostgreSQL: Debian's server binaries (the tests start their own
+# throw-away cluster with initdb in a temporary directory; nothing is configured system-wide).
+if [ "${HITL_SKIP_INSTALL:-0}" != "1" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get update
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
+fi
+# A missing PostgreSQL is then a failure, not a skip.
+export HITL_REQUIRE_POSTGRES=1
+
 export GRADIO_ANALYTICS_ENABLED=False
 export HF_HUB_DISABLE_TELEMETRY=1
 
