@@ -100,7 +100,13 @@ def trust_html(trust: Trust | None) -> str:
         )
         out.extend(_alignment_html(a) for a in trust.alignment)
     if trust.alpha:
-        out.append("<h2>Agreement with intervals</h2><table><tr><th>Question</th><th>Level</th>")
+        sample = (
+            '<p class="muted">Adaptive overlap: α on the spot-checked items\' first two answers (a random '
+            "sample; items reviewed again because of a disagreement would bias it).</p>"
+            if trust.overlap is not None and trust.overlap.adaptive
+            else ""
+        )
+        out.append(f"<h2>Agreement with intervals</h2>{sample}<table><tr><th>Question</th><th>Level</th>")
         out.append("<th>Krippendorff's α [95 % interval]</th></tr>")
         out.extend(
             f'<tr><td><code>{_e(q)}</code></td><td>{_e(level)}</td><td class="num">{_est(est)}</td></tr>'

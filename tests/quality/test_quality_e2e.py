@@ -21,6 +21,7 @@ from hitl_pipeline.sources.demo import generate_demo
 from hitl_pipeline.sources.langfuse import LangfuseSource
 from hitl_pipeline.spec import load_spec
 from tests.campaign.campaign_support import DEMO_NOW, Clock
+from tests.report.langfuse_extras import InteropFake
 from tests.support.langfuse_fake import LangfuseFake
 
 SPEC = """\
@@ -94,7 +95,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     (root / "gold.yaml").write_text(yaml.safe_dump(gold, sort_keys=True), encoding="utf-8")
     spec_path = root / "spec.yaml"
     spec_path.write_text(SPEC.replace("GATES", FAILING_GATES), encoding="utf-8")
-    with LangfuseFake(mode="v4", seed=1) as fake:
+    with InteropFake(mode="v4", seed=1) as fake:  # the fake plus GET /projects (trace links)
         fake.load_demo(data)
         yield {
             "fake": fake,
@@ -239,6 +240,12 @@ def test_gold_answers_stay_out_of_langfuse_and_out_of_alpha(
         rep.trust.overlap.reviews == sum(campaign["reviews"].values())
         and rep.trust.overlap.reviews_at_max == 120
     )
+    (aligned,) = rep.trust.alignment
+    assert aligned.question == "helpfulness" and aligned.headline.value is not None
+    assert aligned.disagreements and all(
+        (d.url or "").startswith(f"{world['fake'].url}/project/") and d.item_key.split(":", 1)[1] in d.url
+        for d in aligned.disagreements
+    )  # the largest disagreements link to their Langfuse traces
     alpha = dict((q, est) for q, _, est in rep.trust.alpha)
     assert set(alpha) == {"helpfulness", "factually_correct"}  # adaptive overlap: α with its interval
 

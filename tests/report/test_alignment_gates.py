@@ -311,3 +311,32 @@ def test_report_json_and_html_carry_the_alignment(gate_campaign: dict[str, Any])
     html = (gate_campaign["root"] / "r.html").read_text(encoding="utf-8")
     assert "<h2>Judge alignment</h2>" in html and "<h2>Gates</h2>" in html
     assert "Largest disagreements" in html
+
+
+def test_the_trust_section_escapes_what_comes_from_data() -> None:
+    from hitl_pipeline.report.trust import Estimate, GateResult, JudgeAlignment, JudgeDisagreement, Trust
+    from hitl_pipeline.report.trust_html import trust_html, trust_lines
+    from hitl_pipeline.spec.model import Gate
+
+    evil = '<script>alert("x")</script>'
+    trust = Trust(
+        alignment=(
+            JudgeAlignment(
+                "q",
+                evil,
+                "categorical",
+                3,
+                "kappa",
+                Estimate(0.5, 0.1, 0.9),
+                labels=(evil, "b"),
+                confusion=((1, 0), (0, 2)),
+                disagreements=(JudgeDisagreement("trace:1", "javascript:alert(1)", evil, "b", 1.0),),
+            ),
+        ),
+        reviewers=(ReviewerAccuracy(evil, 4, 1, Estimate(0.25, 0.05, 0.7), flagged=True),),
+        gates=(GateResult(Gate("items", 10.0), False, 3.0, detail=evil),),
+    )
+    html = trust_html(trust)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert 'href="javascript:' not in html  # only http(s) links
+    assert any("FAIL items ≥ 10: 3" in line for line in trust_lines(trust))
