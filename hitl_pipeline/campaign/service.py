@@ -637,7 +637,8 @@ class CampaignService:
             reviewer=reviewer,
             reviewer_done=done,
             campaign_done=reviews,
-            campaign_total=items * self.n,
+            # Adaptive overlap: the review slots decided so far, not items × the maximum.
+            campaign_total=self.overlap.total_slots() if self.overlap is not None else items * self.n,
             items_total=items,
             items_complete=complete,
             reviewer_remaining=remaining,

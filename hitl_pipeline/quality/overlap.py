@@ -114,6 +114,13 @@ class AdaptiveOverlapPolicy:
             c.execute("UPDATE items SET needed = ? WHERE needed IS NULL", (self.adaptive.min,))
         self.judge = judge_scores(spec, source)
 
+    def total_slots(self) -> int:
+        """Review slots of the campaign as decided so far (each item's ``needed``)."""
+        row = self.state.db.one(
+            "SELECT COALESCE(SUM(COALESCE(needed, ?)), 0) FROM items", (self.adaptive.min,)
+        )
+        return int(row[0]) if row is not None else 0
+
     def on_submitted(self, item_key: str) -> None:
         with self.state.transaction() as c:
             row = c.execute("SELECT done, needed FROM items WHERE key = ?", (item_key,)).fetchone()
