@@ -6,12 +6,18 @@ turns ``1e400`` into infinity, keeps lone UTF-16 surrogates (``"\\ud800"``, whic
 can write), raises ``RecursionError`` on deep nesting and ``ValueError`` on integers over 4,300
 digits. :func:`decode_json` returns the value or one message naming the field's path for each of
 these, so every reader of user files (``hitl import``, gold files) refuses them the same way.
+
+Nesting is measured on the text before it is decoded: whether ``json.loads`` raises
+``RecursionError`` depends on how deep the caller's stack already is and on the process's
+recursion limit (which libraries such as Hypothesis raise), so leaving it to the decoder would word
+the same line differently from one call to the next.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,8 +56,54 @@ class JsonProblem:
     syntax: bool = False
 
 
+#: One token of JSON text that matters for nesting: a string (possibly unterminated) or punctuation.
+_NESTING_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{},]')
+
+
+def _too_deep_at(text: str) -> tuple[str | int, ...] | None:
+    """The path of the first container nested deeper than :data:`MAX_JSON_DEPTH` in ``text``, if any.
+
+    Read from the text alone (strings skipped, object keys and array indexes followed), so the
+    answer never depends on the stack or the recursion limit of the process."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:  # cannot nest deeper (C-speed count)
+        return None
+    # One frame per open container: [key or index of the current member, expecting an object key].
+    frames: list[list[Any]] = []
+    for match in _NESTING_TOKEN.finditer(text):
+        token = match.group()
+        first = token[0]
+        if first == '"':
+            if frames and frames[-1][1] is True:
+                try:
+                    key = json.loads(token)
+                except ValueError:
+                    key = token[1:-1]
+                frames[-1][0] = key if isinstance(key, str) else token[1:-1]
+                frames[-1][1] = False
+        elif first in "[{":
+            if len(frames) >= MAX_JSON_DEPTH:
+                return tuple(frame[0] for frame in frames)
+            frames.append(["", True] if first == "{" else [0, None])
+        elif first in "]}":
+            if frames:
+                frames.pop()
+        elif frames:  # a comma: the next object key, or the next array index
+            if frames[-1][1] is None:
+                frames[-1][0] += 1
+            else:
+                frames[-1][1] = True
+    return None
+
+
+def _nesting_problem(path: tuple[str | int, ...]) -> str:
+    return f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep (at {_path_text(path[:3])}…)"
+
+
 def decode_json(text: str) -> tuple[Any, JsonProblem | None]:
     """One JSON text as a value, or the problem with it; never raises."""
+    deep = _too_deep_at(text)
+    if deep is not None:
+        return None, JsonProblem(_nesting_problem(deep))
     try:
         try:
             obj = json.loads(text, parse_constant=_constant)
@@ -62,7 +114,7 @@ def decode_json(text: str) -> tuple[Any, JsonProblem | None]:
             obj = json.loads(text, parse_constant=_constant, parse_int=_int)
     except json.JSONDecodeError as exc:
         return None, JsonProblem(exc.msg, exc.colno, syntax=True)
-    except RecursionError:
+    except RecursionError:  # not reached: _too_deep_at refuses such texts first; worded the same
         return None, JsonProblem(f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep")
     problems = _payload_problems(obj)
     return (None, JsonProblem("; ".join(problems))) if problems else (obj, None)
@@ -104,10 +156,8 @@ def _payload_problems(obj: Any, limit: int = 5) -> list[str]:
             if not _is_text(value):
                 problems.append(f"{_path_text(path)} {surrogate}")
         elif isinstance(value, dict | list):
-            if len(path) >= MAX_JSON_DEPTH:
-                problems.append(
-                    f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep (at {_path_text(path[:3])}…)"
-                )
+            if len(path) >= MAX_JSON_DEPTH:  # not reached for decode_json's texts (checked before)
+                problems.append(_nesting_problem(path))
                 continue
             items = value.items() if isinstance(value, dict) else enumerate(value)
             children = []
