@@ -56,8 +56,25 @@ class JsonProblem:
     syntax: bool = False
 
 
-#: One token of JSON text that matters for nesting: a string (possibly unterminated) or punctuation.
-_NESTING_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{},]')
+#: A JSON string (possibly unterminated, running to the end of the text).
+_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"?'
+#: One token of JSON text that matters for nesting: a string or punctuation.
+_NESTING_TOKEN = re.compile(_STRING + r"|[\[\]{},]")
+_STRINGS = re.compile(_STRING)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_BRACKETS_AS_PARENTHESES = str.maketrans("[{]}", "(())")
+
+
+def _may_be_too_deep(text: str) -> bool:
+    """False when ``text`` surely nests no deeper than :data:`MAX_JSON_DEPTH` (C-speed passes only)."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text)).translate(_BRACKETS_AS_PARENTHESES)
+    for _ in range(MAX_JSON_DEPTH):  # each pass removes the innermost level
+        if not brackets:
+            return False
+        brackets = brackets.replace("()", "")
+    return bool(brackets)  # deeper, or unbalanced (invalid JSON): read token by token
 
 
 def _too_deep_at(text: str) -> tuple[str | int, ...] | None:
@@ -65,7 +82,7 @@ def _too_deep_at(text: str) -> tuple[str | int, ...] | None:
 
     Read from the text alone (strings skipped, object keys and array indexes followed), so the
     answer never depends on the stack or the recursion limit of the process."""
-    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:  # cannot nest deeper (C-speed count)
+    if not _may_be_too_deep(text):
         return None
     # One frame per open container: [key or index of the current member, expecting an object key].
     frames: list[list[Any]] = []
