@@ -81,6 +81,14 @@ def test_copy_from_sqlite_to_postgresql_keeps_everything(
     assert status.exit_code == 0, status.output
     names = runner.invoke(app, ["--state", postgres_url, "reviewers", "list"])
     assert names.exit_code == 0 and "alice" in names.output, names.output
+    # And back: PostgreSQL to a new home's SQLite files, the same export again.
+    monkeypatch.setenv("HITL_STATE_URL", "")
+    back = tmp_path / "back"
+    returned = runner.invoke(app, ["state", "copy", "--from", postgres_url, "--to", str(back)])
+    assert returned.exit_code == 0 and "counts and export identical" in returned.output, returned.output
+    again_export = runner.invoke(app, ["export", str(spec_path), "--home", str(back), "--format", "jsonl"])
+    assert again_export.exit_code == 0 and again_export.output == before.output
+    assert (back / "reviewers.json").exists()
 
 
 def test_check_names_what_migrate_would_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
