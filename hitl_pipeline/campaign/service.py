@@ -424,6 +424,7 @@ class CampaignService:
                 return adjudication
         notice = ""
         if self.quality is not None:
+            gold: Assignment | None
             gold, blocked = self.quality.open_next(reviewer)
             if gold is not None or blocked:
                 return gold

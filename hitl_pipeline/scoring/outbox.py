@@ -112,7 +112,7 @@ class Backoff:
         if retry_after is not None and retry_after > 0:
             # The server's word wins, a little jitter avoids every client coming back at once.
             wait = min(self.max_retry_after, retry_after) * (1 + 0.1 * rng.random())
-        return wait
+        return float(wait)
 
 
 def value_matches(score: Score, payload: dict[str, Any]) -> bool:
