@@ -468,7 +468,9 @@ class ConsensusManager:
         )
         if row is None:
             return False
-        return bool((row[0] == "open" and row[1] == reviewer) or (row[0] == "resolved" and row[2] == reviewer))
+        return bool(
+            (row[0] == "open" and row[1] == reviewer) or (row[0] == "resolved" and row[2] == reviewer)
+        )
 
     def open_next(self, reviewer: str) -> Assignment | None:
         """The next open adjudication for an adjudicator (leased to them), with every review shown."""

@@ -16,7 +16,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ui"))  # shared helpers: ui_support
 
 from browser_support import Recorder  # noqa: E402
-from ui_support import demo_store  # noqa: E402
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -31,11 +30,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def browser(chromium_browser: Any) -> Any:
     """The session's shared Chromium (tests/conftest.py): one sync Playwright per thread."""
     return chromium_browser
-
-
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_store(tmp_path_factory.mktemp("store") / "local.db")
 
 
 @pytest.fixture

@@ -1,18 +1,12 @@
-"""Helpers shared by the campaign and scoring tests: specs on the demo data, configs, a settable clock,
-and the fixtures both test folders' conftest.py take from here (a fresh demo store per test, a home)."""
+"""Helpers shared by the campaign and scoring tests: specs on the demo data, configs, a settable clock
+(their fixtures are in tests/support/fixtures.py)."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 import hitl_pipeline.spec  # noqa: F401  (import order: the spec package first)
 from hitl_pipeline.model import ScoreConfig
-from hitl_pipeline.sources.demo import generate_demo, load_demo
 from hitl_pipeline.sources.local import LocalSource
 from hitl_pipeline.spec import load_spec_text
 from hitl_pipeline.spec.model import ReviewSpec
@@ -122,36 +116,3 @@ class Clock:
 
     def advance(self, **kw: float) -> None:
         self.now = self.now + timedelta(**kw)
-
-
-# -- fixtures (registered by tests/campaign/conftest.py and tests/scoring/conftest.py) ---------------
-
-
-@pytest.fixture(scope="session")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "template.db"
-    store = LocalSource(path)
-    load_demo(store, generate_demo(seed=0, traces=400))
-    store.checkpoint()
-    store.close()
-    return path
-
-
-@pytest.fixture
-def store(demo_template: Path, tmp_path: Path) -> Iterator[LocalSource]:
-    """A fresh copy of the demo store for this test."""
-    path = tmp_path / "local.db"
-    shutil.copy(demo_template, path)
-    src = LocalSource(path)
-    yield src
-    src.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"

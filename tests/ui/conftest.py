@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from ui_support import demo_store, password
+from ui_support import password
 
 from hitl_pipeline.ui.auth import ReviewerAccounts
-
-
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo data in a real local store (built once; every campaign writes its own scores)."""
-    return demo_store(tmp_path_factory.mktemp("store") / "local.db")
 
 
 @pytest.fixture(scope="module")
