@@ -1,5 +1,5 @@
 """Fixtures for the pair campaign tests: a local store holding the pairwise demo (two prompt
-versions' answers to the same questions), a home, a settable clock."""
+versions' answers to the same questions; a home and a settable clock come from tests/support/fixtures.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ import pytest
 from hitl_pipeline.sources.demo import load_demo
 from hitl_pipeline.sources.demo_pairwise import generate_pairwise_demo
 from hitl_pipeline.sources.local import LocalSource
-from tests.campaign.campaign_support import clock, home
 
-__all__ = ["clock", "home", "pair_store"]
+__all__ = ["pair_store"]  # clock and home: tests/support/fixtures.py
 
 
 @pytest.fixture(scope="session")
