@@ -115,6 +115,20 @@ class QualityManager:
         self.pool = sorted(
             k for k, g in self.gold.items.items() if k not in live and (g.timestamp or k in self.gold.times)
         )
+        needed = (
+            self.quality.qualification.items
+            if self.quality.qualification
+            else (1 if self.quality.honeypots else 0)
+        )
+        if len(self.pool) < needed:
+            in_queue = sum(1 for k in self.gold.items if k in live)
+            raise CampaignError(
+                f"campaign {spec.campaign!r}: {len(self.pool)} of the {len(self.gold.items)} gold items can be "
+                f"used as gold ({in_queue} are in the live queue, "
+                f"{len(self.gold.items) - in_queue - len(self.pool)} were not found in the {source.name} source), "
+                f"but {'the qualification round needs' if self.quality.qualification else 'honeypots need'} "
+                f"{needed}; keep gold items out of the sample (e.g. another environment) or add more"
+            )
         self._lock = threading.RLock()
         self._score_names = list(self.spec.display.scores) or None
 

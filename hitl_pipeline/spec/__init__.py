@@ -115,7 +115,7 @@ def validate_spec(path: str | Path) -> list[SpecIssue]:
     if not issues and isinstance(data, dict) and isinstance(data.get("quality"), dict):
         from hitl_pipeline.spec.gold import gold_issues  # the gold file next to the spec (quality.gold_file)
 
-        issues = gold_issues(build_spec(data, name))
+        issues = gold_issues(build_spec(data, name), load_yaml(text, name))
     return issues
 
 

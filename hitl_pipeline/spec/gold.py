@@ -32,7 +32,7 @@ from typing import Any
 
 from hitl_pipeline.errors import SpecError, SpecIssue
 from hitl_pipeline.model.json_text import decode_json
-from hitl_pipeline.spec.loader import JsonPath, format_path, load_yaml
+from hitl_pipeline.spec.loader import JsonPath, LoadedYaml, format_path, load_yaml
 from hitl_pipeline.spec.model import Question, ReviewSpec, resolve_time
 from hitl_pipeline.spec.validate import GRADED_TYPES
 
@@ -241,9 +241,27 @@ def load_gold_file(spec: ReviewSpec) -> tuple[list[GoldItem], list[SpecIssue]]:
     return parse_gold(spec, text, str(path))
 
 
-def gold_issues(spec: ReviewSpec) -> list[SpecIssue]:
-    """Every problem of the spec's gold file (what ``hitl validate`` adds for a spec with one)."""
-    return load_gold_file(spec)[1]
+def gold_issues(spec: ReviewSpec, loaded: LoadedYaml | None = None) -> list[SpecIssue]:
+    """Every problem of the spec's gold file (what ``hitl validate`` adds for a spec with one), and
+    a qualification round longer than the gold file when it is the only source of gold answers
+    (located in the spec when its ``loaded`` YAML is given)."""
+    items, issues = load_gold_file(spec)
+    quality = spec.quality
+    if issues or quality is None or quality.gold_scores or not quality.gold_file:
+        return issues
+    qual = quality.qualification
+    if qual is not None and len(items) < qual.items:
+        path: JsonPath = ("quality", "qualification", "items")
+        message = (
+            f"a qualification round of {qual.items} gold items, but the gold file has {len(items)}; "
+            "add gold items or shorten the round"
+        )
+        issues.append(
+            loaded.issue(path, message)
+            if loaded is not None
+            else SpecIssue(spec.path, 1, 1, format_path(path), message)
+        )
+    return issues
 
 
 __all__ = [

@@ -250,3 +250,32 @@ def test_the_overlap_policy_asks_for_more_reviewers_only_where_there_is_doubt() 
     spotted = [key for key in keys if wants_another(spec, key, [agree], judge) == "spot-check"]
     assert 0.2 < len(spotted) / len(keys) < 0.4  # seeded share ≈ 0.3
     assert spotted == [key for key in keys if is_spot_checked(spec, key)]
+
+
+def test_too_few_usable_gold_items_stop_the_campaign_from_opening(
+    tmp_path: Path, store: tuple[LocalSource, list[str]]
+) -> None:
+    from hitl_pipeline.errors import CampaignError
+
+    src, gold = store
+    quality = "quality: {gold_file: gold.yaml, qualification: {items: 9}}\n"
+    with pytest.raises(
+        CampaignError, match="8 of the 8 gold items can be used as gold .* qualification round needs 9"
+    ):
+        _campaign(tmp_path, src, gold, quality)
+
+
+def test_hitl_validate_refuses_a_round_longer_than_the_gold_file(tmp_path: Path) -> None:
+    from hitl_pipeline.spec import validate_spec
+
+    (tmp_path / "gold.yaml").write_text(
+        "items:\n  trace:t-1:\n    answers: {helpfulness: 3}\n", encoding="utf-8"
+    )
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        BASE.replace("QUALITY", "quality: {gold_file: gold.yaml, qualification: {items: 3}}\n"),
+        encoding="utf-8",
+    )
+    (issue,) = validate_spec(path)
+    assert (issue.line, issue.column, issue.path) == (16, 56, "quality.qualification.items")  # the 3
+    assert "a qualification round of 3 gold items, but the gold file has 1" in issue.message

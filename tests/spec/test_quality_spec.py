@@ -38,7 +38,7 @@ QUALITY = """\
 quality:
   gold_file: gold.yaml
   tolerance: {helpfulness: 1}
-  qualification: {items: 3, min_accuracy: 0.8, retries: 1}
+  qualification: {items: 2, min_accuracy: 0.8, retries: 1}
   honeypots: {rate: 0.1, seed: 4}
 gates:
   - {metric: alpha, question: quality, min: 0.67}
