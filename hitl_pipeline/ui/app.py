@@ -54,6 +54,7 @@ from hitl_pipeline.ui.answers import (  # noqa: E402,F401  (re-exported for scri
 )
 from hitl_pipeline.ui.api import PANEL_SLOTS, api_outputs  # noqa: E402,F401  (re-exported)
 from hitl_pipeline.ui.layout import FormWidgets, build_layout, question_elem_id  # noqa: E402,F401
+from hitl_pipeline.ui.pairwise import answers_in, inspect_pair  # noqa: E402
 from hitl_pipeline.ui.render import (  # noqa: E402
     Props,
     done_screen,
@@ -196,7 +197,8 @@ class _ReviewApp:
             # A first answer (the tab opened it with Next) to an item answered meanwhile in another
             # tab is refused by the service instead of replacing that answer.
             edit = bool((st or {}).get("revisiting"))
-            self.service.submit(reviewer, key, answers, (text or "").strip() or None, edit=edit)
+            sent = answers_in(self.spec, key, answers)  # a pair: picks as shown → arm B's outcome
+            self.service.submit(reviewer, key, sent, (text or "").strip() or None, edit=edit)
         except HitlError as exc:
             raise gr.Error(str(exc)) from exc
         revealed = previous_reveal(self.spec, self.recall(key), answers)
@@ -245,7 +247,7 @@ class _ReviewApp:
         if item is None:
             raise gr.Error("The item is no longer open in this tab: reload the page.")
         try:
-            text, is_json = inspect_content(item, part)
+            text, is_json = inspect_pair(item, part) if item.pair is not None else inspect_content(item, part)
         except KeyError:
             raise gr.Error(f"This item has no part {part!r}.") from None
         return gr.update(value=text, language="json" if is_json else None)

@@ -8,6 +8,7 @@ follows :func:`hitl_pipeline.ui.api.api_outputs`, so the API's output order has 
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,12 @@ def make_widget(index: int, q: Question) -> gr.components.Component:
     label = q.label + (" *" if q.required else "")
     info = q.help or q.description
     kw: dict[str, Any] = {"label": label, "info": info, "elem_id": question_elem_id(index)}
+    if q.preference:  # a pair: A (left) / B (right) / tie (ui/pairwise.py)
+        from hitl_pipeline.ui.pairwise import preference_choices
+
+        return gr.Radio(
+            choices=preference_choices(q), value=None, elem_classes=["hitl-q", "hitl-preference"], **kw
+        )
     if q.type == "categorical":
         choices = [(category_text(c), c.label) for c in q.categories]
         return gr.Radio(choices=choices, value=None, elem_classes=["hitl-q", "hitl-categorical"], **kw)
@@ -142,12 +149,33 @@ def _chat(i: int) -> gr.Chatbot:
 def _item_column(spec: ReviewSpec, named: dict[str, Any]) -> tuple[gr.Dataframe, Any, Any, Any]:
     """The item: facts, content panels, tree, metadata, scores, Inspect, other reviewers."""
     named["facts"] = gr.Textbox(label="Item", interactive=False, lines=1, max_lines=4, elem_id="hitl-facts")
-    for i in range(PANEL_SLOTS):
-        named[f"chat_{i}"] = _chat(i)
-        named[f"json_{i}"] = gr.JSON(visible=False, elem_id=f"hitl-json-{i}", open=True, max_height=640)
-        named[f"text_{i}"] = gr.Textbox(
-            visible=False, interactive=False, lines=1, max_lines=40, elem_id=f"hitl-text-{i}"
-        )
+    _panel_slots(spec, named)
+    return _item_details(spec, named)
+
+
+def _panel_slots(spec: ReviewSpec, named: dict[str, Any]) -> None:
+    sides = spec.target == "pair"  # slots 1 and 2 hold outputs A and B, side by side (ui/pairwise.py)
+    with ExitStack() as row:
+        for i in range(PANEL_SLOTS):
+            if sides and i == 1:
+                row.enter_context(gr.Row(equal_height=False, elem_id="hitl-pair"))
+            if sides and i == 3:
+                row.close()
+            with ExitStack() as side:
+                if sides and i in (1, 2):
+                    side.enter_context(gr.Column(min_width=300, elem_id=f"hitl-side-{'ab'[i - 1]}"))
+                _panel_slot(named, i)
+
+
+def _panel_slot(named: dict[str, Any], i: int) -> None:
+    named[f"chat_{i}"] = _chat(i)
+    named[f"json_{i}"] = gr.JSON(visible=False, elem_id=f"hitl-json-{i}", open=True, max_height=640)
+    named[f"text_{i}"] = gr.Textbox(
+        visible=False, interactive=False, lines=1, max_lines=40, elem_id=f"hitl-text-{i}"
+    )
+
+
+def _item_details(spec: ReviewSpec, named: dict[str, Any]) -> tuple[gr.Dataframe, Any, Any, Any]:
     with gr.Accordion("Observation tree", open=True, visible=False, elem_id="hitl-tree-box") as tree_box:
         tree = gr.Dataframe(
             headers=TREE_HEADERS,
@@ -219,7 +247,9 @@ def build_layout(spec: ReviewSpec, *, show_logout: bool) -> FormWidgets:
                         elem_classes=["hitl-comment", *(["hitl-q", "hitl-text"] if required else [])],
                     )
             with gr.Row(elem_id="hitl-buttons"):
-                back = gr.Button("◀ Back (b)", elem_id="hitl-back", min_width=60)
+                # In a pair campaign `b` picks output B: Back is `p` (previous) there.
+                back_key = "p" if spec.target == "pair" else "b"
+                back = gr.Button(f"◀ Back ({back_key})", elem_id="hitl-back", min_width=60)
                 skip = gr.Button(
                     "Skip (s)", elem_id="hitl-skip", visible=spec.review.allow_skip, min_width=60
                 )

@@ -157,7 +157,12 @@ def item_screen(
     props: Props,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Outputs and hidden tab state for showing assignment ``a``."""
-    view = build_view(a.item, spec.display)
+    if a.item.pair is not None:  # a pair: input once, outputs A and B side by side
+        from hitl_pipeline.ui.pairwise import pair_item_view
+
+        view = pair_item_view(a.item, spec)
+    else:
+        view = build_view(a.item, spec.display)
     corrections = {q.score: view.correction_default for q in spec.questions if q.type == "correction"}
     notes = [notice] if notice else []
     if a.notice:  # quality: training feedback / a qualification round's result
@@ -175,7 +180,7 @@ def item_screen(
             spec, a.item.scores, a.answers, "**Automated scores** (you answered this item):"
         )
     show_scores = view.scores is not None and (not hidden_scores(spec) or a.revisiting)
-    kind_label = {"trace": "Trace", "observation": "Observation", "session": "Session"}.get(
+    kind_label = {"trace": "Trace", "observation": "Observation", "session": "Session", "pair": "Pair"}.get(
         view.kind, view.kind
     )
     out: dict[str, Any] = {
@@ -222,6 +227,10 @@ def item_screen(
     out["submit_button"] = props.block("submit_button", interactive=True)
     out["skip_button"] = props.block("skip_button", interactive=True)
     prefill = {q.score: to_widget(q, a.answers.get(q.score)) for q in spec.questions}
+    if a.item.pair is not None:  # the stored outcome of arm B → the pick as shown (A, B, tie)
+        from hitl_pipeline.ui.pairwise import widget_value
+
+        prefill = {q.score: widget_value(spec, a.item_key, q, a.answers.get(q.score)) for q in spec.questions}
     for q in spec.questions:
         if q.type == "correction" and prefill[q.score] is None:
             prefill[q.score] = corrections[q.score]

@@ -31,8 +31,9 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("y / n", "answer yes / no"),
     ("Enter", "on a choice: next question; on Submit: submit"),
     ("Ctrl+Enter / ⌘+Enter", "submit (also while typing)"),
+    ("a / b / t / x", "pairs: output A / output B is better, tie, both bad"),
     ("s", "skip this item"),
-    ("b", "back to the previous item"),
+    ("b", "back to the previous item (p in a pair campaign)"),
     ("?", "show / hide this help"),
     ("Esc", "close this help"),
 )
@@ -41,6 +42,8 @@ _HELP_ROWS = json.dumps([list(row) for row in SHORTCUTS], ensure_ascii=False)[1:
 
 
 def _kind(q: Any) -> str:
+    if getattr(q, "preference", False):
+        return "preference"
     if q.type == "numeric":
         return "scale" if scale_values(q) is not None else "number"
     return str(q.type)
@@ -60,7 +63,11 @@ def page_config(spec: ReviewSpec) -> dict[str, Any]:
                 "values": [str(to_widget(controller, v)) for v in q.when.values],
             }
         questions.append({"id": f"hitl-q-{i}", "kind": _kind(q), "when": when})
-    return {"questions": questions, "comment": "hitl-comment" if spec.comment == "required" else None}
+    return {
+        "questions": questions,
+        "comment": "hitl-comment" if spec.comment == "required" else None,
+        "pair": spec.target == "pair",
+    }
 
 
 def focus_js(spec: ReviewSpec) -> str:
@@ -148,6 +155,7 @@ HEAD = (
     if (kind === 'categorical') return /^[1-9]$/.test(key);
     if (kind === 'boolean') return /^[yn12]$/.test(key);
     if (kind === 'scale') return /^[0-9]$/.test(key);
+    if (kind === 'preference') return /^[abtx]$/.test(key);
     return false;
   };
   const choose = (box, kind, key) => {
@@ -155,6 +163,7 @@ HEAD = (
     let input = null;
     if (kind === 'categorical') input = inputs[Number(key) - 1];
     else if (kind === 'boolean') input = inputs.find((el) => el.value === ({ y: 'yes', 1: 'yes', n: 'no', 2: 'no' })[key]);
+    else if (kind === 'preference') input = inputs.find((el) => el.value === ({ a: 'A', b: 'B', t: 'tie', x: 'both_bad' })[key]);
     else if (kind === 'scale') {
       const label = (el) => (el.closest('label')?.innerText || el.value).trim();
       input = inputs.find((el) => label(el) === key) || (key === '0' ? inputs.find((el) => label(el) === '10') : null);
@@ -257,10 +266,10 @@ HEAD = (
     if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
     let done = false;
     if (e.key === 'Enter' && focused && focused !== 'hitl-submit' && t.type === 'radio') done = move(focused, 1);
-    else if (/^[0-9yn]$/.test(e.key)) done = answerKey(e, focused);
+    else if (/^[0-9yn]$/.test(e.key) || (cfg().pair && /^[abtx]$/.test(e.key))) done = answerKey(e, focused);
     if (!done && !/^[0-9]$/.test(e.key)) {
       if (e.key === 's') done = click('#hitl-skip');
-      else if (e.key === 'b') done = click('#hitl-back');
+      else if (e.key === (cfg().pair ? 'p' : 'b')) done = click('#hitl-back');
       else if (e.key === '?') { toggleHelp(); done = true; }
       else if (e.key === 'Escape') toggleHelp(false);
     }
@@ -302,6 +311,9 @@ CSS = """
 /* Wide content (tables, JSON, code) scrolls inside its own box, never the page sideways. */
 #hitl-item .table-wrap, #hitl-item .json-holder, #hitl-item .cm-editor { max-width: 100%; overflow-x: auto; }
 #hitl-facts textarea { font-size: 0.85rem; }
+/* A pair: outputs A and B side by side, each in its own box; stacked when there is no room. */
+#hitl-pair { flex-wrap: wrap; gap: 0.75rem; align-items: stretch; }
+#hitl-pair > .column { flex: 1 1 300px; border: 1px solid var(--border-color-primary, #ddd); border-radius: 8px; padding: 4px; }
 @media (max-width: 899px) {
   #hitl-main { flex-direction: column; }
   #hitl-item-col, #hitl-panel { width: 100% !important; flex: 1 1 auto !important; }
