@@ -316,6 +316,11 @@ def export_dataset(
     """
     if not name.strip() or "/" in name:
         raise ConfigError(f"dataset name {name!r}: give a non-empty name without '/'")
+    if spec.target == "pair":
+        raise ConfigError(
+            f"{spec.path}: a pair campaign has no single output per item to put in a dataset; "
+            "export the answers with `hitl export` instead"
+        )
     rows, considered = golden_rows(spec, source, name, conditions, home=home)
     if isinstance(source, Datasets) and output is None:
         _write_dataset(source, name, spec, rows)

@@ -9,6 +9,7 @@ choices) only when they differ from what this tab already shows, and plain value
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import hitl_pipeline.ui  # noqa: F401  (telemetry off before gradio loads)
@@ -220,8 +221,21 @@ def item_screen(
         "inspect_text": "",
     }
     show_others = bool(a.others) and (a.adjudication or not spec.review.blind)
+    others = a.others
+    if a.item.pair is not None:  # other reviewers' picks as shown (A, B, tie), not arm B's outcome
+        from hitl_pipeline.ui.pairwise import widget_value
+
+        others = tuple(
+            replace(
+                o,
+                answers={
+                    q: widget_value(spec, a.item_key, spec.question(q), v) for q, v in o.answers.items()
+                },
+            )
+            for o in others
+        )
     out["others"] = props.put(
-        "others", _others_rows(spec, a.others) if show_others else [], visible=show_others
+        "others", _others_rows(spec, others) if show_others else [], visible=show_others
     )
     out["questions_box"] = props.block("questions_box", visible=True)
     out["submit_button"] = props.block("submit_button", interactive=True)

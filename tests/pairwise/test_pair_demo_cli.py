@@ -44,3 +44,26 @@ def test_demo_pair_campaign_report(tmp_path: Path) -> None:
     assert "metadata.topic=shipping" in report.output
     gate = next(x for x in report.output.splitlines() if "win_rate(answer_preference)" in x)
     assert ("FAIL" in gate) == (report.exit_code == 1)
+
+
+def test_export_of_a_pair_campaign(tmp_path: Path) -> None:
+    runner = CliRunner()
+    home = tmp_path / "home"
+    spec = load_spec(SPEC)
+    source = get_source("local", Settings.from_env(home, environ={}))
+    try:
+        with open_campaign(spec, source, home=home, now=NOW, worker=False, start=False) as svc:
+            a = svc.open_next("ann")
+            assert a is not None
+            svc.submit("ann", a.item_key, answer_for(a, "tie"), "same")
+    finally:
+        source.close()
+    out = runner.invoke(app, ["export", str(SPEC), "--format", "jsonl", "--home", str(home)])
+    assert out.exit_code == 0, out.output
+    assert a.item_key in out.output and '"tie"' in out.output
+    ds = runner.invoke(
+        app, ["export", str(SPEC), "--to-dataset", "x", "--source", "local", "--home", str(home)]
+    )
+    assert ds.exit_code == 1 and "a pair campaign has no single output per item" in ds.output
+    status = runner.invoke(app, ["status", str(SPEC), "--home", str(home)])
+    assert status.exit_code == 0 and "1 answered" in status.output, status.output

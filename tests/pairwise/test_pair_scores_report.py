@@ -156,3 +156,25 @@ def test_two_reviewers_agreement_and_disputed_pairs(pair_store: LocalSource, hom
         picks = dict(d.answers)
         assert picks["lefty"] == "A" and picks["ann"] != "A"
     assert q.observed_agreement == 1 - len(q.disputed) / 10
+
+
+def test_consensus_and_adjudication_of_pairs(pair_store: LocalSource, home: Path) -> None:
+    extra = "  adjudicators: [judy]\nconsensus: {enabled: true}"
+    spec = pair_spec(campaign="pair-consensus", size=4, n=2, extra=extra)
+    with _campaign(spec, pair_store, home) as svc:
+        _review_all(svc, "ann", pick="A")
+        _review_all(svc, "bob", pick="A")  # agree everywhere: consensus = their pick
+        keys = [row.key for row in svc.state.items()]
+        rows = [r for k in keys for r in svc.state.outbox(item_key=k) if r.reviewer == "hitl:consensus"]
+        assert len(rows) == 2 * 4  # one consensus score on each trace of each pair
+        for k in keys:
+            (a_id, _), (b_id, _) = pair_traces(k.removeprefix("pair:"))
+            mine = {r.payload["trace_id"]: r.payload for r in rows if r.item_key == k}
+            assert set(mine) == {a_id, b_id}
+            left = left_arm(11, k)
+            b_outcome = "win" if left == "b" else "loss"  # both picked the left output
+            assert mine[b_id]["value"] == b_outcome and mine[a_id]["value"] == mirror(b_outcome)
+            assert mine[b_id]["metadata"]["hitl_consensus"] is True
+        drain(svc.state, pair_store, deadline=30)
+    report = make_report(spec, pair_store, home=home)
+    assert report.consensus and report.consensus[0].items == 4
