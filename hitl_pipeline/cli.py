@@ -292,8 +292,13 @@ def run(
 
     def ready(serving: Serving) -> None:
         typer.echo(
-            f"Queue: {serving.items} {loaded.target}(s), {serving.reviews_left} review(s) to do; "
-            f"answers go to {serving.destination}"
+            f"Queue: {serving.items} {loaded.target}(s), {serving.reviews_left} review(s) to do"
+            + (
+                " so far (adaptive overlap adds reviewers where answers disagree)"
+                if loaded.review.adaptive
+                else ""
+            )
+            + f"; answers go to {serving.destination}"
         )
         typer.echo(f"Review form: {serving.url}  ({serving.access})")
         typer.echo("Press Ctrl+C to stop; answers are saved as you go.")

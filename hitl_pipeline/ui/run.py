@@ -138,7 +138,11 @@ def serve_campaign(
         try:
             if on_ready is not None:
                 counts = service.state.counts(service.n)
-                left = max(0, counts.items * service.n - counts.reviews)
+                # Adaptive overlap: the review slots decided so far, not items × the maximum.
+                total = (
+                    service.overlap.total_slots() if service.overlap is not None else counts.items * service.n
+                )
+                left = max(0, total - counts.reviews)
                 on_ready(Serving(handle.url, access, counts.items, left, where))
             if block:
                 handle.wait()
