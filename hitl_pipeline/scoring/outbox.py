@@ -417,14 +417,14 @@ class Drainer:
         counts = self.state.outbox_counts()
         return counts["pending"], counts["sent"]
 
-    def seconds_until_due(self, *, hold: float = 0.0) -> float | None:
+    def seconds_until_due(self, *, hold: float = 0.0, gap: bool = True) -> float | None:
         """Seconds until the next send (held ``hold`` s to coalesce) or read-back is due (0 if due
         now), None when nothing is left."""
         pending = self.state.next_due_at("pending")
         if pending is not None and hold > 0:
             pending += timedelta(seconds=hold)
         sent = self.state.next_due_at("sent")
-        if sent is not None:
+        if sent is not None and gap:
             sent = max(sent, self._next_confirm)  # no read-back round before the gap is over
         dues = [d for d in (pending, sent) if d is not None]
         if not dues:
@@ -630,7 +630,10 @@ class OutboxWorker:
                 busy = time.monotonic() - self._last_send < 1.5 * self.write_window
                 busy = busy or self.drainer.state.next_due_at("pending") is not None
                 self.drainer.confirm(gap=self.confirm_gap if busy else 0.0)
-                wait = self.drainer.seconds_until_due(hold=self.write_window)
+                idle_in = 1.5 * self.write_window - (time.monotonic() - self._last_send)
+                wait = self.drainer.seconds_until_due(hold=self.write_window, gap=busy)
+                if busy and idle_in > 0:  # look again when the stream of answers may have ended
+                    wait = idle_in if wait is None else min(wait, idle_in)
             except Exception:
                 log.exception("outbox round failed; retrying in %.1fs", self.poll_interval)
                 wait = None
