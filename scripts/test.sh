@@ -25,8 +25,9 @@ if [ "${HITL_SKIP_INSTALL:-0}" != "1" ] && ! ls /usr/lib/postgresql/*/bin/initdb
     $SUDO apt-get update
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
 fi
-# A missing PostgreSQL is then a failure, not a skip.
+# A missing PostgreSQL or Chromium is then a failure, not a skip.
 export HITL_REQUIRE_POSTGRES=1
+export HITL_REQUIRE_CHROMIUM=1
 
 export GRADIO_ANALYTICS_ENABLED=False
 export HF_HUB_DISABLE_TELEMETRY=1

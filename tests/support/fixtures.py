@@ -60,13 +60,16 @@ CHROMIUM_ARGS = (
 
 @pytest.fixture(scope="session")
 def chromium_browser() -> Iterator[Any]:
-    """One headless Chromium for the whole session, shared by every browser test.
+    """One headless Chromium for the whole session, shared by every browser test; skipped when
+    /usr/bin/chromium is missing, unless HITL_REQUIRE_CHROMIUM=1 (scripts/test.sh sets it).
 
     Playwright's sync API allows a single running instance per thread: a test that calls
     ``sync_playwright()`` itself fails ("Sync API inside the asyncio loop") once another test
     holds a session-wide one. Use this fixture (``browser.new_context()`` per test) instead.
     """
     if not CHROMIUM.exists():
+        if os.environ.get("HITL_REQUIRE_CHROMIUM") == "1":
+            pytest.fail("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
         pytest.skip("Chromium is not installed: apt-get install -y chromium (scripts/test.sh does)")
     from playwright.sync_api import sync_playwright
 
