@@ -424,7 +424,8 @@ def _open_source(name: str | None, home: Path, request_budget: str | None = None
         # First use on this machine: say where the data came from (stderr keeps stdout parseable).
         typer.echo(
             f"No local store yet: created {getattr(source, 'path', '')} with the demo data "
-            "(400 customer-support traces, October 2026). Use --source langfuse for real data.",
+            "(400 customer-support traces, October 2026, and a 60-trace prompt v1 vs v2 run, November 2026). "
+            "Use --source langfuse for real data.",
             err=True,
         )
     return source
