@@ -84,3 +84,28 @@ def test_pair_campaign_on_langfuse(fake: LangfuseFake, tmp_path: Path, match: st
             assert {r.item_key: r.answers["answer_preference"] for r in svc.state.reviews()} == picks
     finally:
         src.close()
+
+
+@pytest.mark.parametrize("mode", ["v4", "v3"])
+def test_configs_sync_creates_the_preference_configs(mode: str, tmp_path: Path) -> None:
+    from hitl_pipeline.scoring.configs import resolve_configs
+    from hitl_pipeline.spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[2] / "specs" / "pairwise_release.yaml")
+    with LangfuseFake(mode=mode) as server:
+        src = _source(server)
+        try:
+            created = resolve_configs(spec, src, create=True)
+            assert created["answer_preference"].data_type == "CATEGORICAL"
+            assert created["answer_preference"].categories == (
+                ("win", 2.0),
+                ("tie", 1.0),
+                ("loss", 0.0),
+                ("both_bad", -1.0),
+            )
+            assert created["tone_preference"].categories == (("win", 2.0), ("tie", 1.0), ("loss", 0.0))
+            again = resolve_configs(spec, src, create=False)  # matched, not created twice
+            assert {k: c.id for k, c in again.items()} == {k: c.id for k, c in created.items()}
+            assert len(server.config_dicts()) == 2
+        finally:
+            src.close()
