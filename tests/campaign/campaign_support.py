@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import hitl_pipeline.spec  # noqa: F401  (import order: the spec package first)
+from hitl_pipeline.campaign.state.location import StateLocation, campaign_schema
 from hitl_pipeline.model import ScoreConfig
 from hitl_pipeline.sources.local import LocalSource
 from hitl_pipeline.spec import load_spec_text
@@ -116,3 +118,17 @@ class Clock:
 
     def advance(self, **kw: float) -> None:
         self.now = self.now + timedelta(**kw)
+
+
+def lose_state(home: Path, campaign: str) -> None:
+    """Delete a campaign's state wherever it is, as on a new machine: its SQLite file (with its WAL),
+    or its PostgreSQL schema when HITL_STATE_URL names a database."""
+    location = StateLocation.of(home, campaign)
+    if location.url is None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{location.path}{suffix}").unlink(missing_ok=True)
+        return
+    import psycopg
+
+    with psycopg.connect(location.url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{campaign_schema(campaign)}" CASCADE')

@@ -12,11 +12,15 @@ from typing import Any
 import pytest
 
 from hitl_pipeline.campaign.annotation_queue import QueueMirror
-from hitl_pipeline.campaign.lifecycle import campaign_db_path, open_campaign, sync
+from hitl_pipeline.campaign.lifecycle import open_campaign, sync
 from hitl_pipeline.sources.demo import generate_demo
 from hitl_pipeline.sources.langfuse import LangfuseSource
 from hitl_pipeline.spec import load_spec_text
+from tests.campaign.campaign_support import lose_state
 from tests.report.langfuse_extras import InteropFake
+
+# Every test here runs on both state engines (SQLite files; a real PostgreSQL through HITL_STATE_URL).
+pytestmark = pytest.mark.usefixtures("state_url")
 
 SPEC = load_spec_text(
     """
@@ -119,7 +123,7 @@ def test_queue_items_added_once_and_completed_after_confirmation(
     assert patches == 1
 
     # A lost campaign state (another machine): the queue and its items are adopted, not duplicated.
-    campaign_db_path(home, SPEC.campaign).unlink()
+    lose_state(home, SPEC.campaign)
     svc = _open(source, home)
     try:
         assert len(fake.queue_items) == len(keys) and len(fake.queues) == 1

@@ -126,6 +126,9 @@ from hitl_pipeline.sources.local import LocalSource  # noqa: E402
 from hitl_pipeline.spec.model import Consensus  # noqa: E402
 from tests.campaign.campaign_support import Clock, demo_configs, make_spec  # noqa: E402
 
+# Every test here runs on both state engines (SQLite files; a real PostgreSQL through HITL_STATE_URL).
+pytestmark = pytest.mark.usefixtures("state_url")
+
 REVIEWERS = ("ann", "bob", "cy")
 # Per item position: each reviewer's (quality, helpfulness, correct).
 PLAN: list[dict[str, tuple[str, float, bool]]] = [

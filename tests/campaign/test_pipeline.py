@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,16 @@ from hitl_pipeline.campaign.export import EXPORT_COLUMNS, export
 from hitl_pipeline.campaign.lifecycle import campaign_db_path, dry_run, open_campaign, sync
 from hitl_pipeline.campaign.service import CampaignService
 from hitl_pipeline.campaign.state import CampaignState
+from hitl_pipeline.campaign.state.location import StateLocation
 from hitl_pipeline.campaign.status import status
 from hitl_pipeline.scoring.scores import score_id
 from hitl_pipeline.sources.local import LocalSource
 from hitl_pipeline.spec.codec import spec_from_json, spec_to_json
 from hitl_pipeline.spec.model import ReviewSpec
-from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs, make_spec
+from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs, lose_state, make_spec
+
+# Every test here runs on both state engines (SQLite files; a real PostgreSQL through HITL_STATE_URL).
+pytestmark = pytest.mark.usefixtures("state_url")
 
 GOOD = {"support_quality": "excellent", "helpfulness": 4, "factually_correct": True}
 POOR = {
@@ -44,14 +47,19 @@ def _open(spec: ReviewSpec, store: LocalSource, home: Path, clock: Clock, **kw: 
     )
 
 
-def test_state_file_meta_and_migrations(store: LocalSource, home: Path, clock: Clock) -> None:
+def test_state_file_meta_and_migrations(
+    store: LocalSource, home: Path, clock: Clock, state_url: str | None
+) -> None:
     spec = make_spec(size=5)
     with _open(spec, store, home, clock) as svc:
-        assert (
-            svc.state.path
-            == campaign_db_path(home, spec.campaign)
-            == home / "campaigns" / f"{spec.campaign}.db"
-        )
+        if state_url is None:
+            assert (
+                svc.state.path
+                == campaign_db_path(home, spec.campaign)
+                == home / "campaigns" / f"{spec.campaign}.db"
+            )
+        else:  # the campaign's schema of the state database
+            assert f"(schema c_{spec.campaign})" in svc.state.where
         meta = svc.state.meta()
         assert (meta.campaign, meta.spec_hash, meta.spec_version, meta.now) == (
             spec.campaign,
@@ -68,7 +76,8 @@ def test_state_file_meta_and_migrations(store: LocalSource, home: Path, clock: C
             "0005_quality",
             "0006_process_locks",
         ]
-        assert svc.state.db.query("PRAGMA journal_mode")[0][0] == "wal"
+        if state_url is None:
+            assert svc.state.db.query("PRAGMA journal_mode")[0][0] == "wal"
         assert [r.key for r in svc.state.items()] == dry_run(spec, store, DEMO_NOW).keys
         assert set(svc.state.load_configs()) == {
             "support_quality",
@@ -112,10 +121,7 @@ def test_resume_from_the_source_after_losing_the_state(store: LocalSource, home:
                 done.append((a.item_key, who))
     report = sync(spec, store, home=home, deadline=10)
     assert report.done and report.confirmed == 14
-    for suffix in ("", "-wal", "-shm"):  # a new machine: the campaign state is gone
-        p = Path(f"{campaign_db_path(home, spec.campaign)}{suffix}")
-        if p.exists():
-            os.remove(p)
+    lose_state(home, spec.campaign)  # a new machine: the campaign state is gone
     with _open(spec, store, home, clock) as svc:
         restored = {(r.item_key, r.reviewer): r for r in svc.state.reviews()}
         assert set(restored) == set(done)
@@ -221,7 +227,7 @@ def test_state_is_shared_safely_by_two_connections(store: LocalSource, home: Pat
         a = svc.open_next("ann")
         assert a is not None
         svc.submit("ann", a.item_key, GOOD, None)
-        other = CampaignState(svc.state.path)  # e.g. `hitl status` while the server runs
+        other = StateLocation.of(home, spec.campaign).open()  # e.g. `hitl status` while the server runs
         try:
             assert other.counts(1).reviews == 1
         finally:
@@ -305,12 +311,12 @@ def test_a_spec_whose_configs_do_not_match_leaves_no_state(
     broken = load_spec_text(text, "<broken>")
     with pytest.raises(ConfigError, match="helpfulness"):
         open_campaign(broken, store, home=home, now=DEMO_NOW, clock=clock, worker=False)
-    assert not campaign_db_path(home, good.campaign).exists()
+    assert not StateLocation.of(home, good.campaign).exists()
     with open_campaign(good, store, home=home, now=DEMO_NOW, clock=clock, worker=False) as svc:
         assert svc.state.meta().spec_hash == good.spec_hash
     # A new version whose configs do not match is refused before the running version is archived.
     with pytest.raises(ConfigError, match="helpfulness"):
         open_campaign(broken, store, home=home, now=DEMO_NOW, clock=clock, worker=False, new_version=True)
-    assert not campaign_db_path(home, good.campaign).with_name(f"{good.campaign}.v1.db").exists()
+    assert not StateLocation.of(home, good.campaign).archive_exists(1)
     with open_campaign(good, store, home=home, now=DEMO_NOW, clock=clock, worker=False) as svc:
         assert (svc.state.meta().spec_version, svc.state.meta().spec_hash) == (1, good.spec_hash)

@@ -18,13 +18,16 @@ import pytest
 
 from hitl_pipeline.campaign.lifecycle import open_campaign
 from hitl_pipeline.campaign.service import CampaignService
-from hitl_pipeline.campaign.state import CampaignState
+from hitl_pipeline.campaign.state.location import StateLocation
 from hitl_pipeline.errors import CampaignError, ScoreValidationError, SourceError
 from hitl_pipeline.model import Item, ItemRef
 from hitl_pipeline.scoring.scores import score_id
 from hitl_pipeline.sources.local import LocalSource
 from hitl_pipeline.spec.model import ReviewSpec
 from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs, make_spec
+
+# Every test here runs on both state engines (SQLite files; a real PostgreSQL through HITL_STATE_URL).
+pytestmark = pytest.mark.usefixtures("state_url")
 
 GOOD = {"support_quality": "excellent", "helpfulness": 4, "factually_correct": True}
 
@@ -304,13 +307,14 @@ def test_sigkill_between_answer_and_outbox_leaves_nothing_half_written(
     with open_service(spec, store, home, clock) as svc:
         a = svc.open_next("ann")
         assert a is not None
-        db = svc.state.path
+    # The campaign's state wherever it is (its SQLite file, or its PostgreSQL schema: HITL_STATE_URL).
     script = textwrap.dedent(
         f"""
         import os, json
-        from hitl_pipeline.campaign.state import CampaignState, OutboxEntry
+        from hitl_pipeline.campaign.state import OutboxEntry
+        from hitl_pipeline.campaign.state.location import StateLocation
         from datetime import datetime, UTC
-        st = CampaignState({str(db)!r})
+        st = StateLocation.of({str(home)!r}, {spec.campaign!r}).open()
         def die(*a):
             os.kill(os.getpid(), 9)  # SIGKILL mid-transaction: answers written, outbox not
         st.write_outbox = die
@@ -321,7 +325,7 @@ def test_sigkill_between_answer_and_outbox_leaves_nothing_half_written(
     )
     proc = subprocess.run([sys.executable, "-c", script], cwd=os.getcwd(), capture_output=True, timeout=60)
     assert proc.returncode == -9, proc.stderr.decode()
-    st = CampaignState(db)
+    st = StateLocation.of(home, spec.campaign).open()
     try:
         assert st.review(a.item_key, "ann") is None
         assert st.db.query("SELECT COUNT(*) FROM answers")[0][0] == 0

@@ -28,6 +28,9 @@ from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs, make_
 from tests.campaign.legacy_state import make_legacy_state
 from tests.support.langfuse_fake import LangfuseFake
 
+# Every test here runs on both state engines (SQLite files; a real PostgreSQL through HITL_STATE_URL).
+pytestmark = pytest.mark.usefixtures("state_url")
+
 GOOD = {"support_quality": "excellent", "helpfulness": 4, "factually_correct": True}
 POOR = {"support_quality": "poor", "helpfulness": 1, "factually_correct": False, "reviewer_notes": "wrong"}
 FAST = Backoff(base=0.001, cap=0.01)

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hitl_pipeline.campaign.lifecycle import open_campaign
 from hitl_pipeline.campaign.service import CampaignService
 from hitl_pipeline.campaign.status import status
@@ -17,6 +19,9 @@ from hitl_pipeline.model import Score, ScoreWrite, WriteResult
 from hitl_pipeline.scoring.outbox import Backoff, Drainer, OutboxWorker, drain
 from hitl_pipeline.sources.local import LocalSource
 from tests.campaign.campaign_support import DEMO_NOW, Clock, demo_configs, make_spec
+
+# Every test here runs on both state engines (SQLite files; a real PostgreSQL through HITL_STATE_URL).
+pytestmark = pytest.mark.usefixtures("state_url")
 
 GOOD = {"support_quality": "excellent", "helpfulness": 4, "factually_correct": True}
 FAST = Backoff(base=0.001, cap=0.01)
