@@ -13,10 +13,11 @@ shared by every database hitl keeps (the local store, each campaign's state).
 
 Why plain DB-API per engine and not SQLAlchemy Core + Alembic
 -------------------------------------------------------------
-Measured, not assumed: the submit path is a dozen short statements in one transaction, and its
-cost is dominated by the driver and the commit's fsync, so a query builder would have little to
-save and something to add per statement (see bench/README.md, "Database layer"). What decided
-it:
+Measured, not assumed (``bench/bench_db_layer.py``, figures in bench/README.md): the submit path is
+a dozen short statements in one transaction; through SQLAlchemy Core's ``text()`` the same
+transaction took 3.2× as long before the commit (≈ 15 µs more per statement) and 1.6× with the
+state's fsync'd commit, and the submit path before/after this layer is recorded there too
+(``bench/bench_submit.py``: no worse). What decided it:
 
 * The SQL is hand-written and already portable once four SQLite-isms are gone (two-argument
   ``MAX``/``MIN``, ``INSERT OR …``, ``rowid``, boolean sums); the two engines then differ only in
