@@ -551,6 +551,11 @@ def sync(
         f"{report.pending} pending, {report.unconfirmed} not visible yet "
         f"({report.requests} write request(s), {report.retried} retried)"
     )
+    if report.waited_for:
+        typer.echo(
+            f"another process is sending this campaign's scores ({report.waited_for}); "
+            "this sync waited for it instead of sending them twice"
+        )
     if report.left_over:
         raise HitlError(
             f"not every score is confirmed: {report.left_over} left ({report.left_failed} failed, "

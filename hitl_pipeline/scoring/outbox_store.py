@@ -121,7 +121,9 @@ class OutboxStore:
         )
         confirmed = stamp if status == "confirmed" else None
         reached = 0 if status == "pending" else 1
-        for e in entries:
+        # In score id order, like mark(): two transactions touching the same rows lock them in
+        # the same order (no deadlock between an edit and the drainer on PostgreSQL).
+        for e in sorted(entries, key=lambda e: e.score_id):
             tx.execute(
                 """INSERT INTO outbox (score_id, item_key, reviewer, question, payload_json, status, revision,
                                        attempts, next_attempt_at, created_at, updated_at,
@@ -210,7 +212,7 @@ class OutboxStore:
         with self.db.transaction() as tx:
             tx.executemany(
                 "UPDATE outbox SET next_attempt_at = ? WHERE score_id = ? AND revision = ?",
-                [(aware_us(at[score_id]), score_id, revision) for score_id, revision in rows],
+                [(aware_us(at[score_id]), score_id, revision) for score_id, revision in sorted(rows)],
             )
 
     def mark(
@@ -246,7 +248,7 @@ class OutboxStore:
         if not rows:
             return 0
         with self.db.transaction() as tx:
-            for score_id, revision in rows:
+            for score_id, revision in sorted(rows):
                 changed += tx.execute(sql, (*values, score_id, revision)).rowcount
         return changed
 
