@@ -55,6 +55,11 @@ class CampaignState(ItemStore, LeaseStore, ReviewStore, OutboxStore, ExportQueri
             self.db = path
             self.path = Path(path.where)  # not a file: for messages only
         else:
+            if str(path).startswith(("postgresql:", "postgres:")):
+                raise ConfigError(
+                    f"{path} is a PostgreSQL state, not a file: open it with its location "
+                    "(hitl_pipeline.campaign.state.location.StateLocation)"
+                )
             self.path = Path(path)
             self.db = SQLiteDatabase(
                 self.path,
