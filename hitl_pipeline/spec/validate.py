@@ -12,7 +12,7 @@ import difflib
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, TypeGuard
@@ -215,83 +215,131 @@ def _elsewhere(key: str, path: JsonPath) -> tuple[str, str] | None:
 
 
 def _simple(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIssue:
-    inst = err.instance
-    kind = err.validator
-    value = err.validator_value
+    handler = _SIMPLE_HANDLERS.get(str(err.validator))
+    if handler is not None:
+        return handler(err, path, loaded)
+    return loaded.issue(path, f"does not satisfy the spec format here (JSON Schema rule '{err.validator}')")
+
+
+def _type_issue(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIssue:
+    expected = _expected_types(err.schema)
+    fix = _quote_hint(path, expected, loaded) or _number_hint(err.instance, expected)
+    return loaded.issue(path, f"expected {_or(expected)}, found {_kind(err.instance)}{fix}")
+
+
+def _enum_issue(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIssue:
+    inst, value = err.instance, err.validator_value
+    options = ", ".join(_show(v).strip("'") for v in value)
+    hint = _suggest(inst, [str(v) for v in value]) if isinstance(inst, str) else None
+    extra = f" (did you mean '{hint}'?)" if hint else ""
+    return loaded.issue(path, f"{_show(inst)} is not one of {options}{extra}")
+
+
+def _const_issue(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIssue:
+    return loaded.issue(path, f"must be {_show(err.validator_value)}, found {_show(err.instance)}")
+
+
+def _pattern_issue(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIssue:
+    inst, value = err.instance, err.validator_value
     last = path[-1] if path else None
-    if kind == "type":
-        expected = _expected_types(err.schema)
-        fix = _quote_hint(path, expected, loaded) or _number_hint(inst, expected)
-        return loaded.issue(path, f"expected {_or(expected)}, found {_kind(inst)}{fix}")
-    if kind == "enum":
-        options = ", ".join(_show(v).strip("'") for v in value)
-        hint = _suggest(inst, [str(v) for v in value]) if isinstance(inst, str) else None
-        extra = f" (did you mean '{hint}'?)" if hint else ""
-        return loaded.issue(path, f"{_show(inst)} is not one of {options}{extra}")
-    if kind == "const":
-        return loaded.issue(path, f"must be {_show(value)}, found {_show(inst)}")
-    if kind == "pattern":
-        if "propertyNames" in err.absolute_schema_path:
-            # A bad key (e.g. in filters.metadata): point at the key itself.
-            help_text = _PATTERN_HELP.get(value, f"does not match {value}")
-            return loaded.issue((*path, inst), f"key {_show(inst)} {help_text}", key=True)
-        if last in ("from", "to"):
-            return loaded.issue(path, f"{_show(inst)} {_TIME_HELP}")
-        if last == "by":
-            return loaded.issue(path, f"{_show(inst)} {_BY_HELP}")
-        help_text = _PATTERN_HELP.get(value, f"does not match the pattern {value}")
-        return loaded.issue(path, f"{_show(inst)} {help_text}")
-    if kind in ("minLength", "maxLength"):
-        if len(path) == 3 and path[0] == "questions" and last == "score" and isinstance(inst, str):
-            problem = config_name_problem(inst) or "is not a valid score name"
-            return loaded.issue(path, f"score name {_show(inst)} {problem} (Langfuse score config name rule)")
-        if kind == "minLength" and value == 1:
-            return loaded.issue(path, "must not be empty")
-        if kind == "minLength":
-            return loaded.issue(path, f"must be at least {value} characters long")
-        return loaded.issue(path, f"is {len(inst)} characters long, at most {value} are allowed")
-    if kind == "minItems":
-        if path == ("questions",):
-            return loaded.issue(path, "at least one question is needed")
-        if last == "categories":
-            return loaded.issue(
-                path, f"a categorical question needs at least {value} categories, found {len(inst)}"
-            )
-        return loaded.issue(
-            path, f"needs at least {value} item{'s' if value != 1 else ''}, found {len(inst)}"
+    if "propertyNames" in err.absolute_schema_path:
+        # A bad key (e.g. in filters.metadata): point at the key itself.
+        help_text = _PATTERN_HELP.get(value, f"does not match {value}")
+        return loaded.issue((*path, inst), f"key {_show(inst)} {help_text}", key=True)
+    if last in ("from", "to"):
+        return loaded.issue(path, f"{_show(inst)} {_TIME_HELP}")
+    if last == "by":
+        return loaded.issue(path, f"{_show(inst)} {_BY_HELP}")
+    help_text = _PATTERN_HELP.get(value, f"does not match the pattern {value}")
+    return loaded.issue(path, f"{_show(inst)} {help_text}")
+
+
+def _length_issue(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIssue:
+    inst, value, kind = err.instance, err.validator_value, err.validator
+    last = path[-1] if path else None
+    if len(path) == 3 and path[0] == "questions" and last == "score" and isinstance(inst, str):
+        problem = config_name_problem(inst) or "is not a valid score name"
+        return loaded.issue(path, f"score name {_show(inst)} {problem} (Langfuse score config name rule)")
+    if kind == "minLength" and value == 1:
+        return loaded.issue(path, "must not be empty")
+    if kind == "minLength":
+        return loaded.issue(path, f"must be at least {value} characters long")
+    return loaded.issue(path, f"is {len(inst)} characters long, at most {value} are allowed")
+
+
+def _min_items_issue(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIssue:
+    inst, value = err.instance, err.validator_value
+    if path == ("questions",):
+        return loaded.issue(path, "at least one question is needed")
+    if path and path[-1] == "categories":
+        return loaded.issue(path, f"a categorical question needs at least {value} categories, found {len(inst)}")
+    return loaded.issue(path, f"needs at least {value} item{'s' if value != 1 else ''}, found {len(inst)}")
+
+
+def _first_duplicate(items: list[Any]) -> Any:
+    seen: set[str] = set()
+    for item in items:
+        # JSON text as the key: hashable for every item, and 1 == 1.0 as in JSON Schema.
+        key = (
+            json.dumps(item, sort_keys=True)
+            if not isinstance(item, float) or not item.is_integer()
+            else str(int(item))
         )
-    if kind == "uniqueItems":
-        seen: set[str] = set()
-        dup = None
-        for item in inst:
-            # JSON text as the key: hashable for every item, and 1 == 1.0 as in JSON Schema.
-            key = (
-                json.dumps(item, sort_keys=True)
-                if not isinstance(item, float) or not item.is_integer()
-                else str(int(item))
-            )
-            if key in seen:
-                dup = item
-                break
-            seen.add(key)
-        return loaded.issue(path, f"lists {_show(dup)} more than once")
-    if kind == "minimum":
-        return loaded.issue(path, f"{_show(inst)} is less than the minimum {_show(value)}")
-    if kind == "maximum":
-        return loaded.issue(path, f"{_show(inst)} is greater than the maximum {_show(value)}")
-    if kind == "exclusiveMinimum":
-        return loaded.issue(path, f"must be greater than {_show(value)}, found {_show(inst)}")
-    if kind == "exclusiveMaximum":
-        return loaded.issue(path, f"must be less than {_show(value)}, found {_show(inst)}")
-    if kind in ("minProperties", "maxProperties") and last == "when":
+        if key in seen:
+            return item
+        seen.add(key)
+    return None
+
+
+def _unique_items_issue(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIssue:
+    return loaded.issue(path, f"lists {_show(_first_duplicate(err.instance))} more than once")
+
+
+#: The bound rules: message template over the found value and the rule's bound.
+_BOUND_MESSAGES = {
+    "minimum": "{inst} is less than the minimum {value}",
+    "maximum": "{inst} is greater than the maximum {value}",
+    "exclusiveMinimum": "must be greater than {value}, found {inst}",
+    "exclusiveMaximum": "must be less than {value}, found {inst}",
+}
+
+
+def _bound_issue(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIssue:
+    template = _BOUND_MESSAGES[str(err.validator)]
+    return loaded.issue(path, template.format(inst=_show(err.instance), value=_show(err.validator_value)))
+
+
+def _properties_issue(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -> SpecIssue:
+    kind, value = err.validator, err.validator_value
+    if path and path[-1] == "when":
         if kind == "minProperties":
             return loaded.issue(path, "needs a condition next to 'question': one of equals, not_equals or in")
         return loaded.issue(path, "give exactly one of equals, not_equals or in (next to 'question')")
+    plural = "s" if value != 1 else ""
     if kind == "minProperties":
-        return loaded.issue(path, f"needs at least {value} key{'s' if value != 1 else ''}")
-    if kind == "maxProperties":
-        return loaded.issue(path, f"allows at most {value} key{'s' if value != 1 else ''}")
-    return loaded.issue(path, f"does not satisfy the spec format here (JSON Schema rule '{kind}')")
+        return loaded.issue(path, f"needs at least {value} key{plural}")
+    return loaded.issue(path, f"allows at most {value} key{plural}")
+
+
+_SimpleHandler = Callable[[ValidationError, JsonPath, LoadedYaml], SpecIssue]
+
+#: One message builder per JSON Schema rule (anything else gets the generic message).
+_SIMPLE_HANDLERS: dict[str, _SimpleHandler] = {
+    "type": _type_issue,
+    "enum": _enum_issue,
+    "const": _const_issue,
+    "pattern": _pattern_issue,
+    "minLength": _length_issue,
+    "maxLength": _length_issue,
+    "minItems": _min_items_issue,
+    "uniqueItems": _unique_items_issue,
+    "minimum": _bound_issue,
+    "maximum": _bound_issue,
+    "exclusiveMinimum": _bound_issue,
+    "exclusiveMaximum": _bound_issue,
+    "minProperties": _properties_issue,
+    "maxProperties": _properties_issue,
+}
 
 
 _NUMBER_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -796,89 +844,106 @@ def _quality_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIs
     questions = _question_names(data)
     listed = data.get("questions")
     for i, q in enumerate(listed if isinstance(listed, list) else []):
-        if not isinstance(q, dict):
-            continue
-        if "compare_range" in q:
-            rng = q["compare_range"]
-            if q.get("type") != "numeric" or not q.get("compare_with"):
-                yield loaded.issue(
-                    ("questions", i, "compare_range"),
-                    "only numeric questions with compare_with have a compared score to rescale",
-                    key=True,
-                )
-            elif isinstance(rng, list) and len(rng) == 2 and all(map(_is_number, rng)) and rng[0] >= rng[1]:
-                yield loaded.issue(("questions", i, "compare_range"), "must be [smaller, larger]")
+        if isinstance(q, dict) and "compare_range" in q:
+            yield from _compare_range_issues(i, q, loaded)
     quality = data.get("quality")
     if isinstance(quality, dict):
-        for section in ("gold_scores", "tolerance"):
-            mapping = quality.get(section)
-            for name in mapping if isinstance(mapping, dict) else {}:
-                q = questions.get(name)
-                path: JsonPath = ("quality", section, name)
-                if q is None:
-                    hint = _suggest(name, questions)
-                    yield loaded.issue(
-                        path,
-                        f"no question writes score {_show(name)}"
-                        + (f" (did you mean {_show(hint)}?)" if hint else ""),
-                        key=True,
-                    )
-                elif section == "tolerance" and q.get("type") != "numeric":
-                    yield loaded.issue(path, "a tolerance only applies to numeric questions", key=True)
-                elif q.get("type") not in GRADED_TYPES:
-                    yield loaded.issue(
-                        path, f"{q.get('type')} questions have no single right answer to grade", key=True
-                    )
-        has_gold = bool(quality.get("gold_file")) or bool(quality.get("gold_scores"))
-        for section in ("qualification", "honeypots"):
-            if section in quality and not has_gold:
-                yield loaded.issue(
-                    ("quality", section),
-                    f"{section} needs gold answers: set quality.gold_file or quality.gold_scores",
-                    key=True,
-                )
+        yield from _quality_section_issues(quality, questions, loaded)
     gates = data.get("gates")
     for i, gate in enumerate(gates if isinstance(gates, list) else []):
-        if not isinstance(gate, dict):
-            continue
-        metric, name = gate.get("metric"), gate.get("question")
-        base: JsonPath = ("gates", i)
-        if metric in ("alpha", "judge"):
-            if name is None:
-                yield loaded.issue(base, f"a {metric} gate needs the question it applies to (question: …)")
-                continue
-            if not isinstance(name, str):
-                continue  # the schema reports the type
+        if isinstance(gate, dict):
+            yield from _gate_issues(data, i, gate, questions, loaded)
+
+
+def _compare_range_issues(i: int, q: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIssue]:
+    rng = q["compare_range"]
+    if q.get("type") != "numeric" or not q.get("compare_with"):
+        yield loaded.issue(
+            ("questions", i, "compare_range"),
+            "only numeric questions with compare_with have a compared score to rescale",
+            key=True,
+        )
+    elif isinstance(rng, list) and len(rng) == 2 and all(map(_is_number, rng)) and rng[0] >= rng[1]:
+        yield loaded.issue(("questions", i, "compare_range"), "must be [smaller, larger]")
+
+
+def _no_such_score(name: Any, questions: dict[str, dict[str, Any]]) -> str:
+    """The message for a score name no question writes, with a close spelling if there is one."""
+    hint = _suggest(name, questions)
+    return f"no question writes score {_show(name)}" + (f" (did you mean {_show(hint)}?)" if hint else "")
+
+
+def _has_gold(quality: Any) -> bool:
+    return isinstance(quality, dict) and bool(quality.get("gold_file") or quality.get("gold_scores"))
+
+
+def _quality_section_issues(
+    quality: dict[str, Any], questions: dict[str, dict[str, Any]], loaded: LoadedYaml
+) -> Iterator[SpecIssue]:
+    for section in ("gold_scores", "tolerance"):
+        mapping = quality.get(section)
+        for name in mapping if isinstance(mapping, dict) else {}:
             q = questions.get(name)
+            path: JsonPath = ("quality", section, name)
             if q is None:
-                hint = _suggest(str(name), questions)
-                yield loaded.issue(
-                    (*base, "question"),
-                    f"no question writes score {_show(name)}"
-                    + (f" (did you mean {_show(hint)}?)" if hint else ""),
-                )
+                yield loaded.issue(path, _no_such_score(name, questions), key=True)
+            elif section == "tolerance" and q.get("type") != "numeric":
+                yield loaded.issue(path, "a tolerance only applies to numeric questions", key=True)
             elif q.get("type") not in GRADED_TYPES:
                 yield loaded.issue(
-                    (*base, "question"), f"{q.get('type')} questions have no agreement statistics"
+                    path, f"{q.get('type')} questions have no single right answer to grade", key=True
                 )
-            elif metric == "judge" and not q.get("compare_with"):
-                yield loaded.issue(
-                    (*base, "question"),
-                    f"question {_show(name)} has no compare_with: there is no automated score to gate",
-                )
-        elif metric == "win_rate":
-            yield from _win_rate_gate_issues(data, gate, base, loaded)
-        elif name is not None:
+    has_gold = _has_gold(quality)
+    for section in ("qualification", "honeypots"):
+        if section in quality and not has_gold:
             yield loaded.issue(
-                (*base, "question"), f"a {metric} gate applies to the whole campaign", key=True
+                ("quality", section),
+                f"{section} needs gold answers: set quality.gold_file or quality.gold_scores",
+                key=True,
             )
-        if metric == "reviewer_accuracy" and not (
-            isinstance(quality, dict) and (quality.get("gold_file") or quality.get("gold_scores"))
-        ):
-            yield loaded.issue(
-                (*base, "metric"),
-                "reviewer accuracy needs gold answers: set quality.gold_file or gold_scores",
-            )
+
+
+def _gate_issues(
+    data: dict[str, Any],
+    i: int,
+    gate: dict[str, Any],
+    questions: dict[str, dict[str, Any]],
+    loaded: LoadedYaml,
+) -> Iterator[SpecIssue]:
+    metric, name = gate.get("metric"), gate.get("question")
+    base: JsonPath = ("gates", i)
+    if metric in ("alpha", "judge"):
+        if name is None:
+            yield loaded.issue(base, f"a {metric} gate needs the question it applies to (question: …)")
+            return
+        if isinstance(name, str):  # otherwise the schema reports the type
+            yield from _statistic_gate_issues(metric, name, base, questions, loaded)
+        return
+    if metric == "win_rate":
+        yield from _win_rate_gate_issues(data, gate, base, loaded)
+    elif name is not None:
+        yield loaded.issue((*base, "question"), f"a {metric} gate applies to the whole campaign", key=True)
+    if metric == "reviewer_accuracy" and not _has_gold(data.get("quality")):
+        yield loaded.issue(
+            (*base, "metric"),
+            "reviewer accuracy needs gold answers: set quality.gold_file or gold_scores",
+        )
+
+
+def _statistic_gate_issues(
+    metric: str, name: str, base: JsonPath, questions: dict[str, dict[str, Any]], loaded: LoadedYaml
+) -> Iterator[SpecIssue]:
+    """An alpha or judge gate: its question must exist and be graded (judge: compared too)."""
+    q = questions.get(name)
+    if q is None:
+        yield loaded.issue((*base, "question"), _no_such_score(name, questions))
+    elif q.get("type") not in GRADED_TYPES:
+        yield loaded.issue((*base, "question"), f"{q.get('type')} questions have no agreement statistics")
+    elif metric == "judge" and not q.get("compare_with"):
+        yield loaded.issue(
+            (*base, "question"),
+            f"question {_show(name)} has no compare_with: there is no automated score to gate",
+        )
 
 
 # Only with another key of the question: what a preference question cannot have.
