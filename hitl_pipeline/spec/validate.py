@@ -272,7 +272,9 @@ def _min_items_issue(err: ValidationError, path: JsonPath, loaded: LoadedYaml) -
     if path == ("questions",):
         return loaded.issue(path, "at least one question is needed")
     if path and path[-1] == "categories":
-        return loaded.issue(path, f"a categorical question needs at least {value} categories, found {len(inst)}")
+        return loaded.issue(
+            path, f"a categorical question needs at least {value} categories, found {len(inst)}"
+        )
     return loaded.issue(path, f"needs at least {value} item{'s' if value != 1 else ''}, found {len(inst)}")
 
 
@@ -594,26 +596,35 @@ def _when_issues(
         yield loaded.issue((*path, "question"), f"a question cannot depend on itself ({_show(ref)})")
         return
     if ref not in earlier or earlier[ref] >= index:
-        later = [
-            j for j, q in enumerate(questions) if j > index and isinstance(q, dict) and q.get("score") == ref
-        ]
-        if later:
-            yield loaded.issue(
-                (*path, "question"),
-                f"{_show(ref)} is asked after this question (questions[{later[0]}]); "
-                "`when` can only refer to an earlier question",
-            )
-        else:
-            names = [s for s, j in earlier.items() if j < index]
-            hint = _suggest(ref, names)
-            extra = (
-                f" (did you mean '{hint}'?)"
-                if hint
-                else (f" (earlier questions: {', '.join(names)})" if names else "")
-            )
-            yield loaded.issue((*path, "question"), f"no earlier question has score {_show(ref)}{extra}")
+        yield loaded.issue((*path, "question"), _not_earlier(ref, index, questions, earlier))
         return
-    source = questions[earlier[ref]]
+    yield from _when_value_issues(when, path, questions[earlier[ref]], loaded)
+
+
+def _not_earlier(ref: str, index: int, questions: list[Any], earlier: dict[str, int]) -> str:
+    """Why a ``when`` cannot refer to ``ref``: it is asked later, or no earlier question has it."""
+    later = [
+        j for j, q in enumerate(questions) if j > index and isinstance(q, dict) and q.get("score") == ref
+    ]
+    if later:
+        return (
+            f"{_show(ref)} is asked after this question (questions[{later[0]}]); "
+            "`when` can only refer to an earlier question"
+        )
+    names = [s for s, j in earlier.items() if j < index]
+    hint = _suggest(ref, names)
+    extra = (
+        f" (did you mean '{hint}'?)"
+        if hint
+        else (f" (earlier questions: {', '.join(names)})" if names else "")
+    )
+    return f"no earlier question has score {_show(ref)}{extra}"
+
+
+def _when_value_issues(
+    when: dict[str, Any], path: JsonPath, source: dict[str, Any], loaded: LoadedYaml
+) -> Iterator[SpecIssue]:
+    """The compared values of a ``when`` that can never be an answer of the question it refers to."""
     stype = source.get("type")
     for op in ("equals", "not_equals", "in"):
         if op not in when:
@@ -631,29 +642,45 @@ def _answer_problem(val: Any, source: dict[str, Any], stype: Any) -> str | None:
     """Why ``val`` can never be an answer to ``source`` (None when it can, or cannot be judged)."""
     name = source.get("score")
     if stype == "categorical":
-        labels = [label for _, label, _ in _category_pairs(source.get("categories"))]
-        if not isinstance(val, str):
-            return f"{_show(val)} is not a category label of {_show(name)}; compare with a label such as {_show(labels[0]) if labels else 'a label'}"
-        if labels and val not in labels:
-            hint = _suggest(val, labels)
-            extra = f" (did you mean '{hint}'?)" if hint else ""
-            return f"{_show(val)} is not a category of {_show(name)}: {', '.join(labels)}{extra}"
-    elif stype == "boolean":
+        return _category_answer_problem(val, name, source)
+    if stype == "boolean":
         if not isinstance(val, bool):
             return f"{_show(name)} is a boolean question: compare with true or false, not {_show(val)}"
-    elif stype == "numeric":
-        if not _is_number(val):
-            return f"{_show(name)} is a numeric question: compare with a number, not {_show(val)}"
-        lo, hi = source.get("min"), source.get("max")
-        if _is_number(lo) and _is_number(hi) and lo >= hi:
-            return None  # the range itself is reported
-        if (_is_number(lo) and val < lo) or (_is_number(hi) and val > hi):
-            return f"{_show(val)} is outside the range of {_show(name)} ({_show(lo)}…{_show(hi)}), so it never matches"
-    elif stype in ("text", "correction"):
-        if not isinstance(val, str):
-            return f"{_show(name)} is a {stype} question: its answers are strings, not {_show(val)}"
-        if not 1 <= len(val) <= TEXT_MAX_LENGTH:
-            return f"{stype} answers are 1–{TEXT_MAX_LENGTH} characters (Langfuse's limit), so this never matches"
+        return None
+    if stype == "numeric":
+        return _numeric_answer_problem(val, name, source)
+    if stype in ("text", "correction"):
+        return _text_answer_problem(val, name, stype)
+    return None
+
+
+def _category_answer_problem(val: Any, name: Any, source: dict[str, Any]) -> str | None:
+    labels = [label for _, label, _ in _category_pairs(source.get("categories"))]
+    if not isinstance(val, str):
+        return f"{_show(val)} is not a category label of {_show(name)}; compare with a label such as {_show(labels[0]) if labels else 'a label'}"
+    if labels and val not in labels:
+        hint = _suggest(val, labels)
+        extra = f" (did you mean '{hint}'?)" if hint else ""
+        return f"{_show(val)} is not a category of {_show(name)}: {', '.join(labels)}{extra}"
+    return None
+
+
+def _numeric_answer_problem(val: Any, name: Any, source: dict[str, Any]) -> str | None:
+    if not _is_number(val):
+        return f"{_show(name)} is a numeric question: compare with a number, not {_show(val)}"
+    lo, hi = source.get("min"), source.get("max")
+    if _is_number(lo) and _is_number(hi) and lo >= hi:
+        return None  # the range itself is reported
+    if (_is_number(lo) and val < lo) or (_is_number(hi) and val > hi):
+        return f"{_show(val)} is outside the range of {_show(name)} ({_show(lo)}…{_show(hi)}), so it never matches"
+    return None
+
+
+def _text_answer_problem(val: Any, name: Any, stype: str) -> str | None:
+    if not isinstance(val, str):
+        return f"{_show(name)} is a {stype} question: its answers are strings, not {_show(val)}"
+    if not 1 <= len(val) <= TEXT_MAX_LENGTH:
+        return f"{stype} answers are 1–{TEXT_MAX_LENGTH} characters (Langfuse's limit), so this never matches"
     return None
 
 
@@ -670,18 +697,30 @@ def _filter_issues(filters: Any, target: Any, loaded: LoadedYaml) -> Iterator[Sp
                 key=True,
             )
     if target == "observation":
-        for i, otype in enumerate(_as_list(filters.get("observation_type"))):
-            if isinstance(otype, str) and otype not in OBSERVATION_TYPES:
-                where = (
-                    (*base, "observation_type")
-                    if not isinstance(filters["observation_type"], list)
-                    else (*base, "observation_type", i)
-                )
-                hint = _suggest(otype, OBSERVATION_TYPES)
-                extra = f" (did you mean '{hint}'?)" if hint else ""
-                yield loaded.issue(
-                    where, f"{_show(otype)} is not an observation type: {', '.join(OBSERVATION_TYPES)}{extra}"
-                )
+        yield from _observation_type_issues(filters, base, loaded)
+    yield from _tag_conflict_issues(filters, base, loaded)
+    yield from _window_issues(filters, base, loaded)
+    yield from _score_filter_issues(filters, base, loaded)
+
+
+def _observation_type_issues(
+    filters: dict[str, Any], base: JsonPath, loaded: LoadedYaml
+) -> Iterator[SpecIssue]:
+    for i, otype in enumerate(_as_list(filters.get("observation_type"))):
+        if isinstance(otype, str) and otype not in OBSERVATION_TYPES:
+            where = (
+                (*base, "observation_type")
+                if not isinstance(filters["observation_type"], list)
+                else (*base, "observation_type", i)
+            )
+            hint = _suggest(otype, OBSERVATION_TYPES)
+            extra = f" (did you mean '{hint}'?)" if hint else ""
+            yield loaded.issue(
+                where, f"{_show(otype)} is not an observation type: {', '.join(OBSERVATION_TYPES)}{extra}"
+            )
+
+
+def _tag_conflict_issues(filters: dict[str, Any], base: JsonPath, loaded: LoadedYaml) -> Iterator[SpecIssue]:
     tags = filters.get("tags")
     excluded = filters.get("exclude_tags")
     if isinstance(tags, list) and isinstance(excluded, list):
@@ -691,7 +730,9 @@ def _filter_issues(filters: Any, target: Any, loaded: LoadedYaml) -> Iterator[Sp
                     (*base, "exclude_tags", j),
                     f"tag {_show(tag)} is both required (tags) and excluded (exclude_tags), so nothing can match",
                 )
-    yield from _window_issues(filters, base, loaded)
+
+
+def _score_filter_issues(filters: dict[str, Any], base: JsonPath, loaded: LoadedYaml) -> Iterator[SpecIssue]:
     scores = filters.get("scores")
     for i, cond in enumerate(scores if isinstance(scores, list) else []):
         if not isinstance(cond, dict):
@@ -967,49 +1008,56 @@ def _pair_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIssue
         )
     questions = data.get("questions")
     for i, q in enumerate(questions if isinstance(questions, list) else []):
-        if not isinstance(q, dict):
-            continue
-        qtype = q.get("type")
-        base: JsonPath = ("questions", i)
-        if qtype == "preference":
-            if not is_pair:
-                yield loaded.issue(
-                    (*base, "type"),
-                    f"preference questions compare two outputs: they need target: pair (this spec's "
-                    f"target is {_show(target)})",
-                )
-            for key in _NOT_FOR_PREFERENCE:
-                if key in q:
-                    yield loaded.issue(
-                        (*base, key),
-                        f"a preference question has no '{key}' (its answers are A, B, tie"
-                        + (" or both bad)" if q.get("both_bad") else ")"),
-                        key=True,
-                    )
-        else:
-            if "both_bad" in q:
-                yield loaded.issue(
-                    (*base, "both_bad"), "'both_bad' only applies to type: preference", key=True
-                )
-            if is_pair and isinstance(qtype, str):
-                yield loaded.issue(
-                    (*base, "type"),
-                    f"target: pair asks preference questions; a {qtype} question per side is not supported "
-                    "yet (use type: preference)",
-                )
+        if isinstance(q, dict):
+            yield from _pair_question_issues(i, q, target, loaded)
     if is_pair and isinstance(data.get("langfuse"), dict) and data["langfuse"].get("annotation_queue"):
         yield loaded.issue(
             ("langfuse", "annotation_queue"),
             "a pair campaign cannot be mirrored into a Langfuse annotation queue (a queue item is one object)",
         )
     pair = data.get("pair")
-    arms = pair.get("arms") if isinstance(pair, dict) else None
+    yield from _arm_issues(pair.get("arms") if isinstance(pair, dict) else None, loaded)
+
+
+def _pair_question_issues(i: int, q: dict[str, Any], target: Any, loaded: LoadedYaml) -> Iterator[SpecIssue]:
+    """A preference question outside a pair spec, or another type inside one."""
+    is_pair = target == "pair"
+    qtype = q.get("type")
+    base: JsonPath = ("questions", i)
+    if qtype == "preference":
+        if not is_pair:
+            yield loaded.issue(
+                (*base, "type"),
+                f"preference questions compare two outputs: they need target: pair (this spec's "
+                f"target is {_show(target)})",
+            )
+        for key in _NOT_FOR_PREFERENCE:
+            if key in q:
+                yield loaded.issue(
+                    (*base, key),
+                    f"a preference question has no '{key}' (its answers are A, B, tie"
+                    + (" or both bad)" if q.get("both_bad") else ")"),
+                    key=True,
+                )
+        return
+    if "both_bad" in q:
+        yield loaded.issue((*base, "both_bad"), "'both_bad' only applies to type: preference", key=True)
+    if is_pair and isinstance(qtype, str):
+        yield loaded.issue(
+            (*base, "type"),
+            f"target: pair asks preference questions; a {qtype} question per side is not supported "
+            "yet (use type: preference)",
+        )
+
+
+def _arm_issues(arms: Any, loaded: LoadedYaml) -> Iterator[SpecIssue]:
+    """Each arm's filters (trace filters only) and the two arms' filters being the same."""
     for name in ("a", "b"):
         arm = arms.get(name) if isinstance(arms, dict) else None
         filters = arm.get("filters") if isinstance(arm, dict) else None
         if not isinstance(filters, dict):
             continue
-        base = ("pair", "arms", name, "filters")
+        base: JsonPath = ("pair", "arms", name, "filters")
         for key in ("observation_type", "observation_name"):
             if key in filters:
                 yield loaded.issue(
