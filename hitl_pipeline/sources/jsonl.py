@@ -210,6 +210,16 @@ def _read_lines(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
                 yield number, None, f"not valid UTF-8 ({exc.reason} at byte {exc.start})"
 
 
+@dataclass
+class _References:
+    """References checked after the whole file is read, so records may come in any order."""
+
+    #: (line, trace id, parent observation id) of each observation.
+    observations: list[tuple[int, str, str | None]] = field(default_factory=list)
+    #: (line, score config id) of each score that names a config.
+    score_configs: list[tuple[int, str]] = field(default_factory=list)
+
+
 def parse_jsonl(path: str | os.PathLike[str], store: LocalSource | None = None) -> _Parsed:
     """Parse and check every line of ``path``; raises :class:`ImportDataError` listing all bad lines.
 
@@ -218,53 +228,69 @@ def parse_jsonl(path: str | os.PathLike[str], store: LocalSource | None = None) 
     file = Path(path)
     issues: list[str] = []
     parsed = _Parsed()
-    # References are checked after the whole file is read, so records may come in any order.
-    obs_refs: list[tuple[int, str, str | None]] = []
-    score_cfg_refs: list[tuple[int, str]] = []
+    refs = _References()
     try:
         lines = list(_read_lines(file))
     except OSError as exc:
         raise ImportDataError(str(file), [f"0: cannot read the file: {exc.strerror or exc}"]) from exc
     for number, text, decode_problem in lines:
-        if decode_problem:
-            issues.append(f"{number}: {decode_problem}")
-            continue
-        assert text is not None
-        if not text.strip():
-            continue
-        obj, problem = decode_json(text)
-        if problem and problem.syntax:
-            issues.append(f"{number}: invalid JSON: {problem.message} (column {problem.column})")
-            continue
+        problem = _line_problem(number, text, decode_problem, parsed, refs)
         if problem:
-            issues.append(f"{number}: {problem.message}")
-            continue
-        if not isinstance(obj, dict):
-            issues.append(f"{number}: expected a JSON object, got {_json_kind(obj)}")
-            continue
-        problems: list[str] = []
-        kind = obj.get("type")
-        if kind == "trace":
-            _parse_trace(number, _Line(obj, problems), parsed)
-        elif kind == "observation" or kind in OBSERVATION_TYPES:
-            if kind != "observation" and "observationType" not in obj:
-                obj = {**obj, "observationType": kind}
-            ref = _parse_observation(number, _Line(obj, problems), parsed)
-            if ref:
-                obs_refs.append((number, *ref))
-        elif kind == "score":
-            cfg = _parse_score(number, _Line(obj, problems), parsed)
-            if cfg:
-                score_cfg_refs.append((number, cfg))
-        elif kind == "score_config":
-            _parse_config(number, _Line(obj, problems), parsed)
-        else:
-            problems.append(f"'type' must be one of {', '.join(RECORD_TYPES)}, got {_brief(kind)}")
-        if problems:
-            # One issue per line (the error counts bad *lines*), naming every problem on it.
-            issues.append(f"{number}: " + "; ".join(problems))
+            issues.append(f"{number}: {problem}")
+    issues.extend(_reference_issues(parsed, store, refs))
+    if issues:
+        raise ImportDataError(str(file), _merge_by_line(issues))
+    return parsed
 
-    for number, trace_id, parent_id in obs_refs:
+
+def _line_problem(
+    number: int, text: str | None, decode_problem: str | None, parsed: _Parsed, refs: _References
+) -> str | None:
+    """Parse one line into ``parsed``; what is wrong with it (None when nothing is)."""
+    if decode_problem:
+        return decode_problem
+    assert text is not None
+    if not text.strip():
+        return None
+    obj, problem = decode_json(text)
+    if problem and problem.syntax:
+        return f"invalid JSON: {problem.message} (column {problem.column})"
+    if problem:
+        return problem.message
+    if not isinstance(obj, dict):
+        return f"expected a JSON object, got {_json_kind(obj)}"
+    problems = _parse_record(number, obj, parsed, refs)
+    # One issue per line (the error counts bad *lines*), naming every problem on it.
+    return "; ".join(problems) if problems else None
+
+
+def _parse_record(number: int, obj: dict[str, Any], parsed: _Parsed, refs: _References) -> list[str]:
+    """Parse one record by its ``type``; the problems found on it."""
+    problems: list[str] = []
+    kind = obj.get("type")
+    if kind == "trace":
+        _parse_trace(number, _Line(obj, problems), parsed)
+    elif kind == "observation" or kind in OBSERVATION_TYPES:
+        if kind != "observation" and "observationType" not in obj:
+            obj = {**obj, "observationType": kind}
+        ref = _parse_observation(number, _Line(obj, problems), parsed)
+        if ref:
+            refs.observations.append((number, *ref))
+    elif kind == "score":
+        cfg = _parse_score(number, _Line(obj, problems), parsed)
+        if cfg:
+            refs.score_configs.append((number, cfg))
+    elif kind == "score_config":
+        _parse_config(number, _Line(obj, problems), parsed)
+    else:
+        problems.append(f"'type' must be one of {', '.join(RECORD_TYPES)}, got {_brief(kind)}")
+    return problems
+
+
+def _reference_issues(parsed: _Parsed, store: LocalSource | None, refs: _References) -> list[str]:
+    """References to traces, observations and score configs neither in the file nor in the store."""
+    issues: list[str] = []
+    for number, trace_id, parent_id in refs.observations:
         if trace_id not in parsed.traces and not (store is not None and store.has_trace(trace_id)):
             issues.append(
                 f"{number}: observation's trace '{trace_id}' is neither in this file nor in the store"
@@ -278,18 +304,19 @@ def parse_jsonl(path: str | os.PathLike[str], store: LocalSource | None = None) 
                 f"{number}: parent observation '{parent_id}' is neither in this file nor in the store"
             )
     issues.extend(_tree_issues(parsed, store))
-    for number, config_id in score_cfg_refs:
+    for number, config_id in refs.score_configs:
         if config_id not in parsed.configs and (store is None or store.get_score_config(config_id) is None):
             issues.append(f"{number}: score config '{config_id}' is neither in this file nor in the store")
-    if issues:
-        # One entry per bad line, in line order (a line can fail both its own and a reference check).
-        by_line: dict[int, list[str]] = {}
-        for issue in issues:
-            number_text, message = issue.split(": ", 1)
-            by_line.setdefault(int(number_text), []).append(message)
-        merged = [f"{number}: " + "; ".join(messages) for number, messages in sorted(by_line.items())]
-        raise ImportDataError(str(file), merged)
-    return parsed
+    return issues
+
+
+def _merge_by_line(issues: list[str]) -> list[str]:
+    """One entry per bad line, in line order (a line can fail both its own and a reference check)."""
+    by_line: dict[int, list[str]] = {}
+    for issue in issues:
+        number_text, message = issue.split(": ", 1)
+        by_line.setdefault(int(number_text), []).append(message)
+    return [f"{number}: " + "; ".join(messages) for number, messages in sorted(by_line.items())]
 
 
 def _tree_issues(parsed: _Parsed, store: LocalSource | None) -> list[str]:
@@ -451,33 +478,15 @@ def _parse_score(number: int, line: _Line, parsed: _Parsed) -> str | None:
     if data_type is None and "dataType" not in line.obj:
         # Langfuse infers the type from the value when it is not given.
         data_type = "CATEGORICAL" if isinstance(value, str) else "NUMERIC"
-    if "value" not in line.obj or value is None:
-        line.problems.append("missing required field 'value'")
-    elif data_type in ("NUMERIC", "BOOLEAN"):
-        if finite_float(value) is None:
-            line.problems.append(f"a {data_type} score needs a numeric 'value', got {_brief(value)}")
-        elif data_type == "BOOLEAN" and value not in (0, 1):
-            line.problems.append(f"a BOOLEAN score's 'value' must be 0 or 1, got {value}")
-    elif data_type == "CATEGORICAL":
-        if not isinstance(value, str) and not (finite_float(value) is not None and string_value):
-            line.problems.append(
-                "a CATEGORICAL score needs its label as 'value' (or a number plus 'stringValue')"
-            )
-    elif data_type in ("TEXT", "CORRECTION") and not isinstance(value, str):
-        line.problems.append(f"a {data_type} score needs a string 'value'")
+    _check_score_value(line, data_type, string_value)
     if len([t for t in (trace_id, session_id) if t]) != 1:
         line.problems.append("a score needs exactly one of 'traceId' or 'sessionId'")
     if observation_id and not trace_id:
         line.problems.append("'observationId' needs 'traceId' too")
     if line.problems or score_id is None or name is None or data_type is None:
         return None
-    key = (score_id, name)
-    if key in parsed.score_keys:
-        line.problems.append(
-            f"duplicate score id '{score_id}' with name '{name}' (first on line {parsed.score_keys[key]})"
-        )
+    if _duplicate_score(number, score_id, name, line, parsed):
         return None
-    parsed.score_keys[key] = number
     if data_type == "CATEGORICAL" and not isinstance(value, str):
         value = string_value
     parsed.scores.append(
@@ -503,6 +512,37 @@ def _parse_score(number: int, line: _Line, parsed: _Parsed) -> str | None:
         )
     )
     return config_id
+
+
+def _check_score_value(line: _Line, data_type: str | None, string_value: str | None) -> None:
+    """A score's ``value`` must be there and fit its data type."""
+    value = line.obj.get("value")
+    if "value" not in line.obj or value is None:
+        line.problems.append("missing required field 'value'")
+    elif data_type in ("NUMERIC", "BOOLEAN"):
+        if finite_float(value) is None:
+            line.problems.append(f"a {data_type} score needs a numeric 'value', got {_brief(value)}")
+        elif data_type == "BOOLEAN" and value not in (0, 1):
+            line.problems.append(f"a BOOLEAN score's 'value' must be 0 or 1, got {value}")
+    elif data_type == "CATEGORICAL":
+        if not isinstance(value, str) and not (finite_float(value) is not None and string_value):
+            line.problems.append(
+                "a CATEGORICAL score needs its label as 'value' (or a number plus 'stringValue')"
+            )
+    elif data_type in ("TEXT", "CORRECTION") and not isinstance(value, str):
+        line.problems.append(f"a {data_type} score needs a string 'value'")
+
+
+def _duplicate_score(number: int, score_id: str, name: str, line: _Line, parsed: _Parsed) -> bool:
+    """Whether the (id, name) pair was seen on an earlier line (noted as a problem); records it if not."""
+    key = (score_id, name)
+    if key in parsed.score_keys:
+        line.problems.append(
+            f"duplicate score id '{score_id}' with name '{name}' (first on line {parsed.score_keys[key]})"
+        )
+        return True
+    parsed.score_keys[key] = number
+    return False
 
 
 def _parse_config(number: int, line: _Line, parsed: _Parsed) -> None:
