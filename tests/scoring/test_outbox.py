@@ -360,12 +360,12 @@ def test_unseen_is_not_visible_yet_until_the_deadline_not_dropped(
 def test_worker_coalesces_every_reviewers_answers_into_one_request_per_window(
     store: LocalSource, home: Path
 ) -> None:
-    # 3 reviewers answer 12 items within a fraction of a second: with a 2 s window their 36
+    # 3 reviewers answer 12 items within a fraction of a second: with a 4 s window their 36
     # scores go out in one or two requests, not one request per answer.
     src = Wrapped(store)
     spec = make_spec(size=12, n=3)
     svc = open_campaign(spec, src, home=home, now=DEMO_NOW, configs=demo_configs(store, spec), worker=False)
-    worker = OutboxWorker(svc.state, src, write_window=2.0, poll_interval=0.05)
+    worker = OutboxWorker(svc.state, src, write_window=4.0, confirm_gap=0.5, poll_interval=0.05)
     try:
         worker.start()
         for _ in range(4):
