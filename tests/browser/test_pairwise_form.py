@@ -24,6 +24,10 @@ def _wait_new_pair(pg: Any, old: str) -> str:
         arg=old,
     )
     pg.wait_for_function("() => document.activeElement && document.activeElement.closest('#hitl-q-0')")
+    # The chats render their messages after the facts arrive: wait until both sides show text.
+    pg.wait_for_function(
+        "() => ['a', 'b'].every(s => document.querySelector('#hitl-side-' + s)?.innerText.trim())"
+    )
     return _facts(pg)
 
 
