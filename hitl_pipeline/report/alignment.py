@@ -115,6 +115,16 @@ def align(
         return None
     strata = strata or {}
     urls = urls or {}
+    keys, human_v, judge_v = _paired_answers(q, consensus, automated)
+    if q.type == "numeric":
+        return _align_numeric(q, keys, human_v, judge_v, strata, urls, seed, resamples)
+    return _align_labels(q, keys, human_v, judge_v, strata, urls, seed, resamples)
+
+
+def _paired_answers(
+    q: Question, consensus: Mapping[str, Any], automated: Mapping[str, Any]
+) -> tuple[list[str], list[Any], list[Any]]:
+    """The items with both a human consensus and a judge value: keys, human values, judge values."""
     keys: list[str] = []
     human_v: list[Any] = []
     judge_v: list[Any] = []
@@ -129,9 +139,47 @@ def align(
         keys.append(key)
         human_v.append(hv)
         judge_v.append(jv)
+    return keys, human_v, judge_v
+
+
+def _value_ranks(q: Question, k: int) -> np.ndarray:
+    """Each category's rank by its value, lowest first, whatever order the spec lists them in."""
+    by_value = sorted(range(k), key=lambda i: q.categories[i].value)
+    rank = np.empty(k, dtype=np.intp)
+    rank[by_value] = np.arange(k)
+    return rank
+
+
+def _boolean_metrics(
+    h: np.ndarray, j: np.ndarray, n: int, seed: int, resamples: int
+) -> tuple[Estimate | None, Estimate | None, Estimate | None, Estimate]:
+    """The judge as a classifier of the human label (index 0 = "true"): TPR, TNR, precision, F1."""
+    m = binary_metrics([bool(v == 0) for v in h], [bool(v == 0) for v in j])
+    tpr, tnr = _wilson(m.tp, m.tp + m.fn), _wilson(m.tn, m.tn + m.fp)
+    precision = _wilson(m.tp, m.tp + m.fp)
+    hb, jb = h == 0, j == 0
+
+    def f1_of(idx: np.ndarray) -> float | None:
+        tp = int((hb[idx] & jb[idx]).sum())
+        den = tp * 2 + int((~hb[idx] & jb[idx]).sum()) + int((hb[idx] & ~jb[idx]).sum())
+        return 2 * tp / den if den else None
+
+    return tpr, tnr, precision, _estimate(n, f1_of, seed, resamples)
+
+
+def _align_labels(
+    q: Question,
+    keys: list[str],
+    human_v: list[Any],
+    judge_v: list[Any],
+    strata: Mapping[str, str | None],
+    urls: Mapping[str, str | None],
+    seed: int,
+    resamples: int,
+) -> JudgeAlignment:
+    """Alignment of a categorical or boolean question: κ (weighted when ordinal) and a confusion matrix."""
+    assert q.compare_with is not None
     n = len(keys)
-    if q.type == "numeric":
-        return _align_numeric(q, keys, human_v, judge_v, strata, urls, seed, resamples)
     labels = list(q.labels) if q.type == "categorical" else ["true", "false"]
     extra = sorted({v for v in human_v if v not in labels})
     labels += extra  # a stored label the spec no longer has still counts, as its own category
@@ -141,10 +189,7 @@ def align(
     k = len(labels)
     ordinal = is_ordinal(q) and not extra
     if ordinal:
-        # Weights follow the categories' values, lowest first, whatever order the spec lists them in.
-        by_value = sorted(range(k), key=lambda i: q.categories[i].value)
-        rank = np.empty(k, dtype=np.intp)
-        rank[by_value] = np.arange(k)
+        rank = _value_ranks(q, k)
         h_rank, j_rank = rank[h], rank[j]
     kappa = _estimate(n, lambda idx: _kappa(h[idx], j[idx], k, None), seed, resamples)
     weighted = (
@@ -156,19 +201,8 @@ def align(
     table = np.bincount(h * k + j, minlength=k * k).reshape(k, k) if n else np.zeros((k, k), dtype=int)
     tpr = tnr = precision = f1 = None
     if q.type == "boolean":
-        m = binary_metrics([bool(v == 0) for v in h], [bool(v == 0) for v in j])  # index 0 = "true"
-        tpr, tnr = _wilson(m.tp, m.tp + m.fn), _wilson(m.tn, m.tn + m.fp)
-        precision = _wilson(m.tp, m.tp + m.fp)
-        hb, jb = h == 0, j == 0
-
-        def f1_of(idx: np.ndarray) -> float | None:
-            tp = int((hb[idx] & jb[idx]).sum())
-            den = tp * 2 + int((~hb[idx] & jb[idx]).sum()) + int((hb[idx] & ~jb[idx]).sum())
-            return 2 * tp / den if den else None
-
-        f1 = _estimate(n, f1_of, seed, resamples)
+        tpr, tnr, precision, f1 = _boolean_metrics(h, j, n, seed, resamples)
     headline_name, headline = ("weighted_kappa", weighted) if weighted is not None else ("kappa", kappa)
-    assert headline is not None
 
     def stratum_stat(idx: np.ndarray) -> float | None:
         if ordinal:

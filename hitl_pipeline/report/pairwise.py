@@ -27,8 +27,8 @@ from typing import Any
 from hitl_pipeline.model.pairs import choice_of_outcome, left_arm
 from hitl_pipeline.model.stats import wilson_interval
 from hitl_pipeline.report.agreement import krippendorff_alpha
-from hitl_pipeline.report.alignment import Estimate
 from hitl_pipeline.report.compute import AnswerRecord
+from hitl_pipeline.report.trust import Estimate
 from hitl_pipeline.spec.model import Gate, ReviewSpec
 
 #: How many of the most disputed pairs a report lists.
@@ -48,7 +48,7 @@ def sign_test(wins: int, losses: int) -> float | None:
         return None
     observed = comb(n, wins)
     total = sum(comb(n, i) for i in range(n + 1) if comb(n, i) <= observed)
-    return min(1.0, total / 2**n)
+    return min(1.0, total / (1 << n))
 
 
 def rate(successes: float, n: int) -> Estimate:
