@@ -29,7 +29,7 @@ from hitl_pipeline.model.stats import wilson_interval
 from hitl_pipeline.report.agreement import krippendorff_alpha
 from hitl_pipeline.report.compute import AnswerRecord
 from hitl_pipeline.report.trust import Estimate
-from hitl_pipeline.spec.model import Gate, ReviewSpec
+from hitl_pipeline.spec.model import Gate, Question, ReviewSpec
 
 #: How many of the most disputed pairs a report lists.
 TOP_DISPUTED_PAIRS = 10
@@ -169,64 +169,76 @@ def pairwise_report(
     value = arm B's outcome); ``strata``: pair key → stratum value."""
     pair = spec.pair
     strata = strata or {}
-    out: list[PairwiseQuestion] = []
-    for q in spec.questions:
-        if not q.preference:
-            continue
-        units: dict[str, dict[str, str]] = {}
-        for r in records:
-            if r.question == q.score and isinstance(r.value, str) and r.value in OUTCOMES:
-                units.setdefault(r.item_key, {})[r.reviewer] = r.value
-        per_pair = {key: _majority(list(by.values())) for key, by in units.items() if by}
-        overall = Outcomes.of(list(per_pair.values()))
-        left = decisive = 0
-        disputed: list[DisputedPair] = []
-        for key, by in units.items():
-            side = left_arm(spec.sample.seed, key)
-            picks = {reviewer: choice_of_outcome(v, side) for reviewer, v in by.items()}
-            for pick in picks.values():
-                if pick in ("A", "B"):
-                    decisive += 1
-                    left += pick == "A"
-            if len(by) >= 2:
-                top = Counter(by.values()).most_common(1)[0][1]
-                share = 1 - top / len(by)
-                if share > 0:
-                    disputed.append(DisputedPair(key, share, tuple(sorted(picks.items()))))
-        disputed.sort(key=lambda d: (-d.disagreement, d.item_key))
-        left_share = rate(left, decisive)
-        bias = (
-            left_share.low is not None
-            and left_share.high is not None
-            and (left_share.low > 0.5 or left_share.high < 0.5)
-        )
-        grouped: dict[str, list[str]] = {}
-        for key, outcome in per_pair.items():
-            grouped.setdefault(strata.get(key) or "(none)", []).append(outcome)
-        alpha, observed, multi = _agreement(units)
-        out.append(
-            PairwiseQuestion(
-                question=q.score,
-                label=q.label,
-                judgments=sum(len(by) for by in units.values()),
-                overall=overall,
-                sign_test_p=sign_test(overall.wins, overall.losses),
-                left_picks=left,
-                decisive=decisive,
-                left_share=left_share,
-                position_bias=bias,
-                multi_rated_pairs=multi,
-                alpha=alpha,
-                observed_agreement=observed,
-                strata=tuple((name, Outcomes.of(v)) for name, v in sorted(grouped.items())) if strata else (),
-                disputed=tuple(disputed[:TOP_DISPUTED_PAIRS]),
-            )
-        )
+    out = [_pairwise_question(spec, q, records, strata) for q in spec.questions if q.preference]
     return PairwiseReport(
         arm_a=pair.a.label if pair is not None else "A",
         arm_b=pair.b.label if pair is not None else "B",
         stratum_by=(spec.sample.by or pair.report_by) if pair is not None else spec.sample.by,
         questions=tuple(out),
+    )
+
+
+def _judgments(q: Question, records: Sequence[AnswerRecord]) -> dict[str, dict[str, str]]:
+    """Pair key → reviewer → arm B's outcome, of ``q``'s answers."""
+    units: dict[str, dict[str, str]] = {}
+    for r in records:
+        if r.question == q.score and isinstance(r.value, str) and r.value in OUTCOMES:
+            units.setdefault(r.item_key, {})[r.reviewer] = r.value
+    return units
+
+
+def _sides(seed: int, units: Mapping[str, Mapping[str, str]]) -> tuple[int, int, list[DisputedPair]]:
+    """(picks of the left side, decisive picks, pairs the reviewers disagree on, most disputed first)."""
+    left = decisive = 0
+    disputed: list[DisputedPair] = []
+    for key, by in units.items():
+        side = left_arm(seed, key)
+        picks = {reviewer: choice_of_outcome(v, side) for reviewer, v in by.items()}
+        for pick in picks.values():
+            if pick in ("A", "B"):
+                decisive += 1
+                left += pick == "A"
+        if len(by) >= 2:
+            top = Counter(by.values()).most_common(1)[0][1]
+            share = 1 - top / len(by)
+            if share > 0:
+                disputed.append(DisputedPair(key, share, tuple(sorted(picks.items()))))
+    disputed.sort(key=lambda d: (-d.disagreement, d.item_key))
+    return left, decisive, disputed
+
+
+def _pairwise_question(
+    spec: ReviewSpec, q: Question, records: Sequence[AnswerRecord], strata: Mapping[str, str | None]
+) -> PairwiseQuestion:
+    units = _judgments(q, records)
+    per_pair = {key: _majority(list(by.values())) for key, by in units.items() if by}
+    overall = Outcomes.of(list(per_pair.values()))
+    left, decisive, disputed = _sides(spec.sample.seed, units)
+    left_share = rate(left, decisive)
+    bias = (
+        left_share.low is not None
+        and left_share.high is not None
+        and (left_share.low > 0.5 or left_share.high < 0.5)
+    )
+    grouped: dict[str, list[str]] = {}
+    for key, outcome in per_pair.items():
+        grouped.setdefault(strata.get(key) or "(none)", []).append(outcome)
+    alpha, observed, multi = _agreement(units)
+    return PairwiseQuestion(
+        question=q.score,
+        label=q.label,
+        judgments=sum(len(by) for by in units.values()),
+        overall=overall,
+        sign_test_p=sign_test(overall.wins, overall.losses),
+        left_picks=left,
+        decisive=decisive,
+        left_share=left_share,
+        position_bias=bias,
+        multi_rated_pairs=multi,
+        alpha=alpha,
+        observed_agreement=observed,
+        strata=tuple((name, Outcomes.of(v)) for name, v in sorted(grouped.items())) if strata else (),
+        disputed=tuple(disputed[:TOP_DISPUTED_PAIRS]),
     )
 
 

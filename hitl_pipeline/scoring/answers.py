@@ -56,41 +56,61 @@ def _normalise(
 ) -> tuple[Any, str | None]:
     """(normalised value, problem). A value of None means "unanswered" (e.g. an unchanged correction)."""
     if q.type == "categorical":
-        labels = [label for label, _ in config.categories] if config else list(q.labels)
-        if not isinstance(value, str) or value not in labels:
-            return None, f"{value!r} is not one of: {', '.join(labels)}"
-        return value, None
+        return _normalise_label(q, value, config)
     if q.type == "numeric":
-        number: float
-        if isinstance(value, bool):
-            return None, f"needs a number, got {value!r}"
-        if isinstance(value, int | float):
-            number = float(value)
-        elif isinstance(value, str):
-            try:
-                number = float(value.strip())
-            except ValueError:
-                return None, f"needs a number, got {value!r}"
-        else:
-            return None, f"needs a number, got {value!r}"
-        if not math.isfinite(number):
-            return None, f"needs a finite number, got {value!r}"
-        low = config.min_value if config and config.min_value is not None else q.min
-        high = config.max_value if config and config.max_value is not None else q.max
-        if low is not None and number < low:
-            return None, f"{number:g} is below the minimum {low:g}"
-        if high is not None and number > high:
-            return None, f"{number:g} is above the maximum {high:g}"
-        return number, None
+        return _normalise_number(q, value, config)
     if q.type == "boolean":
-        if isinstance(value, bool):
-            return value, None
-        if isinstance(value, int | float) and value in (0, 1):
-            return bool(value), None
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE, None
-        return None, f"needs yes or no, got {value!r}"
-    # text and correction
+        return _normalise_boolean(value)
+    return _normalise_text(q, value, original)  # text and correction
+
+
+def _normalise_label(q: Question, value: Any, config: ScoreConfig | None) -> tuple[Any, str | None]:
+    labels = [label for label, _ in config.categories] if config else list(q.labels)
+    if not isinstance(value, str) or value not in labels:
+        return None, f"{value!r} is not one of: {', '.join(labels)}"
+    return value, None
+
+
+def _as_number(value: Any) -> float | None:
+    """A number from a number or its text (None for anything else, booleans included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _normalise_number(q: Question, value: Any, config: ScoreConfig | None) -> tuple[Any, str | None]:
+    number = _as_number(value)
+    if number is None:
+        return None, f"needs a number, got {value!r}"
+    if not math.isfinite(number):
+        return None, f"needs a finite number, got {value!r}"
+    low = config.min_value if config and config.min_value is not None else q.min
+    high = config.max_value if config and config.max_value is not None else q.max
+    if low is not None and number < low:
+        return None, f"{number:g} is below the minimum {low:g}"
+    if high is not None and number > high:
+        return None, f"{number:g} is above the maximum {high:g}"
+    return number, None
+
+
+def _normalise_boolean(value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, bool):
+        return value, None
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value), None
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE, None
+    return None, f"needs yes or no, got {value!r}"
+
+
+def _normalise_text(q: Question, value: Any, original: str | None) -> tuple[Any, str | None]:
     if not isinstance(value, str):
         return None, f"needs text, got {value!r}"
     text = value.strip()
@@ -129,26 +149,11 @@ def validate_answers(
             problems.append(f"{name}: not a question of this campaign")
     result: dict[str, Any] = {}
     for q in spec.questions:
-        raw = answers.get(q.score)
-        asked = q.when is None or q.when.matches(result.get(q.when.question))
-        if not asked:
-            if not _blank(raw):
-                problems.append(f"{q.label}: must be left empty (it only applies when {_describe(spec, q)})")
-            continue
-        value = None
-        if not _blank(raw):
-            value, problem = _normalise(q, raw, configs.get(q.score), original_output)
-            if problem:
-                problems.append(f"{q.label}: {problem}")
-                continue
-        if value is None:
-            if q.required:
-                hint = (
-                    " (edit the output to correct it)" if q.type == "correction" and not _blank(raw) else ""
-                )
-                problems.append(f"{q.label}: an answer is required{hint}")
-            continue
-        result[q.score] = value
+        value, problem = _answer_of(spec, q, answers.get(q.score), result, configs, original_output)
+        if problem:
+            problems.append(problem)
+        elif value is not None:
+            result[q.score] = value
     text = comment.strip() if isinstance(comment, str) else None
     text = text or None
     if spec.comment == "off" and text:
@@ -158,6 +163,31 @@ def validate_answers(
     if problems:
         raise ScoreValidationError("\n".join(problems))
     return result, text if spec.comment != "off" else None
+
+
+def _answer_of(
+    spec: ReviewSpec,
+    q: Question,
+    raw: Any,
+    result: Mapping[str, Any],
+    configs: Mapping[str, ScoreConfig],
+    original_output: str | None,
+) -> tuple[Any, str | None]:
+    """(normalised answer or None when unanswered or not asked, the reviewer's problem with it)."""
+    asked = q.when is None or q.when.matches(result.get(q.when.question))
+    if not asked:
+        if not _blank(raw):
+            return None, f"{q.label}: must be left empty (it only applies when {_describe(spec, q)})"
+        return None, None
+    value = None
+    if not _blank(raw):
+        value, problem = _normalise(q, raw, configs.get(q.score), original_output)
+        if problem:
+            return None, f"{q.label}: {problem}"
+    if value is None and q.required:
+        hint = " (edit the output to correct it)" if q.type == "correction" and not _blank(raw) else ""
+        return None, f"{q.label}: an answer is required{hint}"
+    return value, None
 
 
 def _describe(spec: ReviewSpec, q: Question) -> str:
