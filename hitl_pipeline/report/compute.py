@@ -198,16 +198,11 @@ def records_from_scores(
     used; without it, only the newest version present — versions are never mixed.
     """
     by_name = {q.score: q for q in spec.questions}
-    picked: list[tuple[Score, str]] = []
-    for s in scores:
-        md = s.metadata or {}
-        # Consensus scores are not answers; answers on gold items (hitl_gold, only written with
-        # quality.send_gold_answers) stay out of agreement statistics.
-        if md.get("hitl_campaign") != spec.campaign or md.get("hitl_consensus") or md.get("hitl_gold"):
-            continue
-        if question_of(s) not in by_name or not md.get("hitl_reviewer"):
-            continue
-        picked.append((s, str(md.get("hitl_spec_version", ""))))
+    picked = [
+        (s, str((s.metadata or {}).get("hitl_spec_version", "")))
+        for s in scores
+        if _is_campaign_answer(spec, s, by_name)
+    ]
     if spec_version is None and picked:
         spec_version = max((v for _, v in picked), key=_version_key)
     wanted = None if spec_version is None else str(spec_version)
@@ -215,29 +210,44 @@ def records_from_scores(
     for s, version in picked:
         if wanted is not None and version != wanted:
             continue
-        key = item_key_of(spec.target, s.trace_id, s.observation_id, s.session_id)
-        if spec.target == "pair":  # B's score of each pair judgment holds the answer (B's outcome)
-            key = s.metadata.get("hitl_pair") if s.metadata.get("hitl_arm") == "b" else None
-        if key is None:
-            continue
-        q = by_name[question_of(s)]
-        md = s.metadata
-        seconds = md.get("hitl_seconds")
-        out.append(
-            AnswerRecord(
-                item_key=key,
-                reviewer=str(md["hitl_reviewer"]),
-                question=q.score,
-                value=answer_value(s, q),
-                trace_id=s.trace_id,
-                observation_id=s.observation_id,
-                session_id=s.session_id,
-                submitted_at=s.timestamp,
-                seconds=float(seconds) if isinstance(seconds, int | float) else None,
-                spec_version=version or None,
-            )
-        )
+        key = _answer_item_key(spec, s)
+        if key is not None:
+            out.append(_answer_record(s, by_name[question_of(s)], key, version))
     return out
+
+
+def _is_campaign_answer(spec: ReviewSpec, s: Score, by_name: Mapping[str, Question]) -> bool:
+    """A reviewer's answer of this campaign to one of its questions."""
+    md = s.metadata or {}
+    # Consensus scores are not answers; answers on gold items (hitl_gold, only written with
+    # quality.send_gold_answers) stay out of agreement statistics.
+    if md.get("hitl_campaign") != spec.campaign or md.get("hitl_consensus") or md.get("hitl_gold"):
+        return False
+    return question_of(s) in by_name and bool(md.get("hitl_reviewer"))
+
+
+def _answer_item_key(spec: ReviewSpec, s: Score) -> str | None:
+    key = item_key_of(spec.target, s.trace_id, s.observation_id, s.session_id)
+    if spec.target == "pair":  # B's score of each pair judgment holds the answer (B's outcome)
+        key = s.metadata.get("hitl_pair") if s.metadata.get("hitl_arm") == "b" else None
+    return key
+
+
+def _answer_record(s: Score, q: Question, key: str, version: str) -> AnswerRecord:
+    md = s.metadata
+    seconds = md.get("hitl_seconds")
+    return AnswerRecord(
+        item_key=key,
+        reviewer=str(md["hitl_reviewer"]),
+        question=q.score,
+        value=answer_value(s, q),
+        trace_id=s.trace_id,
+        observation_id=s.observation_id,
+        session_id=s.session_id,
+        submitted_at=s.timestamp,
+        seconds=float(seconds) if isinstance(seconds, int | float) else None,
+        spec_version=version or None,
+    )
 
 
 def _version_key(v: str) -> tuple[int, str]:

@@ -169,45 +169,46 @@ def evaluate_gates(
     out: list[GateResult] = []
     for g in spec.gates:
         if g.metric == "win_rate":
-            from hitl_pipeline.report.pairwise import win_rate_gate
-
-            passed, est, detail = win_rate_gate(g, pairwise)
-            if est.value is not None:
-                result = _check(g, est, detail)
-                out.append(GateResult(g, passed, est.value, est.low, est.high, detail=result.detail))
-            else:
-                out.append(GateResult(g, False, None, detail=detail))
-            continue
-        if g.metric == "items":
+            out.append(_win_rate_result(g, pairwise))
+        elif g.metric == "items":
             out.append(GateResult(g, items >= g.min, float(items), detail=f"{items} items with answers"))
-            continue
-        if g.metric == "alpha":
+        elif g.metric == "alpha":
             est = alpha.get(g.question or "", Estimate(None))
             detail = "" if est.value is not None else "α undefined: no item with two answers that vary"
             out.append(_check(g, est, detail))
-            continue
-        if g.metric == "judge":
-            a = judges.get(g.question or "")
-            if a is None or a.headline.value is None:
-                out.append(
-                    GateResult(g, False, None, detail="no item with both a human consensus and the score")
-                )
-            else:
-                out.append(_check(g, a.headline, f"{a.headline_name} vs {a.score} on {a.items} items"))
-            continue
-        # Reviewers whose labels are in the data: one stopped at qualification labelled nothing.
-        graded = [r for r in reviewers if r.graded and (r.live is None or r.live > 0)]
-        if not graded:
-            out.append(
-                GateResult(g, False, None, detail="no reviewer with live answers has gold answers yet")
-            )
-            continue
-        results = [(r, _check(g, r.accuracy, "")) for r in graded]
-        failing = [r.reviewer for r, res in results if not res.passed]
-        worst_r, worst = min(results, key=lambda rr: _compared(g, rr[0].accuracy))
-        detail = f"worst: {worst_r.reviewer}" + (f"; below: {', '.join(failing)}" if failing else "")
-        out.append(GateResult(g, not failing, worst.value, worst.low, worst.high, detail=detail))
+        elif g.metric == "judge":
+            out.append(_judge_result(g, judges.get(g.question or "")))
+        else:
+            out.append(_reviewer_accuracy_result(g, reviewers))
     return tuple(out)
+
+
+def _win_rate_result(g: Gate, pairwise: Any) -> GateResult:
+    from hitl_pipeline.report.pairwise import win_rate_gate
+
+    passed, est, detail = win_rate_gate(g, pairwise)
+    if est.value is not None:
+        result = _check(g, est, detail)
+        return GateResult(g, passed, est.value, est.low, est.high, detail=result.detail)
+    return GateResult(g, False, None, detail=detail)
+
+
+def _judge_result(g: Gate, a: JudgeAlignment | None) -> GateResult:
+    if a is None or a.headline.value is None:
+        return GateResult(g, False, None, detail="no item with both a human consensus and the score")
+    return _check(g, a.headline, f"{a.headline_name} vs {a.score} on {a.items} items")
+
+
+def _reviewer_accuracy_result(g: Gate, reviewers: Sequence[ReviewerAccuracy]) -> GateResult:
+    # Reviewers whose labels are in the data: one stopped at qualification labelled nothing.
+    graded = [r for r in reviewers if r.graded and (r.live is None or r.live > 0)]
+    if not graded:
+        return GateResult(g, False, None, detail="no reviewer with live answers has gold answers yet")
+    results = [(r, _check(g, r.accuracy, "")) for r in graded]
+    failing = [r.reviewer for r, res in results if not res.passed]
+    worst_r, worst = min(results, key=lambda rr: _compared(g, rr[0].accuracy))
+    detail = f"worst: {worst_r.reviewer}" + (f"; below: {', '.join(failing)}" if failing else "")
+    return GateResult(g, not failing, worst.value, worst.low, worst.high, detail=detail)
 
 
 def trust_section(
