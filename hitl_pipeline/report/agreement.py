@@ -78,28 +78,37 @@ def krippendorff_alpha(
     if len(set(values)) < 2:
         return None
     if level in ("interval", "ratio") or (level == "ordinal" and order is None):
-        try:
-            numeric = [[math.nan if v is None else float(v) for v in row] for row in data]  # type: ignore[arg-type]
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{level} α needs numeric values ({exc})") from exc
-        matrix = np.asarray(numeric, dtype=float)
-        domain = None
+        matrix, domain = _numeric_matrix(data, level), None
     else:
-        # Nominal (any hashable) or ordinal over an explicit order: code the values as their rank.
-        ranks = {v: i for i, v in enumerate(order)} if order is not None else {}
-        if order is None:
-            for v in sorted(set(values), key=repr):
-                ranks.setdefault(v, len(ranks))
-        unknown = set(values) - set(ranks)
-        if unknown:
-            raise ValueError(f"values {sorted(map(repr, unknown))} are not in the given order")
-        matrix = np.asarray([[math.nan if v is None else float(ranks[v]) for v in row] for row in data])
-        domain = list(range(len(ranks)))
+        matrix, domain = _ranked_matrix(data, values, order)
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 means "undefined": returned as None
         result = float(
             krippendorff.alpha(reliability_data=matrix, level_of_measurement=level, value_domain=domain)
         )
     return None if math.isnan(result) else result
+
+
+def _numeric_matrix(data: Sequence[Sequence[Hashable | None]], level: Level) -> np.ndarray:
+    try:
+        numeric = [[math.nan if v is None else float(v) for v in row] for row in data]  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{level} α needs numeric values ({exc})") from exc
+    return np.asarray(numeric, dtype=float)
+
+
+def _ranked_matrix(
+    data: Sequence[Sequence[Hashable | None]], values: list[Hashable], order: Sequence[Hashable] | None
+) -> tuple[np.ndarray, list[int]]:
+    """Nominal (any hashable) or ordinal over an explicit order: the values coded as their rank."""
+    ranks = {v: i for i, v in enumerate(order)} if order is not None else {}
+    if order is None:
+        for v in sorted(set(values), key=repr):
+            ranks.setdefault(v, len(ranks))
+    unknown = set(values) - set(ranks)
+    if unknown:
+        raise ValueError(f"values {sorted(map(repr, unknown))} are not in the given order")
+    matrix = np.asarray([[math.nan if v is None else float(ranks[v]) for v in row] for row in data])
+    return matrix, list(range(len(ranks)))
 
 
 def cohen_kappa_table(table: Sequence[Sequence[float]]) -> float | None:

@@ -87,71 +87,109 @@ def trust_html(trust: Trust | None) -> str:
     if trust is None:
         return ""
     out: list[str] = []
-    if trust.gates:
-        out.append("<h2>Gates</h2><table><tr><th>Gate</th><th>Result</th></tr>")
-        for g in trust.gates:
-            status = "✅ pass" if g.passed else "❌ FAIL"
-            out.append(f"<tr><td>{_e(status)}</td><td>{_e(g.line())}</td></tr>")
-        out.append("</table>")
-    if trust.alignment:
-        out.append(
-            '<h2>Judge alignment</h2><p class="muted">Human consensus per item vs the automated score; '
-            "95 % intervals: seeded bootstrap over items (Wilson for rates).</p>"
-        )
-        out.extend(_alignment_html(a) for a in trust.alignment)
-    if trust.alpha:
-        sample = (
-            '<p class="muted">Adaptive overlap: α on the spot-checked items\' first two answers (a random '
-            "sample; items reviewed again because of a disagreement would bias it).</p>"
-            if trust.overlap is not None and trust.overlap.adaptive
-            else ""
-        )
-        out.append(f"<h2>Agreement with intervals</h2>{sample}<table><tr><th>Question</th><th>Level</th>")
-        out.append("<th>Krippendorff's α [95 % interval]</th></tr>")
-        out.extend(
-            f'<tr><td><code>{_e(q)}</code></td><td>{_e(level)}</td><td class="num">{_est(est)}</td></tr>'
-            for q, level, est in trust.alpha
-        )
-        out.append("</table>")
-    if trust.overlap is not None:
-        o = trust.overlap
-        hours = "n/a" if o.saved_hours is None else f"{o.saved_hours:.1f} h"
-        kind = "adaptive" if o.adaptive else "fixed"
-        out.append(
-            f"<h2>Overlap</h2><p>{_e(kind)} overlap: <b>{o.reviews}</b> reviews on {o.items} items; fixed "
-            f"overlap at the maximum would take {o.reviews_at_max}: <b>{o.saved_reviews}</b> reviews "
-            f"({_e(hours)} of reviewer time) saved.</p>"
-        )
-    if trust.reviewers:
-        out.append(
-            "<h2>Reviewer accuracy on gold items</h2><table><tr><th>Reviewer</th><th>Graded answers</th>"
-            "<th>Accuracy [95 % Wilson]</th><th>Qualification</th><th>Warning</th></tr>"
-        )
-        for r in trust.reviewers:
-            warn = "⚠ below threshold" if r.flagged else ""
-            out.append(
-                f'<tr><td>{_e(r.reviewer)}</td><td class="num">{r.graded}</td>'
-                f'<td class="num">{_est(r.accuracy)}</td><td>{_e(r.qualification)}</td><td>{_e(warn)}</td></tr>'
-            )
-        out.append("</table>")
-    if trust.throughput is not None:
-        t = trust.throughput
-        out.append(
-            "<h2>Throughput</h2><table><tr><th>Reviewer</th><th>Reviews</th><th>Active time</th>"
-            "<th>Items per hour</th></tr>"
-        )
-        for s in t.reviewers:
-            rate = "n/a" if s.items_per_hour is None else f"{s.items_per_hour:.1f}"
-            out.append(
-                f'<tr><td>{_e(s.reviewer)}</td><td class="num">{s.reviews}</td>'
-                f'<td class="num">{s.active_seconds / 60:.1f} min</td><td class="num">{rate}</td></tr>'
-            )
-        out.append("</table>")
-        if t.eta_hours is not None and t.remaining_reviews:
-            out.append(
-                f"<p>{t.remaining_reviews} reviews to go: about <b>{t.eta_hours:.1f} h</b> of review.</p>"
-            )
+    for section in (
+        _gates_html,
+        _alignments_html,
+        _alpha_html,
+        _overlap_html,
+        _reviewers_html,
+        _throughput_html,
+    ):
+        out.extend(section(trust))
     return "\n".join(out)
+
+
+def _gates_html(trust: Trust) -> list[str]:
+    if not trust.gates:
+        return []
+    out = ["<h2>Gates</h2><table><tr><th>Gate</th><th>Result</th></tr>"]
+    for g in trust.gates:
+        status = "✅ pass" if g.passed else "❌ FAIL"
+        out.append(f"<tr><td>{_e(status)}</td><td>{_e(g.line())}</td></tr>")
+    out.append("</table>")
+    return out
+
+
+def _alignments_html(trust: Trust) -> list[str]:
+    if not trust.alignment:
+        return []
+    out = [
+        '<h2>Judge alignment</h2><p class="muted">Human consensus per item vs the automated score; '
+        "95 % intervals: seeded bootstrap over items (Wilson for rates).</p>"
+    ]
+    out.extend(_alignment_html(a) for a in trust.alignment)
+    return out
+
+
+def _alpha_html(trust: Trust) -> list[str]:
+    if not trust.alpha:
+        return []
+    sample = (
+        '<p class="muted">Adaptive overlap: α on the spot-checked items\' first two answers (a random '
+        "sample; items reviewed again because of a disagreement would bias it).</p>"
+        if trust.overlap is not None and trust.overlap.adaptive
+        else ""
+    )
+    out = [
+        f"<h2>Agreement with intervals</h2>{sample}<table><tr><th>Question</th><th>Level</th>",
+        "<th>Krippendorff's α [95 % interval]</th></tr>",
+    ]
+    out.extend(
+        f'<tr><td><code>{_e(q)}</code></td><td>{_e(level)}</td><td class="num">{_est(est)}</td></tr>'
+        for q, level, est in trust.alpha
+    )
+    out.append("</table>")
+    return out
+
+
+def _overlap_html(trust: Trust) -> list[str]:
+    o = trust.overlap
+    if o is None:
+        return []
+    hours = "n/a" if o.saved_hours is None else f"{o.saved_hours:.1f} h"
+    kind = "adaptive" if o.adaptive else "fixed"
+    return [
+        f"<h2>Overlap</h2><p>{_e(kind)} overlap: <b>{o.reviews}</b> reviews on {o.items} items; fixed "
+        f"overlap at the maximum would take {o.reviews_at_max}: <b>{o.saved_reviews}</b> reviews "
+        f"({_e(hours)} of reviewer time) saved.</p>"
+    ]
+
+
+def _reviewers_html(trust: Trust) -> list[str]:
+    if not trust.reviewers:
+        return []
+    out = [
+        "<h2>Reviewer accuracy on gold items</h2><table><tr><th>Reviewer</th><th>Graded answers</th>"
+        "<th>Accuracy [95 % Wilson]</th><th>Qualification</th><th>Warning</th></tr>"
+    ]
+    for r in trust.reviewers:
+        warn = "⚠ below threshold" if r.flagged else ""
+        out.append(
+            f'<tr><td>{_e(r.reviewer)}</td><td class="num">{r.graded}</td>'
+            f'<td class="num">{_est(r.accuracy)}</td><td>{_e(r.qualification)}</td><td>{_e(warn)}</td></tr>'
+        )
+    out.append("</table>")
+    return out
+
+
+def _throughput_html(trust: Trust) -> list[str]:
+    t = trust.throughput
+    if t is None:
+        return []
+    out = [
+        "<h2>Throughput</h2><table><tr><th>Reviewer</th><th>Reviews</th><th>Active time</th>"
+        "<th>Items per hour</th></tr>"
+    ]
+    for s in t.reviewers:
+        rate = "n/a" if s.items_per_hour is None else f"{s.items_per_hour:.1f}"
+        out.append(
+            f'<tr><td>{_e(s.reviewer)}</td><td class="num">{s.reviews}</td>'
+            f'<td class="num">{s.active_seconds / 60:.1f} min</td><td class="num">{rate}</td></tr>'
+        )
+    out.append("</table>")
+    if t.eta_hours is not None and t.remaining_reviews:
+        out.append(f"<p>{t.remaining_reviews} reviews to go: about <b>{t.eta_hours:.1f} h</b> of review.</p>")
+    return out
 
 
 def trust_lines(trust: Trust | None) -> list[str]:
