@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hitl_pipeline.campaign.state import CampaignState
+from hitl_pipeline.model import Score
 from hitl_pipeline.quality.judge import answer_text, as_float, judge_label, judge_number
 from hitl_pipeline.quality.manager import unit
 from hitl_pipeline.sources.base import Source
@@ -144,12 +145,7 @@ def judge_scores(spec: ReviewSpec, source: Source) -> dict[str, dict[str, Any]]:
     for s in source.iter_scores(names=names):
         if (s.metadata or {}).get("hitl_campaign"):
             continue
-        if spec.target == "trace":
-            key = f"trace:{s.trace_id}" if s.trace_id and not s.observation_id and not s.session_id else None
-        elif spec.target == "observation":
-            key = f"observation:{s.observation_id}" if s.observation_id else None
-        else:
-            key = f"session:{s.session_id}" if s.session_id else None
+        key = _judged_item(spec.target, s)
         if key is None:
             continue
         old = newest.get((key, s.name))
@@ -161,6 +157,15 @@ def judge_scores(spec: ReviewSpec, source: Source) -> dict[str, dict[str, Any]]:
         if value is not None:
             out.setdefault(key, {})[name] = value
     return out
+
+
+def _judged_item(target: str, s: Score) -> str | None:
+    """The key of the item a judge score is about (None when it is not about an item of ``target``)."""
+    if target == "trace":
+        return f"trace:{s.trace_id}" if s.trace_id and not s.observation_id and not s.session_id else None
+    if target == "observation":
+        return f"observation:{s.observation_id}" if s.observation_id else None
+    return f"session:{s.session_id}" if s.session_id else None
 
 
 __all__ = [
