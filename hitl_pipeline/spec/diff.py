@@ -88,6 +88,24 @@ def _question_changes(old: Question, new: Question) -> Iterable[Change]:
         yield Change(
             "meaning", f"{p}.config_id", f"score config changed from {old.config_id} to {new.config_id}"
         )
+    yield from _category_changes(p, old, new)
+    for attr in ("min", "max"):
+        a, b = getattr(old, attr), getattr(new, attr)
+        if a != b:
+            yield Change("meaning", f"{p}.{attr}", f"numeric {attr} changed from {a} to {b}")
+    if old.when != new.when:
+        yield Change(
+            "meaning", f"{p}.when", f"condition changed from {_condition(old.when)} to {_condition(new.when)}"
+        )
+    yield from _question_form_changes(p, old, new)
+
+
+def _condition(c: Any) -> str:
+    return "(always asked)" if c is None else f"{c.question} {c.op} {_show(c.values)}"
+
+
+def _category_changes(p: str, old: Question, new: Question) -> Iterable[Change]:
+    """Categories removed, added or revalued (meaning); reordered or reworded (harmless)."""
     old_cats = {c.label: c.value for c in old.categories}
     new_cats = {c.label: c.value for c in new.categories}
     for label in old_cats.keys() - new_cats.keys():
@@ -111,16 +129,10 @@ def _question_changes(old: Question, new: Question) -> Iterable[Change]:
                 f"{p}.categories",
                 f"text of {c.label!r} changed from {_text(old_text[c.label])} to {_text(c.text)}",
             )
-    for attr in ("min", "max"):
-        a, b = getattr(old, attr), getattr(new, attr)
-        if a != b:
-            yield Change("meaning", f"{p}.{attr}", f"numeric {attr} changed from {a} to {b}")
-    if old.when != new.when:
 
-        def cond(c: Any) -> str:
-            return "(always asked)" if c is None else f"{c.question} {c.op} {_show(c.values)}"
 
-        yield Change("meaning", f"{p}.when", f"condition changed from {cond(old.when)} to {cond(new.when)}")
+def _question_form_changes(p: str, old: Question, new: Question) -> Iterable[Change]:
+    """What the form shows and how the report compares: answers keep their meaning."""
     if old.step != new.step:
         yield Change("harmless", f"{p}.step", f"slider step changed from {old.step} to {new.step}")
     for attr in ("label", "help", "description"):
@@ -176,49 +188,18 @@ def _compare_fields(old: Any, new: Any, prefix: str) -> list[tuple[str, Any, Any
 
 
 def _sections(old: ReviewSpec, new: ReviewSpec) -> Iterable[Change]:
-    if old.campaign != new.campaign:
-        yield Change("meaning", "campaign", f"campaign id changed from {old.campaign!r} to {new.campaign!r}")
-    if old.version != new.version:
-        yield Change("meaning", "version", f"spec format version changed from {old.version} to {new.version}")
-    if old.target != new.target:
-        yield Change("meaning", "target", f"target changed from {old.target} to {new.target}")
-    if old.title != new.title:
-        yield Change("harmless", "title", f"title changed from {_text(old.title)} to {_text(new.title)}")
-    if old.guidelines != new.guidelines:
-        yield Change("harmless", "guidelines", "guidelines text changed")
+    yield from _identity_changes(old, new)
     for path, a, b in _compare_fields(old.filters, new.filters, "source.filters"):
         yield Change("meaning", path, f"filter changed from {_show(a)} to {_show(b)}: it selects other items")
     for path, a, b in _compare_fields(old.sample, new.sample, "source.sample"):
-        if path.endswith(".size") and a is not None and b is not None and b > a:
-            yield Change("harmless", path, f"sample size increased from {a} to {b}")
-        elif path.endswith(".size") and b is None:
-            yield Change("harmless", path, f"sample size limit removed (was {a})")
-        else:
-            yield Change(
-                "meaning",
-                path,
-                f"sampling changed from {_show(a)} to {_show(b)}: the queue would hold other items",
-            )
+        yield _sample_change(path, a, b)
     for path, a, b in _compare_fields(old.display, new.display, "display"):
         yield Change("harmless", path, f"display changed from {_show(a)} to {_show(b)}")
     if old.comment != new.comment:
         kind: Kind = "meaning" if new.comment == "required" else "harmless"
         yield Change(kind, "comment", f"comment changed from {old.comment} to {new.comment}")
     for path, a, b in _compare_fields(old.review, new.review, "review"):
-        if path == "review.blind" and a and not b:
-            yield Change(
-                "meaning",
-                path,
-                "reviews are no longer blind: answers stop being independent, agreement is not comparable",
-            )
-        elif path in ("review.reviewers", "review.adjudicators"):
-            gone, came = sorted(set(a) - set(b)), sorted(set(b) - set(a))
-            parts = ([f"added {', '.join(came)}"] if came else []) + (
-                [f"removed {', '.join(gone)}"] if gone else []
-            )
-            yield Change("harmless", path, "; ".join(parts) or "reordered")
-        else:
-            yield Change("harmless", path, f"changed from {_show(a)} to {_show(b)}")
+        yield _review_change(path, a, b)
     for path, a, b in _compare_fields(old.consensus, new.consensus, "consensus"):
         if path == "consensus.numeric":
             yield Change(
@@ -234,6 +215,50 @@ def _sections(old: ReviewSpec, new: ReviewSpec) -> Iterable[Change]:
     if old.gates != new.gates:
         yield Change("harmless", "gates", "gates changed")
     yield from _pair_changes(old, new)
+
+
+def _identity_changes(old: ReviewSpec, new: ReviewSpec) -> Iterable[Change]:
+    """The campaign id, format version, target, title and guidelines."""
+    if old.campaign != new.campaign:
+        yield Change("meaning", "campaign", f"campaign id changed from {old.campaign!r} to {new.campaign!r}")
+    if old.version != new.version:
+        yield Change("meaning", "version", f"spec format version changed from {old.version} to {new.version}")
+    if old.target != new.target:
+        yield Change("meaning", "target", f"target changed from {old.target} to {new.target}")
+    if old.title != new.title:
+        yield Change("harmless", "title", f"title changed from {_text(old.title)} to {_text(new.title)}")
+    if old.guidelines != new.guidelines:
+        yield Change("harmless", "guidelines", "guidelines text changed")
+
+
+def _sample_change(path: str, a: Any, b: Any) -> Change:
+    """A larger or unlimited sample keeps the items reviewed so far; any other change selects others."""
+    if path.endswith(".size") and a is not None and b is not None and b > a:
+        return Change("harmless", path, f"sample size increased from {a} to {b}")
+    if path.endswith(".size") and b is None:
+        return Change("harmless", path, f"sample size limit removed (was {a})")
+    return Change(
+        "meaning",
+        path,
+        f"sampling changed from {_show(a)} to {_show(b)}: the queue would hold other items",
+    )
+
+
+def _review_change(path: str, a: Any, b: Any) -> Change:
+    """Only turning blind review off changes what answers mean."""
+    if path == "review.blind" and a and not b:
+        return Change(
+            "meaning",
+            path,
+            "reviews are no longer blind: answers stop being independent, agreement is not comparable",
+        )
+    if path in ("review.reviewers", "review.adjudicators"):
+        gone, came = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+        parts = ([f"added {', '.join(came)}"] if came else []) + (
+            [f"removed {', '.join(gone)}"] if gone else []
+        )
+        return Change("harmless", path, "; ".join(parts) or "reordered")
+    return Change("harmless", path, f"changed from {_show(a)} to {_show(b)}")
 
 
 def _pair_changes(old: ReviewSpec, new: ReviewSpec) -> Iterable[Change]:
