@@ -491,14 +491,26 @@ def test_random_walk_keeps_the_invariants(store: LocalSource, home: Path, clock:
 def test_close_fails_items_still_being_fetched(store: LocalSource, home: Path, clock: Clock) -> None:
     from hitl_pipeline.errors import SourceError
 
-    slow = SlowSource(store, 0.5)
+    # 4 threads fetch 8 items, 2 s each: the last one is still queued when the pool is shut down.
+    slow = SlowSource(store, 2.0)
     svc = open_service(make_spec(size=8), slow, home, clock, prefetch_depth=8)
     keys = [r.key for r in svc.state.items()]
     svc.close()
-    started = time.perf_counter()
-    with pytest.raises(SourceError):
-        svc.item(keys[-1])  # queued behind the others when the pool was shut down
-    assert time.perf_counter() - started < 1.0
+    fetched_by_close = len(slow.calls)
+    outcome: list[object] = []
+
+    def ask() -> None:
+        try:
+            outcome.append(svc.item(keys[-1]))
+        except SourceError as exc:
+            outcome.append(exc)
+
+    asking = threading.Thread(target=ask)
+    asking.start()
+    asking.join(60)  # a hang guard, not a timing: a request must not wait on a fetch that never runs
+    assert not asking.is_alive(), "svc.item waits on a fetch the closed pool will never run"
+    assert len(outcome) == 1 and isinstance(outcome[0], SourceError), outcome
+    assert len(slow.calls) == fetched_by_close  # nothing fetched after close, on the request or the pool
 
 
 class FlakySource(SlowSource):
