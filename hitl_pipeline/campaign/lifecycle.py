@@ -136,54 +136,102 @@ def open_campaign(
             version = 1
             if change is not None:
                 state, version = _apply_spec_change(state, change, spec, source, location)
-            if not state.is_initialized():
-                plan = plan or build_queue(spec, source, now=now or created)
-                state.initialize(
-                    campaign=spec.campaign,
-                    spec_hash=spec.spec_hash,
-                    spec_json=spec_to_json(spec),
-                    spec_version=version,
-                    now=plan.now,
-                    created_at=created,
-                    git_commit=commit,
-                    refs=plan.refs,
-                )
-            else:
-                # Another campaign's state or a meaning-changing edit was refused by _plan_spec_change;
-                # here the (unchanged or harmlessly changed) spec is recorded.
-                state.record_spec(spec.spec_hash, spec_to_json(spec), state.meta().spec_version, created)
+            _initialise_or_record(
+                state, spec, source, plan=plan, version=version, now=now, created=created, commit=commit
+            )
         state.save_configs(configs, created)
         if state.resume_pending():
             resume_from_source(spec, source, state)
-        meta = state.meta()
-        outbox = (
-            OutboxWorker(state, source, backoff=backoff, confirm_timeout=confirm_timeout, clock=clock)
-            if worker
-            else None
-        )
-        service = CampaignService(
+        service = _service(
             spec,
             state,
             source,
             configs,
             clock=clock,
-            git_commit=commit or meta.git_commit,
+            commit=commit,
+            start=start,
+            worker=worker,
+            backoff=backoff,
+            confirm_timeout=confirm_timeout,
             prefetch_depth=prefetch_depth,
-            worker=outbox,
         )
-        if spec.langfuse.annotation_queue:
-            from hitl_pipeline.campaign.annotation_queue import attach_queue_mirror
-
-            try:
-                attach_queue_mirror(service, background=start)
-            except BaseException:
-                service.close()
-                raise
     except BaseException:
         if state is not None:
             state.close()
         raise
     return service.start() if start else service
+
+
+def _initialise_or_record(
+    state: CampaignState,
+    spec: ReviewSpec,
+    source: Source,
+    *,
+    plan: QueuePlan | None,
+    version: int,
+    now: datetime | None,
+    created: datetime,
+    commit: str | None,
+) -> None:
+    """Create a new campaign's queue, or record the (unchanged or harmlessly changed) spec."""
+    if not state.is_initialized():
+        plan = plan or build_queue(spec, source, now=now or created)
+        state.initialize(
+            campaign=spec.campaign,
+            spec_hash=spec.spec_hash,
+            spec_json=spec_to_json(spec),
+            spec_version=version,
+            now=plan.now,
+            created_at=created,
+            git_commit=commit,
+            refs=plan.refs,
+        )
+    else:
+        # Another campaign's state or a meaning-changing edit was refused by _plan_spec_change;
+        # here the (unchanged or harmlessly changed) spec is recorded.
+        state.record_spec(spec.spec_hash, spec_to_json(spec), state.meta().spec_version, created)
+
+
+def _service(
+    spec: ReviewSpec,
+    state: CampaignState,
+    source: Source,
+    configs: Mapping[str, ScoreConfig],
+    *,
+    clock: Clock,
+    commit: str | None,
+    start: bool,
+    worker: bool,
+    backoff: Backoff | None,
+    confirm_timeout: float,
+    prefetch_depth: int,
+) -> CampaignService:
+    """The review service of an opened state, with its outbox worker and annotation-queue mirror."""
+    meta = state.meta()
+    outbox = (
+        OutboxWorker(state, source, backoff=backoff, confirm_timeout=confirm_timeout, clock=clock)
+        if worker
+        else None
+    )
+    service = CampaignService(
+        spec,
+        state,
+        source,
+        configs,
+        clock=clock,
+        git_commit=commit or meta.git_commit,
+        prefetch_depth=prefetch_depth,
+        worker=outbox,
+    )
+    if spec.langfuse.annotation_queue:
+        from hitl_pipeline.campaign.annotation_queue import attach_queue_mirror
+
+        try:
+            attach_queue_mirror(service, background=start)
+        except BaseException:
+            service.close()
+            raise
+    return service
 
 
 #: The lease that serialises opening a campaign (spec-change and new-version decisions).
