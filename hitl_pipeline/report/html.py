@@ -69,6 +69,14 @@ def bar_chart(rows: tuple[tuple[str, int], ...] | list[tuple[str, int]], *, widt
     return "".join(parts)
 
 
+#: A yes/no question's answers as the form words them (the scores store true/false).
+_YES_NO = {"true": "yes", "false": "no"}
+
+
+def _worded(rows: tuple[tuple[str, int], ...], boolean: bool) -> tuple[tuple[str, int], ...]:
+    return tuple((_YES_NO.get(label, label), n) for label, n in rows) if boolean else rows
+
+
 def _question_html(q: QuestionReport) -> str:
     name = "" if q.label == q.score else f"<code>{_e(q.score)}</code>, "
     out = [f'<h3>{_e(q.label)} <span class="muted">({name}{_e(q.type)})</span></h3>']
@@ -76,7 +84,7 @@ def _question_html(q: QuestionReport) -> str:
         f'<p class="muted">{q.answers} answers on {q.items} items, {q.multi_rated_items} items with two or more.</p>'
     )
     left = (
-        [bar_chart(q.distribution)]
+        [bar_chart(_worded(q.distribution, q.type == "boolean"))]
         if q.distribution
         else ['<p class="muted">Free text: no distribution.</p>']
     )
@@ -167,6 +175,7 @@ def render_html(report: Report) -> str:
             '<p class="muted">Times are estimated from the gaps between a reviewer\'s submissions '
             "(gaps over 30 minutes are breaks and are left out).</p>"
         )
+    yes_no = {q.score for q in r.questions if q.type == "boolean"}
     body.append("<h2>Questions</h2>")
     body.extend(_question_html(q) for q in r.questions)
     if r.consensus or r.adjudications_open:
@@ -174,9 +183,10 @@ def render_html(report: Report) -> str:
         if r.adjudications_open:
             body.append(f"<p><b>{r.adjudications_open}</b> item(s) wait for an adjudicator.</p>")
         for c in r.consensus:
+            rows = _worded(c.distribution, c.question in yes_no)
             body.append(
                 f'<h3><code>{_e(c.question)}</code></h3><p class="muted">{c.items} consensus score(s), '
-                f"{c.adjudicated} decided by an adjudicator.</p>{bar_chart(c.distribution)}"
+                f"{c.adjudicated} decided by an adjudicator.</p>{bar_chart(rows)}"
             )
     body.append(pairwise_html(r.pairwise))  # arm B vs arm A (report/pairwise_html.py)
     body.append(trust_html(r.trust))  # judge alignment, α intervals, gold accuracy, gates (trust_html.py)
@@ -190,7 +200,8 @@ def render_html(report: Report) -> str:
             if d.url and d.url.startswith(("http://", "https://")):
                 item = f'<a href="{_e(d.url)}" rel="noreferrer noopener">{item}</a>'
             answers = "<br>".join(
-                f'<b>{_e(rv)}</b>: <span class="answer">{_e(v)}</span>' for rv, v in d.answers
+                f'<b>{_e(rv)}</b>: <span class="answer">{_e(_YES_NO.get(str(v), v) if d.question in yes_no else v)}</span>'
+                for rv, v in d.answers
             )
             body.append(
                 f"<tr><td>{item}</td><td><code>{_e(d.question)}</code></td>"

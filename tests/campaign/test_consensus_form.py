@@ -46,6 +46,7 @@ def test_adjudicator_decides_a_tie_in_the_form(tmp_path: Path) -> None:
         with FormClient(handle.url, spec, username="erin", password=password("erin")) as judge:
             screen = judge.load()
             assert screen.item_key == key and "Adjudication" in screen.notice
+            assert "1** item waiting for adjudication" in screen.progress  # the adjudicator sees the count
             others = str(screen.values.get("others"))
             # The answers as the form words them (category text: "excellent" shows as "Excellent").
             assert all(name in others for name in REVIEWERS) and "Excellent" in others

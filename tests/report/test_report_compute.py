@@ -258,6 +258,13 @@ def test_html_is_self_contained_and_escaped() -> None:
         assert needle not in page
 
 
+def test_html_words_yes_no_answers_as_the_form_does() -> None:
+    page = render_html(_report())
+    chart = page.split("Factually correct?", 1)[1].split("</svg>", 1)[0]
+    assert ">yes</text>" in chart and ">no</text>" in chart
+    assert ">true</text>" not in chart and ">false</text>" not in chart
+
+
 def test_hostile_answers_in_disputes_are_escaped() -> None:
     spec = ReviewSpec(
         campaign="c",

@@ -111,3 +111,18 @@ review: {reviewers_per_item: 2, blind: false}
             raw = dict(zip(ben.names, ben.call("load"), strict=True))
             assert raw["others"]["visible"] is True
             assert raw["others"]["value"]["data"] == [["ann", "no", "made up a refund rule"]]
+
+
+def test_the_end_screen_has_no_active_submit_or_skip(demo_db: Path, tmp_path: Path) -> None:
+    from ui_support import GOOD, trace_spec
+
+    spec = trace_spec("ui-end", size=1)
+    with running(spec, demo_db, tmp_path / "hitl", reviewer="solo") as (handle, _):
+        with FormClient(handle.url, spec) as form:
+            form.load()
+            form.submit(GOOD)
+            form.new_tab()  # a fresh tab: every prop is sent
+            raw = dict(zip(form.names, form.call("load"), strict=True))
+            assert raw["item_key"] == "" and "Nothing left" in raw["done_text"]
+            assert raw["submit_button"]["interactive"] is False and raw["skip_button"]["interactive"] is False
+            assert raw["questions_box"]["visible"] is False and raw["done_box"]["visible"] is True
