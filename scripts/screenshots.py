@@ -4,9 +4,9 @@ Usage: ``python scripts/screenshots.py [--out docs/screenshots] [--spec specs/su
 
 Each spec is served on 127.0.0.1 against a fresh demo store (in a temporary directory) and shown in
 Debian's Chromium (``/usr/bin/chromium``, driven by Playwright): the first item as it opens
-(``<spec>-desktop.png`` at 1366×900, ``<spec>-phone.png`` at 390×844), the screen after a submit
-with the required answers missing (``<spec>-missing.png``) and, for a spec that reveals automated
-scores after the answer, the next screen after a submit (``<spec>-revealed.png``).
+(``<spec>-desktop.png`` at 1366×900, ``<spec>-phone.png`` at 390×844) and the screen after a
+submit with the required answers missing (``<spec>-missing.png``). Each picture is the viewport,
+as the reviewer sees it without scrolling.
 """
 
 from __future__ import annotations
@@ -42,8 +42,13 @@ def reviewer_of(spec: Any) -> str:
 
 
 def wait_ready(pg: Any) -> None:
+    """The item is shown with its content and the first question has the focus."""
     pg.wait_for_selector("#hitl-item", state="visible")
-    pg.wait_for_function("() => !!document.querySelector('#hitl-facts')?.innerText.trim()")
+    pg.wait_for_function(
+        """() => [...document.querySelectorAll('[id^="hitl-chat-"], [id^="hitl-json-"], [id^="hitl-text-"]')]
+              .some((el) => el.offsetParent !== null && el.innerText.trim().length > 20)"""
+    )
+    pg.wait_for_function("() => !!document.activeElement?.closest?.('#hitl-q-0')")
 
 
 def shoot(spec_path: Path, out: Path, browser: Any, work: Path) -> list[Path]:

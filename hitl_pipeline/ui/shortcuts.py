@@ -289,7 +289,7 @@ CSS = """
 #hitl-item-col, #hitl-panel { min-width: 0 !important; }
 #hitl-panel { position: sticky; top: 0.5rem; max-height: calc(100vh - 1rem); overflow-y: auto; overflow-x: hidden;
   padding-right: 2px; }
-#hitl-notice:empty, #hitl-revealed:empty { display: none; }
+#hitl-notice:has(span.md:empty), #hitl-revealed:has(span.md:empty) { display: none; }
 #hitl-revealed { border-left: 3px solid var(--color-accent, #f97316); padding-left: 0.5rem; }
 #hitl-buttons { flex-wrap: wrap; gap: 0.5rem; }
 #hitl-buttons button { flex: 1 1 auto; }
@@ -299,7 +299,8 @@ CSS = """
 .hitl-scale .wrap { flex-wrap: wrap; gap: 0.4rem; }
 .hitl-number input { max-width: 10rem; }
 /* A missing or invalid answer: outlined, its message beside it; answering clears both. */
-.hitl-invalid { outline: 2px solid var(--error-border-color, #dc2626) !important; outline-offset: 2px; border-radius: 8px; }
+.hitl-invalid { box-shadow: inset 0 0 0 2px var(--error-border-color, #dc2626) !important; border-radius: 8px;
+  background: var(--error-background-fill, #fef2f2) !important; }
 .hitl-q:not(.hitl-invalid) .validation-error, #hitl-comment:not(.hitl-invalid) .validation-error { display: none !important; }
 #hitl-panel [data-testid="status-tracker"]:has(.validation-error) { position: static !important; inset: auto !important;
   height: auto !important; min-height: 0 !important; background: none !important; padding: 0 !important; display: block !important; }
@@ -319,6 +320,6 @@ CSS = """
   #hitl-main { flex-direction: column; }
   #hitl-item-col, #hitl-panel { width: 100% !important; flex: 1 1 auto !important; }
   #hitl-panel { position: static; max-height: none; overflow: visible; }
-  .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
+  .gradio-container .main { padding-left: 8px !important; padding-right: 8px !important; }
 }
 """
