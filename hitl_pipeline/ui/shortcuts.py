@@ -77,7 +77,11 @@ def focus_js(spec: ReviewSpec) -> str:
 
 
 HEAD = (
-    """<script>
+    """<style>
+/* Page-level rules (Gradio scopes css= below its container, so they go here). */
+@media (max-width: 899px) { .main.fillable { padding-left: 8px !important; padding-right: 8px !important; } }
+</style>
+<script>
 (() => {
   const HELP = [__HELP__];
   const cfg = () => window.hitlConfig || { questions: [], comment: null };
@@ -282,7 +286,6 @@ HEAD = (
 
 CSS = """
 /* Desktop: item (left) beside the question panel (right), which stays in view while the item scrolls. */
-.gradio-container { max-width: 1600px !important; }
 #hitl-header { align-items: center; flex-wrap: nowrap; gap: 0.5rem; }
 #hitl-header h2 { margin: 0; font-size: 1.25rem; line-height: 1.3; overflow-wrap: anywhere; }
 #hitl-main { align-items: flex-start; flex-wrap: nowrap; gap: 1rem; }
@@ -301,13 +304,15 @@ CSS = """
 /* A missing or invalid answer: outlined, its message beside it; answering clears both. */
 .hitl-invalid { box-shadow: inset 0 0 0 2px var(--error-border-color, #dc2626) !important; border-radius: 8px;
   background: var(--error-background-fill, #fef2f2) !important; }
-.hitl-q:not(.hitl-invalid) .validation-error, #hitl-comment:not(.hitl-invalid) .validation-error { display: none !important; }
-#hitl-panel [data-testid="status-tracker"]:has(.validation-error) { position: static !important; inset: auto !important;
+.hitl-q:not(.hitl-invalid) div.validation-error, #hitl-comment:not(.hitl-invalid) div.validation-error { display: none !important; }
+#hitl-panel [data-testid="status-tracker"]:has(div.validation-error) { position: static !important; inset: auto !important;
   height: auto !important; min-height: 0 !important; background: none !important; padding: 0 !important; display: block !important; }
-#hitl-panel .validation-error { position: static !important; display: block; font-size: 0.85rem !important; font-weight: 600;
+#hitl-panel div.validation-error { position: static !important; display: block; font-size: 0.85rem !important; font-weight: 600;
   text-align: left !important; padding: 0.2rem 0 !important; margin: 0 !important; border: none !important;
   background: none !important; color: var(--error-text-color, #b91c1c) !important; box-shadow: none !important; width: auto !important; }
-#hitl-panel .validation-error button { display: none !important; }
+#hitl-panel div.validation-error button { display: none !important; }
+.hitl-q:not(.hitl-invalid) textarea.validation-error, #hitl-comment:not(.hitl-invalid) textarea.validation-error {
+  border-color: var(--input-border-color) !important; }
 /* The item is read-only: the Chatbot's "Clear" button would only blank the reviewer's view. */
 .hitl-chat button[aria-label="Clear"] { display: none !important; }
 /* Wide content (tables, JSON, code) scrolls inside its own box, never the page sideways. */
@@ -320,6 +325,5 @@ CSS = """
   #hitl-main { flex-direction: column; }
   #hitl-item-col, #hitl-panel { width: 100% !important; flex: 1 1 auto !important; }
   #hitl-panel { position: static; max-height: none; overflow: visible; }
-  .gradio-container .main { padding-left: 8px !important; padding-right: 8px !important; }
 }
 """

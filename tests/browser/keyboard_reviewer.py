@@ -65,7 +65,10 @@ def _wait_next_item(pg: Any, item: str) -> None:
           if (done && done.offsetParent !== null) return true;
           const facts = document.querySelector('#hitl-facts textarea');
           const a = document.activeElement;
-          return facts && facts.value && facts.value !== item && a && a.closest && !!a.closest('[id^="hitl-q-"]');
+          // The focus must be on the new item's *first* stop: it may still be in a question of the
+          // last item (a text box) for a frame after the new item is drawn.
+          const first = window.hitlOrder ? window.hitlOrder()[0] : 'hitl-q-0';
+          return facts && facts.value && facts.value !== item && a && a.closest && !!a.closest('#' + first);
         }""",
         arg=item,
     )
@@ -82,8 +85,30 @@ def answer_key(kind: str, n: int) -> str:
     raise ValueError(kind)
 
 
+_STATE = """() => ({ focus: document.activeElement ? (document.activeElement.closest?.('[id]')?.id || document.activeElement.tagName) : null,
+  order: window.hitlOrder ? window.hitlOrder() : null,
+  invalid: [...document.querySelectorAll('div.validation-error')].map((el) => el.innerText),
+  shown: [...document.querySelectorAll('[id^="hitl-q-"]')].filter((el) => el.offsetParent !== null).map((el) => el.id),
+  checked: [...document.querySelectorAll('input[type=radio]:checked')].map((el) => el.value),
+  toast: [...document.querySelectorAll('.toast-body, [data-testid="toast-body"]')].map((el) => el.innerText) })"""
+
+
 def review_item(pg: Any, n: int, *, max_steps: int = 40) -> ItemRun:
-    """Review the item on screen with the keyboard alone; returns once the next one is shown."""
+    """Review the item on screen with the keyboard alone; returns once the next one is shown.
+
+    A step that times out fails with what the page showed (focus, order, messages), not only the wait.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        return _review_item(pg, n, max_steps=max_steps)
+    except PlaywrightTimeout as exc:
+        raise AssertionError(
+            f"item {n}: {exc.message.splitlines()[0]}; the page: {pg.evaluate(_STATE)}"
+        ) from exc
+
+
+def _review_item(pg: Any, n: int, *, max_steps: int) -> ItemRun:
     start = where(pg)
     run = ItemRun(item=start["item"])
     t0 = time.perf_counter()

@@ -105,7 +105,7 @@ def test_item_and_questions_side_by_side_and_validation_keeps_the_item(
             )
             assert marked == expected
             for box_id in expected:
-                assert "required" in pg.inner_text(f"#{box_id} .validation-error")
+                assert "required" in pg.inner_text(f"#{box_id} div.validation-error")
             assert pg.is_visible(f"#{panel}") and pg.inner_text(f"#{panel}") == item_text
             assert where(pg)["item"] == key and "Error" not in pg.inner_text("#hitl-item")
             first_bad = f"hitl-q-{required[0]}" if required else "hitl-comment"
