@@ -82,6 +82,8 @@ def answer_key(kind: str, n: int) -> str:
         return "y" if n % 2 == 0 else "n"
     if kind == "scale":
         return str(n % 5 + 1)
+    if kind == "preference":  # a pair: output A / B better, tie
+        return "abt"[n % 3]
     raise ValueError(kind)
 
 
@@ -125,7 +127,7 @@ def _review_item(pg: Any, n: int, *, max_steps: int) -> ItemRun:
             _wait_next_item(pg, run.item)
             break
         run.questions += 1
-        if kind in ("categorical", "boolean", "scale"):
+        if kind in ("categorical", "boolean", "scale", "preference"):
             key = answer_key(kind, n)
             pg.keyboard.press(key)
             run.keys.append(key)

@@ -4,6 +4,7 @@ observation tree, a phone layout without sideways scrolling, and scores revealed
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from browser_support import Recorder
 from keyboard_reviewer import answer_key, review_item, where
 from ui_support import running
 
+from hitl_pipeline.sources.demo import ensure_demo_store
 from hitl_pipeline.spec import load_spec, load_spec_text
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -22,6 +24,23 @@ PHONE = {"width": 390, "height": 844}
 #: Counts pointer events the page receives: a keyboard-only review must cause none.
 COUNT_POINTER = """() => { window.__pointer = 0;
   for (const t of ['pointerdown', 'mousedown', 'mouseup']) document.addEventListener(t, () => { window.__pointer += 1; }, true); }"""
+
+
+@pytest.fixture(scope="module")
+def pristine_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo store as `hitl demo` makes it (score configs of every example spec), never written."""
+    path = tmp_path_factory.mktemp("pristine") / "local.db"
+    ensure_demo_store(path)
+    return path
+
+
+@pytest.fixture
+def own_db(pristine_db: Path, tmp_path: Path) -> Path:
+    """A copy of the demo store for this test: the example campaigns' answers reach the store, and
+    the session's shared ``demo_db`` must not carry them into other tests of the same campaigns."""
+    path = tmp_path / "local.db"
+    shutil.copy(pristine_db, path)
+    return path
 
 
 def reviewer_of(spec: Any) -> str:
@@ -70,10 +89,10 @@ def first_panel(pg: Any) -> str:
 
 @pytest.mark.parametrize("name", SPECS)
 def test_item_and_questions_side_by_side_and_validation_keeps_the_item(
-    browser: Any, demo_db: Path, tmp_path: Path, name: str
+    browser: Any, own_db: Path, tmp_path: Path, name: str
 ) -> None:
     spec = load_spec(REPO / "specs" / f"{name}.yaml")
-    with running(spec, demo_db, tmp_path / "hitl", reviewer=reviewer_of(spec)) as (handle, service):
+    with running(spec, own_db, tmp_path / "hitl", reviewer=reviewer_of(spec)) as (handle, service):
         context, pg, rec = open_page(browser, DESKTOP)
         try:
             pg.goto(handle.url)
@@ -122,10 +141,10 @@ def test_item_and_questions_side_by_side_and_validation_keeps_the_item(
 
 
 @pytest.mark.parametrize("name", SPECS)
-def test_keyboard_only_review_of_five_items(browser: Any, demo_db: Path, tmp_path: Path, name: str) -> None:
+def test_keyboard_only_review_of_five_items(browser: Any, own_db: Path, tmp_path: Path, name: str) -> None:
     spec = load_spec(REPO / "specs" / f"{name}.yaml")
     reviewer = reviewer_of(spec)
-    with running(spec, demo_db, tmp_path / "hitl", reviewer=reviewer) as (handle, service):
+    with running(spec, own_db, tmp_path / "hitl", reviewer=reviewer) as (handle, service):
         context, pg, rec = open_page(browser, DESKTOP)
         try:
             pg.add_init_script(f"({COUNT_POINTER})()")
@@ -159,10 +178,10 @@ def test_keyboard_only_review_of_five_items(browser: Any, demo_db: Path, tmp_pat
 
 
 def test_observation_items_show_the_tree_with_the_observation_marked(
-    browser: Any, demo_db: Path, tmp_path: Path
+    browser: Any, own_db: Path, tmp_path: Path
 ) -> None:
     spec = load_spec(REPO / "specs" / "tool_calls.yaml")
-    with running(spec, demo_db, tmp_path / "hitl", reviewer="tree") as (handle, service):
+    with running(spec, own_db, tmp_path / "hitl", reviewer="tree") as (handle, service):
         context, pg, _ = open_page(browser, DESKTOP)
         try:
             pg.goto(handle.url)
@@ -177,9 +196,9 @@ def test_observation_items_show_the_tree_with_the_observation_marked(
             context.close()
 
 
-def test_session_items_show_each_turns_tree_on_demand(browser: Any, demo_db: Path, tmp_path: Path) -> None:
+def test_session_items_show_each_turns_tree_on_demand(browser: Any, own_db: Path, tmp_path: Path) -> None:
     spec = load_spec(REPO / "specs" / "session_resolution.yaml")
-    with running(spec, demo_db, tmp_path / "hitl", reviewer="alice") as (handle, _):
+    with running(spec, own_db, tmp_path / "hitl", reviewer="alice") as (handle, _):
         context, pg, _ = open_page(browser, DESKTOP)
         try:
             pg.goto(handle.url)
@@ -194,11 +213,9 @@ def test_session_items_show_each_turns_tree_on_demand(browser: Any, demo_db: Pat
 
 
 @pytest.mark.parametrize("name", SPECS)
-def test_phone_layout_does_not_scroll_sideways(
-    browser: Any, demo_db: Path, tmp_path: Path, name: str
-) -> None:
+def test_phone_layout_does_not_scroll_sideways(browser: Any, own_db: Path, tmp_path: Path, name: str) -> None:
     spec = load_spec(REPO / "specs" / f"{name}.yaml")
-    with running(spec, demo_db, tmp_path / "hitl", reviewer=reviewer_of(spec)) as (handle, _):
+    with running(spec, own_db, tmp_path / "hitl", reviewer=reviewer_of(spec)) as (handle, _):
         context, pg, _ = open_page(browser, PHONE)
         try:
             pg.goto(handle.url)
@@ -233,9 +250,9 @@ comment: "off"
 """
 
 
-def test_automated_scores_appear_only_after_the_answer(browser: Any, demo_db: Path, tmp_path: Path) -> None:
+def test_automated_scores_appear_only_after_the_answer(browser: Any, own_db: Path, tmp_path: Path) -> None:
     spec = load_spec_text(REVEAL_SPEC, "<reveal>")
-    with running(spec, demo_db, tmp_path / "hitl", reviewer="rev") as (handle, service):
+    with running(spec, own_db, tmp_path / "hitl", reviewer="rev") as (handle, service):
         context, pg, _ = open_page(browser, DESKTOP)
         try:
             pg.goto(handle.url)
