@@ -214,6 +214,36 @@ def _item_details(spec: ReviewSpec, named: dict[str, Any]) -> tuple[gr.Dataframe
     return tree, box, pick, text
 
 
+def _question_panel(spec: ReviewSpec, named: dict[str, Any]) -> tuple[Any, ...]:
+    """The panel beside the item: notices, guidelines, questions, comment, buttons, progress."""
+    named["notice"] = gr.Markdown(elem_id="hitl-notice")
+    named["revealed"] = gr.Markdown(elem_id="hitl-revealed")
+    if spec.guidelines.strip():
+        with gr.Accordion("Guidelines", open=False, elem_id="hitl-guidelines"):
+            gr.Markdown(spec.guidelines)  # written by the campaign owner (trusted), sanitized anyway
+    with gr.Column(elem_id="hitl-questions") as questions_box:
+        questions = [make_widget(i, q) for i, q in enumerate(spec.questions)]
+        comment: gr.Textbox | None = None
+        if spec.comment != "off":
+            required = spec.comment == "required"
+            comment = gr.Textbox(
+                label="Comment" + (" *" if required else " (optional)"),
+                lines=2,
+                max_lines=10,
+                elem_id="hitl-comment",
+                elem_classes=["hitl-comment", *(["hitl-q", "hitl-text"] if required else [])],
+            )
+    with gr.Row(elem_id="hitl-buttons"):
+        # In a pair campaign `b` picks output B: Back is `p` (previous) there.
+        back_key = "p" if spec.target == "pair" else "b"
+        back = gr.Button(f"◀ Back ({back_key})", elem_id="hitl-back", min_width=60)
+        skip = gr.Button("Skip (s)", elem_id="hitl-skip", visible=spec.review.allow_skip, min_width=60)
+        submit = gr.Button("Submit (Ctrl+Enter)", variant="primary", elem_id="hitl-submit", min_width=120)
+    progress = gr.Markdown(elem_id="hitl-progress")
+    gr.Markdown("Keys: **Tab** next question · **?** all shortcuts", elem_id="hitl-hint")
+    return questions_box, questions, comment, back, skip, submit, progress
+
+
 def build_layout(spec: ReviewSpec, *, show_logout: bool) -> FormWidgets:
     """All components, placed; call inside ``gr.Blocks``."""
     state = gr.State({"item_key": None, "corrections": {}})
@@ -229,35 +259,7 @@ def build_layout(spec: ReviewSpec, *, show_logout: bool) -> FormWidgets:
             with gr.Column(visible=False, elem_id="hitl-item") as item_box:
                 tree, inspect_box, pick, text = _item_column(spec, named)
         with gr.Column(scale=2, min_width=0, elem_id="hitl-panel"):
-            named["notice"] = gr.Markdown(elem_id="hitl-notice")
-            named["revealed"] = gr.Markdown(elem_id="hitl-revealed")
-            if spec.guidelines.strip():
-                with gr.Accordion("Guidelines", open=False, elem_id="hitl-guidelines"):
-                    gr.Markdown(spec.guidelines)  # written by the campaign owner (trusted), sanitized anyway
-            with gr.Column(elem_id="hitl-questions") as questions_box:
-                questions = [make_widget(i, q) for i, q in enumerate(spec.questions)]
-                comment: gr.Textbox | None = None
-                if spec.comment != "off":
-                    required = spec.comment == "required"
-                    comment = gr.Textbox(
-                        label="Comment" + (" *" if required else " (optional)"),
-                        lines=2,
-                        max_lines=10,
-                        elem_id="hitl-comment",
-                        elem_classes=["hitl-comment", *(["hitl-q", "hitl-text"] if required else [])],
-                    )
-            with gr.Row(elem_id="hitl-buttons"):
-                # In a pair campaign `b` picks output B: Back is `p` (previous) there.
-                back_key = "p" if spec.target == "pair" else "b"
-                back = gr.Button(f"◀ Back ({back_key})", elem_id="hitl-back", min_width=60)
-                skip = gr.Button(
-                    "Skip (s)", elem_id="hitl-skip", visible=spec.review.allow_skip, min_width=60
-                )
-                submit = gr.Button(
-                    "Submit (Ctrl+Enter)", variant="primary", elem_id="hitl-submit", min_width=120
-                )
-            progress = gr.Markdown(elem_id="hitl-progress")
-            gr.Markdown("Keys: **Tab** next question · **?** all shortcuts", elem_id="hitl-hint")
+            questions_box, questions, comment, back, skip, submit, progress = _question_panel(spec, named)
     # item_key: the open item's key, for API scripts (``trace:<id>`` …); hidden in the page.
     item_key = gr.Textbox(visible=False, label="item key", elem_id="hitl-item-key")
     ordered: dict[str, Any] = {

@@ -148,6 +148,92 @@ def _panels(view: ItemView, props: Props) -> dict[str, Any]:
     return out
 
 
+def _notes(a: Assignment, notice: str) -> str:
+    notes = [notice] if notice else []
+    if a.notice:  # quality: training feedback / a qualification round's result
+        notes.append(a.notice)
+    if a.revisiting:
+        notes.append(
+            "↩ You already answered this item: change what you like and submit to update your answer."
+        )
+    if a.adjudication:
+        notes.append(
+            "⚖ Adjudication: reviewers disagreed on this item; their answers are shown with the item."
+        )
+    return "  \n".join(notes)
+
+
+def _context(spec: ReviewSpec, a: Assignment, view: ItemView, props: Props) -> dict[str, Any]:
+    """Metadata, automated scores (after the answer unless ``reveal_scores: before``), the tree, Inspect."""
+    show_scores = view.scores is not None and (not hidden_scores(spec) or a.revisiting)
+    scores = (
+        [[r.name, r.value, r.source, r.target, r.comment] for r in view.scores or ()] if show_scores else []
+    )
+    session = view.kind == "session"
+    return {
+        "metadata": props.put("metadata", view.metadata, visible=view.metadata is not None),
+        "scores": props.put("scores", scores, visible=show_scores),
+        # A session's turns each have a tree: closed until asked for; a trace's tree is open.
+        "tree_box": props.block(
+            "tree_box",
+            visible=view.tree is not None,
+            open=not session,
+            label="Observation trees of the turns (click a row to open it)"
+            if session
+            else "Observation tree (▶ = under review, red = error; click a row to open it)",
+        ),
+        "tree": props.put("tree", _tree_value(view)),
+        "tree_note": props.put(
+            "tree_note",
+            f"{view.tree_hidden:,} more observations not listed." if view.tree_hidden else "",
+            visible=bool(view.tree_hidden),
+        ),
+        "inspect_pick": props.put("inspect", None, choices=[list(c) for c in view.inspect]),
+        "inspect_text": "",
+    }
+
+
+def _others(spec: ReviewSpec, a: Assignment, props: Props) -> Any:
+    show = bool(a.others) and (a.adjudication or not spec.review.blind)
+    others = a.others
+    if a.item.pair is not None:  # other reviewers' picks as shown (A, B, tie), not arm B's outcome
+        from hitl_pipeline.ui.pairwise import widget_value
+
+        others = tuple(
+            replace(
+                o,
+                answers={
+                    q: widget_value(spec, a.item_key, spec.question(q), v) for q, v in o.answers.items()
+                },
+            )
+            for o in others
+        )
+    return props.put("others", _others_rows(spec, others) if show else [], visible=show)
+
+
+def _answers(spec: ReviewSpec, a: Assignment, corrections: dict[str, str], props: Props) -> dict[str, Any]:
+    """The question panel: the questions asked, pre-filled (an unanswered correction with the output)."""
+    out: dict[str, Any] = {
+        "questions_box": props.block("questions_box", visible=True),
+        "submit_button": props.block("submit_button", interactive=True),
+        "skip_button": props.block("skip_button", interactive=True),
+    }
+    prefill = {q.score: to_widget(q, a.answers.get(q.score)) for q in spec.questions}
+    if a.item.pair is not None:  # the stored outcome of arm B → the pick as shown (A, B, tie)
+        from hitl_pipeline.ui.pairwise import widget_value
+
+        prefill = {q.score: widget_value(spec, a.item_key, q, a.answers.get(q.score)) for q in spec.questions}
+    for q in spec.questions:
+        if q.type == "correction" and prefill[q.score] is None:
+            prefill[q.score] = corrections[q.score]
+    asked = {q.score for q in active_questions(spec.questions, a.answers)}
+    for i, q in enumerate(spec.questions):
+        out[f"q:{q.score}"] = props.put(f"q{i}", prefill[q.score], visible=q.score in asked)
+    if spec.comment != "off":
+        out["comment"] = a.comment or ""
+    return out
+
+
 def item_screen(
     spec: ReviewSpec,
     a: Assignment,
@@ -165,28 +251,16 @@ def item_screen(
     else:
         view = build_view(a.item, spec.display)
     corrections = {q.score: view.correction_default for q in spec.questions if q.type == "correction"}
-    notes = [notice] if notice else []
-    if a.notice:  # quality: training feedback / a qualification round's result
-        notes.append(a.notice)
-    if a.revisiting:
-        notes.append(
-            "↩ You already answered this item: change what you like and submit to update your answer."
-        )
-    if a.adjudication:
-        notes.append(
-            "⚖ Adjudication: reviewers disagreed on this item; their answers are shown with the item."
-        )
     if a.revisiting and hidden_scores(spec) and not revealed:
         revealed = reveal_text(
             spec, a.item.scores, a.answers, "**Automated scores** (you answered this item):"
         )
-    show_scores = view.scores is not None and (not hidden_scores(spec) or a.revisiting)
     kind_label = {"trace": "Trace", "observation": "Observation", "session": "Session", "pair": "Pair"}.get(
         view.kind, view.kind
     )
     out: dict[str, Any] = {
         "progress": progress,
-        "notice": "  \n".join(notes),
+        "notice": _notes(a, notice),
         "revealed": revealed,
         "item_key": a.item_key,
         "item_box": props.block("item_box", visible=True),
@@ -194,65 +268,10 @@ def item_screen(
         "done_text": "",
         "facts": props.put("facts", _facts_text(view), label=f"Item · {kind_label}"),
         **_panels(view, props),
-        "metadata": props.put("metadata", view.metadata, visible=view.metadata is not None),
-        "scores": props.put(
-            "scores",
-            [[r.name, r.value, r.source, r.target, r.comment] for r in view.scores or ()]
-            if show_scores
-            else [],
-            visible=show_scores,
-        ),
-        # A session's turns each have a tree: closed until asked for; a trace's tree is open.
-        "tree_box": props.block(
-            "tree_box",
-            visible=view.tree is not None,
-            open=view.kind != "session",
-            label="Observation trees of the turns (click a row to open it)"
-            if view.kind == "session"
-            else "Observation tree (▶ = under review, red = error; click a row to open it)",
-        ),
-        "tree": props.put("tree", _tree_value(view)),
-        "tree_note": props.put(
-            "tree_note",
-            f"{view.tree_hidden:,} more observations not listed." if view.tree_hidden else "",
-            visible=bool(view.tree_hidden),
-        ),
-        "inspect_pick": props.put("inspect", None, choices=[list(c) for c in view.inspect]),
-        "inspect_text": "",
+        **_context(spec, a, view, props),
+        "others": _others(spec, a, props),
+        **_answers(spec, a, corrections, props),
     }
-    show_others = bool(a.others) and (a.adjudication or not spec.review.blind)
-    others = a.others
-    if a.item.pair is not None:  # other reviewers' picks as shown (A, B, tie), not arm B's outcome
-        from hitl_pipeline.ui.pairwise import widget_value
-
-        others = tuple(
-            replace(
-                o,
-                answers={
-                    q: widget_value(spec, a.item_key, spec.question(q), v) for q, v in o.answers.items()
-                },
-            )
-            for o in others
-        )
-    out["others"] = props.put(
-        "others", _others_rows(spec, others) if show_others else [], visible=show_others
-    )
-    out["questions_box"] = props.block("questions_box", visible=True)
-    out["submit_button"] = props.block("submit_button", interactive=True)
-    out["skip_button"] = props.block("skip_button", interactive=True)
-    prefill = {q.score: to_widget(q, a.answers.get(q.score)) for q in spec.questions}
-    if a.item.pair is not None:  # the stored outcome of arm B → the pick as shown (A, B, tie)
-        from hitl_pipeline.ui.pairwise import widget_value
-
-        prefill = {q.score: widget_value(spec, a.item_key, q, a.answers.get(q.score)) for q in spec.questions}
-    for q in spec.questions:
-        if q.type == "correction" and prefill[q.score] is None:
-            prefill[q.score] = corrections[q.score]
-    asked = {q.score for q in active_questions(spec.questions, a.answers)}
-    for i, q in enumerate(spec.questions):
-        out[f"q:{q.score}"] = props.put(f"q{i}", prefill[q.score], visible=q.score in asked)
-    if spec.comment != "off":
-        out["comment"] = a.comment or ""
     state = {
         "item_key": a.item_key,
         "corrections": corrections,
