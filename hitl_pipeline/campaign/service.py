@@ -25,6 +25,7 @@ from hitl_pipeline.model import Item, ItemRef, ScoreConfig
 from hitl_pipeline.model.clock import Clock, utcnow
 from hitl_pipeline.scoring.answers import output_text, validate_answers
 from hitl_pipeline.scoring.outbox import OutboxWorker
+from hitl_pipeline.scoring.outbox_store import OutboxEntry
 from hitl_pipeline.scoring.scores import build_scores, item_environment, outbox_entries
 from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.model import ReviewSpec
@@ -506,11 +507,7 @@ class CampaignService:
                 already answered in another tab).
         """
         self._check_reviewer(reviewer)
-        if self.consensus is not None and self.consensus.is_adjudicating(reviewer, item_key):
-            self.consensus.submit(reviewer, item_key, answers, comment)
-            return
-        if self.quality is not None and self.quality.is_gold(reviewer, item_key):
-            self.quality.submit(reviewer, item_key, answers, comment)
+        if self._submit_elsewhere(reviewer, item_key, answers, comment):
             return
         row = self._row(item_key)
         now = self.clock()
@@ -523,45 +520,17 @@ class CampaignService:
             raise CampaignError(message)
         normalised, text = self.validate(item_key, answers, comment)
         stamp = existing.created_at if existing is not None else now
-        environment = self.environment_of(item_key)
-        scores = build_scores(
-            self.spec,
-            row.ref,
-            reviewer,
-            normalised,
-            text,
-            self.configs,
-            timestamp=stamp,
-            git_commit=self.git_commit,
-            spec_version=self.spec_version,
-            queue_id=self.queue_id,
-            environment=environment,
-        )
-        entries = outbox_entries(scores)
-        opened = self._opened.pop((reviewer, item_key), None) or (lease[0] if lease else None)
-        duration = max(0.0, (now - opened).total_seconds()) if opened else None
+        entries = self._outbox_entries_for(row.ref, item_key, reviewer, normalised, text, stamp)
+        duration = self._answer_duration(reviewer, item_key, lease, now)
         # The answer and the consensus it completes or changes commit together: a crash between
         # them could otherwise leave an edited item with the consensus of its old answers.
         with self.state.transaction() as tx:
             # One reviewer's requests one at a time (tabs, servers); the item's row held while it fills.
             self.state.lock_reviewer(tx, reviewer)
             self.state.lock_item(tx, item_key)
-            if edit is False and self.state.review(item_key, reviewer) is not None:
-                message = (
-                    f"you have already answered {item_key!r} (in another tab or window): that answer is kept "
-                    "and this one was not saved — press Next for your next item, or Back to change it"
-                )
-                raise CampaignError(message)
-            if existing is None and lease is not None and lease[1] <= now:
-                # Re-checked with the write lock held: a first answer on an expired lease only counts
-                # while the item still has room (another reviewer may have taken the slot meanwhile).
-                taken = self._row(item_key).done + self.state.active_leases(item_key, now, excluding=reviewer)
-                if taken >= self.n and self.state.review(item_key, reviewer) is None:
-                    message = (
-                        f"your lease on {item_key!r} expired and the item went to other reviewers; "
-                        "your answer was not saved — press Next for a new item"
-                    )
-                    raise CampaignError(message)
+            self._check_still_answerable(
+                reviewer, item_key, edit=edit, first=existing is None, lease=lease, now=now
+            )
             self.state.record_submission(
                 item_key=item_key,
                 reviewer=reviewer,
@@ -571,13 +540,90 @@ class CampaignService:
                 duration_s=duration,
                 entries=entries,
             )
-            if self.consensus is not None:
-                self.consensus.on_submitted(item_key)
-            if self.overlap is not None:
-                self.overlap.on_submitted(item_key)
+            self._on_submitted(item_key)
         if self.worker is not None:
             self.worker.notify()
         self._prefetch_for(reviewer)
+
+    def _submit_elsewhere(
+        self, reviewer: str, item_key: str, answers: dict[str, Any], comment: str | None
+    ) -> bool:
+        """Hand the answer to adjudication or a gold check when the item is one of theirs: whether it was."""
+        if self.consensus is not None and self.consensus.is_adjudicating(reviewer, item_key):
+            self.consensus.submit(reviewer, item_key, answers, comment)
+            return True
+        if self.quality is not None and self.quality.is_gold(reviewer, item_key):
+            self.quality.submit(reviewer, item_key, answers, comment)
+            return True
+        return False
+
+    def _outbox_entries_for(
+        self,
+        ref: ItemRef,
+        item_key: str,
+        reviewer: str,
+        normalised: dict[str, Any],
+        text: str | None,
+        stamp: datetime,
+    ) -> list[OutboxEntry]:
+        """The scores of a validated answer, as the outbox rows stored with it."""
+        scores = build_scores(
+            self.spec,
+            ref,
+            reviewer,
+            normalised,
+            text,
+            self.configs,
+            timestamp=stamp,
+            git_commit=self.git_commit,
+            spec_version=self.spec_version,
+            queue_id=self.queue_id,
+            environment=self.environment_of(item_key),
+        )
+        return outbox_entries(scores)
+
+    def _answer_duration(
+        self, reviewer: str, item_key: str, lease: tuple[datetime, datetime] | None, now: datetime
+    ) -> float | None:
+        """Seconds since the reviewer opened the item (or was leased it), None when unknown."""
+        opened = self._opened.pop((reviewer, item_key), None) or (lease[0] if lease else None)
+        return max(0.0, (now - opened).total_seconds()) if opened else None
+
+    def _check_still_answerable(
+        self,
+        reviewer: str,
+        item_key: str,
+        *,
+        edit: bool | None,
+        first: bool,
+        lease: tuple[datetime, datetime] | None,
+        now: datetime,
+    ) -> None:
+        """With the write lock held: refuse an answer another tab made stale, or an expired lease's
+        first answer once the item went to other reviewers (CampaignError)."""
+        if edit is False and self.state.review(item_key, reviewer) is not None:
+            message = (
+                f"you have already answered {item_key!r} (in another tab or window): that answer is kept "
+                "and this one was not saved — press Next for your next item, or Back to change it"
+            )
+            raise CampaignError(message)
+        if first and lease is not None and lease[1] <= now:
+            # A first answer on an expired lease only counts while the item still has room (another
+            # reviewer may have taken the slot meanwhile).
+            taken = self._row(item_key).done + self.state.active_leases(item_key, now, excluding=reviewer)
+            if taken >= self.n and self.state.review(item_key, reviewer) is None:
+                message = (
+                    f"your lease on {item_key!r} expired and the item went to other reviewers; "
+                    "your answer was not saved — press Next for a new item"
+                )
+                raise CampaignError(message)
+
+    def _on_submitted(self, item_key: str) -> None:
+        """Let consensus and overlap follow an answer, inside its transaction."""
+        if self.consensus is not None:
+            self.consensus.on_submitted(item_key)
+        if self.overlap is not None:
+            self.overlap.on_submitted(item_key)
 
     def validate(
         self, item_key: str, answers: Mapping[str, Any], comment: str | None
