@@ -139,13 +139,33 @@ def _question_html(q: QuestionReport) -> str:
 def render_html(report: Report) -> str:
     """The whole report as one self-contained HTML document."""
     r = report
+    yes_no = {q.score for q in r.questions if q.type == "boolean"}
+    body = [*_header_html(r), *_reviewers_html(r)]
+    body.append("<h2>Questions</h2>")
+    body.extend(_question_html(q) for q in r.questions)
+    body.extend(_consensus_html(r, yes_no))
+    body.append(pairwise_html(r.pairwise))  # arm B vs arm A (report/pairwise_html.py)
+    body.append(trust_html(r.trust))  # judge alignment, α intervals, gold accuracy, gates (trust_html.py)
+    body.extend(_disputed_html(r, yes_no))
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(r.title)} — hitl report</title><style>{_CSS}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )
+
+
+def _header_html(r: Report) -> list[str]:
+    """Title, campaign line, the scores not stored yet, the summary cards."""
     cards = [
         ("Items reviewed", str(r.items)),
         ("Answers", str(r.answers)),
         ("Reviewers", str(len(r.reviewers))),
         ("Questions", str(len(r.questions))),
     ]
-    body = [
+    return [
         f"<h1>{_e(r.title)}</h1>",
         f'<p class="muted">Campaign <code>{_e(r.campaign)}</code> · target {_e(r.target)} · campaign version '
         f"{_e(r.spec_version or 'n/a')} · spec <code>{_e(r.spec_hash[:12] or 'n/a')}</code> · generated "
@@ -159,6 +179,12 @@ def render_html(report: Report) -> str:
         '<div class="cards">'
         + "".join(f'<div class="card"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in cards)
         + "</div>",
+    ]
+
+
+def _reviewers_html(r: Report) -> list[str]:
+    """The reviewers table, with the note on estimated times."""
+    body = [
         "<h2>Reviewers</h2>",
         "<table><tr><th>Reviewer</th><th>Items</th><th>Answers</th><th>Median time per item</th>"
         "<th>Agreement with others</th></tr>",
@@ -175,47 +201,46 @@ def render_html(report: Report) -> str:
             '<p class="muted">Times are estimated from the gaps between a reviewer\'s submissions '
             "(gaps over 30 minutes are breaks and are left out).</p>"
         )
-    yes_no = {q.score for q in r.questions if q.type == "boolean"}
-    body.append("<h2>Questions</h2>")
-    body.extend(_question_html(q) for q in r.questions)
-    if r.consensus or r.adjudications_open:
-        body.append("<h2>Consensus</h2>")
-        if r.adjudications_open:
-            body.append(f"<p><b>{r.adjudications_open}</b> item(s) wait for an adjudicator.</p>")
-        for c in r.consensus:
-            rows = _worded(c.distribution, c.question in yes_no)
-            body.append(
-                f'<h3><code>{_e(c.question)}</code></h3><p class="muted">{c.items} consensus score(s), '
-                f"{c.adjudicated} decided by an adjudicator.</p>{bar_chart(rows)}"
-            )
-    body.append(pairwise_html(r.pairwise))  # arm B vs arm A (report/pairwise_html.py)
-    body.append(trust_html(r.trust))  # judge alignment, α intervals, gold accuracy, gates (trust_html.py)
-    body.append("<h2>Most disputed items</h2>")
+    return body
+
+
+def _consensus_html(r: Report, yes_no: set[str]) -> list[str]:
+    """The consensus section (nothing when there is no consensus score and no open adjudication)."""
+    if not (r.consensus or r.adjudications_open):
+        return []
+    body = ["<h2>Consensus</h2>"]
+    if r.adjudications_open:
+        body.append(f"<p><b>{r.adjudications_open}</b> item(s) wait for an adjudicator.</p>")
+    for c in r.consensus:
+        rows = _worded(c.distribution, c.question in yes_no)
+        body.append(
+            f'<h3><code>{_e(c.question)}</code></h3><p class="muted">{c.items} consensus score(s), '
+            f"{c.adjudicated} decided by an adjudicator.</p>{bar_chart(rows)}"
+        )
+    return body
+
+
+def _disputed_html(r: Report, yes_no: set[str]) -> list[str]:
+    """The most disputed items: each with its answers, linked when it has an http(s) address."""
+    body = ["<h2>Most disputed items</h2>"]
     if not r.disputed:
         body.append('<p class="muted">No item has disagreeing answers.</p>')
-    else:
-        body.append("<table><tr><th>Item</th><th>Question</th><th>Disagreement</th><th>Answers</th></tr>")
-        for d in r.disputed:
-            item = _e(d.item_key)
-            if d.url and d.url.startswith(("http://", "https://")):
-                item = f'<a href="{_e(d.url)}" rel="noreferrer noopener">{item}</a>'
-            answers = "<br>".join(
-                f'<b>{_e(rv)}</b>: <span class="answer">{_e(_YES_NO.get(str(v), v) if d.question in yes_no else v)}</span>'
-                for rv, v in d.answers
-            )
-            body.append(
-                f"<tr><td>{item}</td><td><code>{_e(d.question)}</code></td>"
-                f'<td class="num">{d.disagreement:.2f}</td><td>{answers}</td></tr>'
-            )
-        body.append("</table>")
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(r.title)} — hitl report</title><style>{_CSS}</style></head><body>"
-        + "\n".join(body)
-        + "</body></html>\n"
-    )
+        return body
+    body.append("<table><tr><th>Item</th><th>Question</th><th>Disagreement</th><th>Answers</th></tr>")
+    for d in r.disputed:
+        item = _e(d.item_key)
+        if d.url and d.url.startswith(("http://", "https://")):
+            item = f'<a href="{_e(d.url)}" rel="noreferrer noopener">{item}</a>'
+        answers = "<br>".join(
+            f'<b>{_e(rv)}</b>: <span class="answer">{_e(_YES_NO.get(str(v), v) if d.question in yes_no else v)}</span>'
+            for rv, v in d.answers
+        )
+        body.append(
+            f"<tr><td>{item}</td><td><code>{_e(d.question)}</code></td>"
+            f'<td class="num">{d.disagreement:.2f}</td><td>{answers}</td></tr>'
+        )
+    body.append("</table>")
+    return body
 
 
 def _jsonable(x: Any) -> Any:
