@@ -226,7 +226,7 @@ def build_consensus_scores(
         )
         score = ScoreWrite(
             id=consensus_score_id(spec.campaign, spec_version, ref.key, q.score),
-            name=config.name if config else q.score,
+            name=config.name if config else q.score_name,
             value=score_value(q.data_type, value),
             data_type=q.data_type,  # type: ignore[arg-type]
             metadata=metadata,
@@ -238,7 +238,7 @@ def build_consensus_scores(
             **score_target(ref),
         )
         problems.extend(f"{q.label}: {p}" for p in check_score(score, config))
-        out.extend((q.score, s) for s in on_subjects(spec, ref, score))
+        out.extend((q.score, s) for s in on_subjects(spec, ref, score, q))
     if problems:
         raise ScoreValidationError("consensus score refused:\n" + "\n".join(problems))
     return out

@@ -6,6 +6,7 @@ from typing import Any
 
 from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.model import Score, ScoreWrite
+from hitl_pipeline.scoring.pairs import answers_pair
 from hitl_pipeline.scoring.scores import outbox_entries, question_of, stored_names
 from hitl_pipeline.sources.base import Source
 from hitl_pipeline.spec.model import Question, ReviewSpec
@@ -28,7 +29,8 @@ def _score_key(score: Score) -> str | None:
     pair = (score.metadata or {}).get("hitl_pair")
     if isinstance(pair, str) and pair:
         # A pair judgment is stored on both traces; B's score holds the answer (B's outcome).
-        return pair if (score.metadata or {}).get("hitl_arm") == "b" else None
+        # A per-side question's score is on its own arm's trace (scoring/pairs.py).
+        return pair if answers_pair(score.metadata or {}) else None
     if score.observation_id:
         return f"observation:{score.observation_id}"
     if score.session_id:

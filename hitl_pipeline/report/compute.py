@@ -29,6 +29,7 @@ from hitl_pipeline.report.agreement import (
     reliability_matrix,
     spearman,
 )
+from hitl_pipeline.scoring.pairs import answers_pair
 from hitl_pipeline.scoring.scores import question_of
 from hitl_pipeline.spec.model import Question, ReviewSpec
 
@@ -228,8 +229,8 @@ def _is_campaign_answer(spec: ReviewSpec, s: Score, by_name: Mapping[str, Questi
 
 def _answer_item_key(spec: ReviewSpec, s: Score) -> str | None:
     key = item_key_of(spec.target, s.trace_id, s.observation_id, s.session_id)
-    if spec.target == "pair":  # B's score of each pair judgment holds the answer (B's outcome)
-        key = s.metadata.get("hitl_pair") if s.metadata.get("hitl_arm") == "b" else None
+    if spec.target == "pair":  # B's score of a judgment; per-side: either arm's
+        key = s.metadata.get("hitl_pair") if answers_pair(s.metadata) else None
     return key
 
 
@@ -254,6 +255,12 @@ def _version_key(v: str) -> tuple[int, str]:
     return (int(v), v) if v.isdigit() else (-1, v)
 
 
+def _consensus_question(s: Score) -> str:
+    """The question a consensus score decides: its name, or a per-side question's ``hitl_question``."""
+    asked = question_of(s)
+    return asked if asked.endswith(("@a", "@b")) else s.name
+
+
 def stored_consensus(
     spec: ReviewSpec, scores: Iterable[Score], *, spec_version: str | int | None = None
 ) -> dict[tuple[str, str], Score]:
@@ -266,7 +273,7 @@ def stored_consensus(
         if (
             md.get("hitl_campaign") != spec.campaign
             or not md.get("hitl_consensus")
-            or s.name not in questions
+            or _consensus_question(s) not in questions
         ):
             continue
         picked.append((s, str(md.get("hitl_spec_version", ""))))
@@ -278,12 +285,13 @@ def stored_consensus(
     for s, version in picked:
         key = item_key_of(spec.target, s.trace_id, s.observation_id, s.session_id)
         if spec.target == "pair":
-            key = s.metadata.get("hitl_pair") if s.metadata.get("hitl_arm") == "b" else None
+            key = s.metadata.get("hitl_pair") if answers_pair(s.metadata) else None
         if version != wanted or key is None:
             continue
-        old = latest.get((s.name, key))
+        name = _consensus_question(s)
+        old = latest.get((name, key))
         if old is None or s.timestamp > old.timestamp:
-            latest[(s.name, key)] = s
+            latest[(name, key)] = s
     return latest
 
 

@@ -28,6 +28,7 @@ from hitl_pipeline.model.pairs import choice_of_outcome, left_arm
 from hitl_pipeline.model.stats import wilson_interval
 from hitl_pipeline.report.agreement import krippendorff_alpha
 from hitl_pipeline.report.compute import AnswerRecord
+from hitl_pipeline.report.pair_sides import PerSideQuestion, per_side_lines, per_side_report
 from hitl_pipeline.report.trust import Estimate
 from hitl_pipeline.spec.model import Gate, Question, ReviewSpec
 
@@ -129,6 +130,7 @@ class PairwiseReport:
     arm_b: str
     stratum_by: str | None
     questions: tuple[PairwiseQuestion, ...]
+    sides: tuple[PerSideQuestion, ...] = ()  # per-side questions by arm (report/pair_sides.py)
 
     def question(self, score: str) -> PairwiseQuestion:
         for q in self.questions:
@@ -175,6 +177,7 @@ def pairwise_report(
         arm_b=pair.b.label if pair is not None else "B",
         stratum_by=(spec.sample.by or pair.report_by) if pair is not None else spec.sample.by,
         questions=tuple(out),
+        sides=per_side_report(spec, records),
     )
 
 
@@ -298,6 +301,7 @@ def pairwise_lines(report: PairwiseReport | None) -> list[str]:
                 f"    {report.stratum_by}={name}: {s.pairs} pairs, B wins {s.win_rate.shown()}, "
                 f"ties {s.ties}, losses {s.losses}"
             )
+    lines.extend(per_side_lines(report.sides, report.arm_a, report.arm_b))
     return lines
 
 

@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 
 from hitl_pipeline.model.text import safe_text
+from hitl_pipeline.report.pair_sides import per_side_html
 from hitl_pipeline.report.pairwise import Outcomes, PairwiseQuestion, PairwiseReport
 
 
@@ -67,4 +68,5 @@ def pairwise_html(report: PairwiseReport | None) -> str:
         '<p class="muted">Outcomes of arm B per pair (its reviewers\' majority; a split vote is a tie), '
         "rates with 95 % Wilson intervals.</p>"
     )
-    return "<section>" + head + "".join(_question(report, q) for q in report.questions) + "</section>"
+    sides = per_side_html(report.sides, report.arm_a, report.arm_b)
+    return "<section>" + head + "".join(_question(report, q) for q in report.questions) + sides + "</section>"

@@ -18,7 +18,7 @@ listing every problem.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -168,6 +168,17 @@ def _create(q: Question, source: Source) -> ScoreConfig:
     )
 
 
+def _config_questions(spec: ReviewSpec) -> list[Question]:
+    """The questions that need a config: a per-side question once, under its score name."""
+    out: list[Question] = []
+    for q in spec.questions:
+        if q.arm == "a":
+            out.append(replace(q, score=q.score_name, label=q.score_name, arm=None))
+        elif q.arm is None:
+            out.append(q)
+    return out
+
+
 def check_configs(spec: ReviewSpec, source: Source, *, create: bool = False) -> list[ConfigResolution]:
     """Resolve each question of ``spec`` against ``source``'s configs, in question order.
 
@@ -176,7 +187,7 @@ def check_configs(spec: ReviewSpec, source: Source, *, create: bool = False) -> 
     """
     configs = source.list_score_configs()
     results: list[ConfigResolution] = []
-    for q in spec.questions:
+    for q in _config_questions(spec):
         if q.type == "correction":
             results.append(ConfigResolution(q.score, "not needed"))
         elif q.config_id:
@@ -189,14 +200,14 @@ def check_configs(spec: ReviewSpec, source: Source, *, create: bool = False) -> 
     # not block creating the right one); an ambiguity (several exact matches) does.
     creatable = {
         i
-        for i, (q, r) in enumerate(zip(spec.questions, results, strict=True))
+        for i, (q, r) in enumerate(zip(_config_questions(spec), results, strict=True))
         if r.status == "error" and not q.config_id and not _exact_matches(q, configs)
     }
     blocking = [r for i, r in enumerate(results) if r.status == "error" and i not in creatable]
     if blocking:
         return results
     for i in sorted(creatable):
-        q = spec.questions[i]
+        q = _config_questions(spec)[i]
         results[i] = ConfigResolution(q.score, "created", _create(q, source))
     return results
 
@@ -213,7 +224,11 @@ def resolve_configs(spec: ReviewSpec, source: Source, *, create: bool = False) -
         raise ConfigError(
             f"score configs of {spec.path} do not match the {source.name} source:\n" + "\n".join(lines)
         )
-    return {r.score: r.config for r in results if r.config is not None}
+    out = {r.score: r.config for r in results if r.config is not None}
+    for q in spec.questions:  # a per-side question's two halves share its config
+        if q.arm is not None and q.score_name in out:
+            out[q.score] = out[q.score_name]
+    return out
 
 
 @dataclass(frozen=True)

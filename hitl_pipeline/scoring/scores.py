@@ -16,7 +16,7 @@ from hitl_pipeline.errors import ScoreValidationError
 from hitl_pipeline.model import CORRECTION_SCORE_NAME, Item, ItemRef, Score, ScoreConfig, ScoreWrite
 from hitl_pipeline.model.score_rules import check_score
 from hitl_pipeline.scoring.outbox_store import OutboxEntry
-from hitl_pipeline.spec.model import ReviewSpec
+from hitl_pipeline.spec.model import Question, ReviewSpec
 
 #: Namespace of hitl score ids (fixed forever: changing it would duplicate every score).
 SCORE_NAMESPACE = uuid.UUID("6f1c2a0e-8b1f-5d7e-9a43-2c5b8e0d4f17")
@@ -162,20 +162,23 @@ def build_scores(
         )
         for problem in check_score(score, config):
             problems.append(f"{q.label}: {problem}")
-        out.extend((q.score, s) for s in on_subjects(spec, ref, score))
+        out.extend((q.score, s) for s in on_subjects(spec, ref, score, q))
     if problems:
         raise ScoreValidationError("\n".join(problems))
     return out
 
 
-def on_subjects(spec: ReviewSpec, ref: ItemRef, score: ScoreWrite) -> list[ScoreWrite]:
-    """The scores actually written for ``score``: itself, or for a pair one on each trace
+def on_subjects(
+    spec: ReviewSpec, ref: ItemRef, score: ScoreWrite, q: Question | None = None
+) -> list[ScoreWrite]:
+    """The scores actually written for ``score`` (the answer to ``q``): itself, or for a pair one on
+    each trace, or one on its arm's trace for a per-side question
     (:func:`hitl_pipeline.scoring.pairs.pair_scores`)."""
     if ref.kind != "pair":
         return [score]
     from hitl_pipeline.scoring.pairs import pair_scores
 
-    return pair_scores(spec, ref, score)
+    return pair_scores(spec, ref, score, q)
 
 
 def score_target(ref: ItemRef) -> dict[str, str | None]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from typing import Any, Literal
 
 from hitl_pipeline.spec.model import (
@@ -55,7 +56,7 @@ def build_spec(data: dict[str, Any], path: str) -> ReviewSpec:
         campaign=data["campaign"],
         title=data["title"],
         target=data["target"],
-        questions=tuple(_question(q) for q in data["questions"]),
+        questions=tuple(x for q in data["questions"] for x in _questions(q)),
         guidelines=data.get("guidelines", ""),
         filters=_filters(source.get("filters", {})),
         sample=_sample(source.get("sample", {})),
@@ -142,6 +143,17 @@ def _preference_categories(q: dict[str, Any]) -> tuple[Category, ...]:
 
     outcomes = (*OUTCOME_VALUES, BOTH_BAD) if q.get("both_bad", False) else OUTCOME_VALUES
     return tuple(Category(label, value) for label, value in outcomes)
+
+
+def _questions(q: dict[str, Any]) -> tuple[Question, ...]:
+    """The question of ``q``; a per-side question (``per_side: true``) as two, arm A's then arm B's."""
+    one = _question(q)
+    if not q.get("per_side", False):
+        return (one,)
+    return tuple(
+        replace(one, score=f"{one.score}@{arm}", label=f"{one.label} ({arm.upper()})", arm=arm)
+        for arm in ("a", "b")
+    )
 
 
 def _question(q: dict[str, Any]) -> Question:

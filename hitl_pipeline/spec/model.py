@@ -187,6 +187,15 @@ class Question:
     #: whose categories are arm B's outcomes (win, tie, loss, both_bad); the form offers A / B / tie.
     preference: bool = False
     both_bad: bool = False  # preference only: "both bad" is offered (and is a category)
+    #: An absolute question asked once per side of a pair (spec ``per_side: true``): the spec's
+    #: question becomes two, one per arm (``score`` ``<name>@a`` / ``<name>@b``, labelled "(A)" /
+    #: "(B)" as shown in the form); each answer is a score named ``score_name`` on that arm's trace.
+    arm: Literal["a", "b"] | None = None
+
+    @property
+    def score_name(self) -> str:
+        """The Langfuse score (and config) name: ``score`` without a per-side question's ``@a`` / ``@b``."""
+        return self.score.rsplit("@", 1)[0] if self.arm is not None else self.score
 
     @property
     def data_type(self) -> str:

@@ -988,7 +988,38 @@ def _statistic_gate_issues(
 
 
 # Only with another key of the question: what a preference question cannot have.
-_NOT_FOR_PREFERENCE = ("when", "compare_with", "compare_range")
+_NOT_FOR_PREFERENCE = ("when", "compare_with", "compare_range", "per_side")
+
+
+_NOT_PER_SIDE = ("when", "compare_with", "compare_range")
+
+
+def _per_side_issues(
+    q: dict[str, Any], base: JsonPath, is_pair: bool, loaded: LoadedYaml
+) -> Iterator[SpecIssue]:
+    """A non-preference question: in a pair campaign it must be asked per side (``per_side: true``)."""
+    qtype = q.get("type")
+    per_side = q.get("per_side")
+    if per_side is not None and not is_pair:
+        yield loaded.issue((*base, "per_side"), "'per_side' only applies to target: pair", key=True)
+    if not is_pair or not isinstance(qtype, str):
+        return
+    if qtype == "correction":
+        yield loaded.issue(
+            (*base, "type"),
+            "target: pair cannot ask for a correction (use a text question with per_side: true)",
+        )
+    elif per_side is not True:
+        yield loaded.issue(
+            (*base, "per_side") if "per_side" in q else (*base, "type"),
+            f"target: pair asks preference questions, or absolute ones once per output: add per_side: true "
+            f"to ask this {qtype} question for output A and for output B",
+        )
+    for key in _NOT_PER_SIDE:
+        if key in q:
+            yield loaded.issue(
+                (*base, key), f"a per-side question of a pair campaign has no '{key}'", key=True
+            )
 
 
 def _pair_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIssue]:
@@ -1042,12 +1073,7 @@ def _pair_question_issues(i: int, q: dict[str, Any], target: Any, loaded: Loaded
         return
     if "both_bad" in q:
         yield loaded.issue((*base, "both_bad"), "'both_bad' only applies to type: preference", key=True)
-    if is_pair and isinstance(qtype, str):
-        yield loaded.issue(
-            (*base, "type"),
-            f"target: pair asks preference questions; a {qtype} question per side is not supported "
-            "yet (use type: preference)",
-        )
+    yield from _per_side_issues(q, base, is_pair, loaded)
 
 
 def _arm_issues(arms: Any, loaded: LoadedYaml) -> Iterator[SpecIssue]:

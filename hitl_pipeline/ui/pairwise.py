@@ -6,6 +6,9 @@ the arms' names, versions or trace ids unless the spec sets ``pair.reveal_arms``
 only where both traces agree (a key that differs, like a prompt version, would tell the arms apart).
 A preference question is a radio with the choices A / B / tie (/ both bad); its widget value is the
 pick as shown, and the service stores arm B's outcome (:func:`answers_in`, :func:`widget_value`).
+A per-side question is two widgets labelled "(A)" and "(B)": its arm A half first, arm B's second
+in spec order, so the one labelled "(A)" asks about the output shown on the left. When arm B is on
+the left, the two answers are swapped between the halves on the way in and on the way back.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def answers_in(spec: ReviewSpec, item_key: str, answers: dict[str, Any]) -> dict
     if spec.target != "pair":
         return answers
     left = left_arm(spec.sample.seed, item_key)
-    out = dict(answers)
+    out = _sides_as_arms(spec, left, answers)
     for q in spec.questions:
         if q.preference and out.get(q.score) is not None:
             out[q.score] = outcome_of_choice(str(out[q.score]), left)
@@ -116,3 +119,27 @@ def widget_value(spec: ReviewSpec, item_key: str, q: Question, answer: Any) -> A
     if answer is None or not q.preference:
         return answer
     return choice_of_outcome(str(answer), left_arm(spec.sample.seed, item_key))
+
+
+def _sides_as_arms(spec: ReviewSpec, left: str, answers: dict[str, Any]) -> dict[str, Any]:
+    """Per-side answers keyed by the side shown ("(A)" = left) as keyed by arm, or back (its own inverse)."""
+    out = dict(answers)
+    if left == "a":
+        return out
+    for q in spec.questions:
+        if q.arm == "a":
+            other = f"{q.score_name}@b"
+            out.pop(q.score, None)
+            out.pop(other, None)
+            if q.score in answers:
+                out[other] = answers[q.score]
+            if other in answers:
+                out[q.score] = answers[other]
+    return out
+
+
+def widget_answers(spec: ReviewSpec, item_key: str, answers: dict[str, Any]) -> dict[str, Any]:
+    """Stored answers (by arm, B's outcome) as the widgets show them: per-side halves by the side
+    shown, picks as made."""
+    shown = _sides_as_arms(spec, left_arm(spec.sample.seed, item_key), answers)
+    return {k: widget_value(spec, item_key, spec.question(k), v) for k, v in shown.items()}

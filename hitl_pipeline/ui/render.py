@@ -197,17 +197,9 @@ def _others(spec: ReviewSpec, a: Assignment, props: Props) -> Any:
     show = bool(a.others) and (a.adjudication or not spec.review.blind)
     others = a.others
     if a.item.pair is not None:  # other reviewers' picks as shown (A, B, tie), not arm B's outcome
-        from hitl_pipeline.ui.pairwise import widget_value
+        from hitl_pipeline.ui.pairwise import widget_answers
 
-        others = tuple(
-            replace(
-                o,
-                answers={
-                    q: widget_value(spec, a.item_key, spec.question(q), v) for q, v in o.answers.items()
-                },
-            )
-            for o in others
-        )
+        others = tuple(replace(o, answers=widget_answers(spec, a.item_key, o.answers)) for o in others)
     return props.put("others", _others_rows(spec, others) if show else [], visible=show)
 
 
@@ -219,10 +211,14 @@ def _answers(spec: ReviewSpec, a: Assignment, corrections: dict[str, str], props
         "skip_button": props.block("skip_button", interactive=True),
     }
     prefill = {q.score: to_widget(q, a.answers.get(q.score)) for q in spec.questions}
-    if a.item.pair is not None:  # the stored outcome of arm B → the pick as shown (A, B, tie)
-        from hitl_pipeline.ui.pairwise import widget_value
+    if a.item.pair is not None:  # arm B's outcome → the pick as shown (A, B, tie); per-side halves by side
+        from hitl_pipeline.ui.pairwise import widget_answers
 
-        prefill = {q.score: widget_value(spec, a.item_key, q, a.answers.get(q.score)) for q in spec.questions}
+        shown = widget_answers(spec, a.item_key, a.answers)
+        prefill = {
+            q.score: shown.get(q.score) if q.preference else to_widget(q, shown.get(q.score))
+            for q in spec.questions
+        }
     for q in spec.questions:
         if q.type == "correction" and prefill[q.score] is None:
             prefill[q.score] = corrections[q.score]
