@@ -34,7 +34,7 @@ def question_of(score: Score) -> str:
 def stored_names(spec: ReviewSpec, configs: Mapping[str, ScoreConfig] | None = None) -> list[str]:
     """The score names a campaign's answers are stored under: each question's (or its config's)
     name, and ``output`` when the spec asks for corrections. For reading them back."""
-    names = {q.score for q in spec.questions}
+    names = {q.score_name for q in spec.questions}  # a per-side question's halves share one name
     names.update(c.name for c in (configs or {}).values())
     if any(q.type == "correction" for q in spec.questions):
         names.add(CORRECTION_SCORE_NAME)
