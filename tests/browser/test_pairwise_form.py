@@ -1,8 +1,10 @@
 """A pairwise review in a real browser: the shared input once, outputs A and B side by side, a
-keyboard-only review of 5 pairs with `a` / `b` / `t`, the sides drawn per pair and recorded."""
+keyboard-only review of 5 pairs with `a` / `b` / `t` and a per-side yes/no question (`y` / `n`
+for the output shown as A, then as B), the sides drawn per pair and recorded."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,8 @@ from browser_support import Recorder
 from ui_support import running
 
 from hitl_pipeline.model.pairs import left_arm, outcome_of_choice
+from hitl_pipeline.scoring.configs import resolve_configs
+from hitl_pipeline.sources.local import LocalSource
 from tests.pairwise.pair_support import pair_spec
 
 
@@ -33,9 +37,19 @@ def _wait_new_pair(pg: Any, old: str) -> str:
 
 def test_keyboard_only_pairwise_review(page: tuple[Any, Recorder], demo_db: Path, tmp_path: Path) -> None:
     pg, rec = page
-    spec = pair_spec(campaign="br-pairs", size=5)
+    spec = pair_spec(
+        campaign="br-pairs",
+        size=5,
+        questions="  - {score: resolves_issue, type: boolean, label: 'Does it solve the problem?', per_side: true}\n",
+    )
     picks = ["a", "b", "t", "a", "b"]
-    with running(spec, demo_db, tmp_path / "hitl", reviewer="kb") as (handle, service):
+    sides_yn = ["yn", "ny", "yy", "nn", "yn"]  # the per-side answers for the outputs shown as A, B
+    db = tmp_path / "store.db"
+    shutil.copy(demo_db, db)
+    store = LocalSource(db)
+    resolve_configs(spec, store, create=True)  # hitl configs sync --create: one config, both halves
+    store.close()
+    with running(spec, db, tmp_path / "hitl", reviewer="kb") as (handle, service):
         pg.goto(handle.url)
         facts = _wait_new_pair(pg, "")
         seen: list[tuple[str, str, str]] = []
@@ -62,7 +76,12 @@ def test_keyboard_only_pairwise_review(page: tuple[Any, Recorder], demo_db: Path
             box_b = pg.locator("#hitl-side-b").bounding_box()
             assert box_a and box_b and box_a["x"] + box_a["width"] <= box_b["x"] + 1  # A left of B
             assert abs(box_a["y"] - box_b["y"]) < 2
+            assert "Does it solve the problem? (A)" in pg.inner_text("#hitl-q-1")
+            assert "Does it solve the problem? (B)" in pg.inner_text("#hitl-q-2")
             pg.keyboard.press(key)
+            for i, yn in enumerate(sides_yn[n], start=1):  # focus moves on to each half in turn
+                pg.wait_for_function(f"() => document.activeElement?.closest('#hitl-q-{i}')")
+                pg.keyboard.press(yn)
             pg.wait_for_function("() => document.activeElement?.id === 'hitl-submit'")
             pg.keyboard.press("Control+Enter")
             if n < len(picks) - 1:
@@ -72,8 +91,20 @@ def test_keyboard_only_pairwise_review(page: tuple[Any, Recorder], demo_db: Path
             choice = {"a": "A", "b": "B", "t": "tie"}[key]
             review = service.state.review(item_key, "kb")
             assert review is not None
-            assert review.answers == {"answer_preference": outcome_of_choice(choice, item.pair.left)}
+            right_arm = "b" if item.pair.left == "a" else "a"
+            assert review.answers == {  # the half shown as A is about the left arm, whichever it is
+                "answer_preference": outcome_of_choice(choice, item.pair.left),
+                f"resolves_issue@{item.pair.left}": sides_yn[n][0] == "y",
+                f"resolves_issue@{right_arm}": sides_yn[n][1] == "y",
+            }
             rows = service.state.outbox(item_key=item_key)
+            per_side = [r.payload for r in rows if r.payload["name"] == "resolves_issue"]
+            left_trace, right_trace = (t.trace.id for t in item.pair.shown)  # type: ignore[union-attr]
+            assert {p["trace_id"]: p["value"] for p in per_side} == {
+                left_trace: float(sides_yn[n][0] == "y"),
+                right_trace: float(sides_yn[n][1] == "y"),
+            }
+            rows = [r for r in rows if r.payload["name"] == "answer_preference"]
             sides = {r.payload["metadata"]["hitl_arm"]: r.payload["metadata"]["hitl_side"] for r in rows}
             assert sides == {item.pair.left: "left", ("b" if item.pair.left == "a" else "a"): "right"}
             seen.append((item_key, item.pair.left, choice))
@@ -83,6 +114,11 @@ def test_keyboard_only_pairwise_review(page: tuple[Any, Recorder], demo_db: Path
         pg.keyboard.press("p")
         pg.wait_for_selector("#hitl-item", state="visible")
         pg.wait_for_function("() => document.querySelector('#hitl-q-0 input[value=\"B\"]')?.checked")
+        # … and the per-side answers on the halves they were given on (the last pair: y for A, n for B).
+        pg.wait_for_function(
+            "() => document.querySelector('#hitl-q-1 input[value=\"yes\"]')?.checked"
+            " && document.querySelector('#hitl-q-2 input[value=\"no\"]')?.checked"
+        )
     assert rec.outside(handle.url) == [] and rec.dialogs == []
 
 

@@ -32,7 +32,7 @@ questions:
     type: preference
     label: Which answer is better?
     both_bad: true
-review:
+{questions}review:
   reviewers_per_item: {n}
 {extra}
 """
@@ -46,8 +46,12 @@ def pair_spec(
     seed: int = 11,
     n: int = 1,
     extra: str = "",
+    questions: str = "",
 ) -> ReviewSpec:
-    text = PAIR_SPEC.format(campaign=campaign, match=match, size=size, seed=seed, n=n, extra=extra)
+    """A pair spec; ``questions``: YAML lines of more questions after the preference question."""
+    text = PAIR_SPEC.format(
+        campaign=campaign, match=match, size=size, seed=seed, n=n, extra=extra, questions=questions
+    )
     return load_spec_text(text, "pair.yaml")
 
 

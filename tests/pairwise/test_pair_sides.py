@@ -19,6 +19,7 @@ from hitl_pipeline.scoring.configs import resolve_configs
 from hitl_pipeline.scoring.outbox import drain
 from hitl_pipeline.sources.local import LocalSource
 from hitl_pipeline.spec import load_spec_text
+from hitl_pipeline.spec.model import ReviewSpec
 from hitl_pipeline.ui.pairwise import answers_in, widget_answers
 from tests.pairwise.pair_support import NOW, PAIR_SPEC, pair_spec
 
@@ -35,11 +36,8 @@ SIDES = """\
 """
 
 
-def _spec(**kw: object):  # type: ignore[no-untyped-def]
-    text = PAIR_SPEC.format(
-        campaign="sides", match="metadata.question_id", size=kw.get("size", 8), seed=11, n=1, extra=""
-    )
-    return load_spec_text(text.replace("review:\n", SIDES + "review:\n"), "pair.yaml")
+def _spec(size: int = 8) -> ReviewSpec:
+    return pair_spec(campaign="sides", size=size, questions=SIDES)
 
 
 def test_a_per_side_question_is_two_halves_labelled_a_and_b() -> None:
@@ -60,7 +58,9 @@ def test_a_per_side_question_is_two_halves_labelled_a_and_b() -> None:
 
 
 def test_located_errors_of_per_side_questions() -> None:
-    base = PAIR_SPEC.format(campaign="sides", match="metadata.question_id", size=5, seed=11, n=1, extra="")
+    base = PAIR_SPEC.format(
+        campaign="sides", match="metadata.question_id", size=5, seed=11, n=1, extra="", questions=""
+    )
     no_flag = base.replace("review:\n", "  - {score: clarity, type: numeric, min: 1, max: 5}\nreview:\n")
     with pytest.raises(SpecError) as err:
         load_spec_text(no_flag, "bad.yaml")
