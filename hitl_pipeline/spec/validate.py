@@ -485,6 +485,7 @@ def semantic_issues(loaded: LoadedYaml) -> Iterator[SpecIssue]:
     yield from _review_issues(data, loaded)
     yield from _quality_issues(data, loaded)
     yield from _pair_issues(data, loaded)
+    yield from _per_side_gate_issues(data, loaded)
 
 
 def _finite_numbers(value: Any, path: JsonPath, loaded: LoadedYaml) -> Iterator[SpecIssue]:
@@ -1019,6 +1020,21 @@ def _per_side_issues(
         if key in q:
             yield loaded.issue(
                 (*base, key), f"a per-side question of a pair campaign has no '{key}'", key=True
+            )
+
+
+def _per_side_gate_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[SpecIssue]:
+    """An alpha or judge gate cannot check a per-side question yet (it would never pass)."""
+    questions = data.get("questions")
+    gates = data.get("gates")
+    if not isinstance(questions, list) or not isinstance(gates, list):
+        return
+    per_side = {q.get("score") for q in questions if isinstance(q, dict) and q.get("per_side") is True}
+    for i, g in enumerate(gates):
+        if isinstance(g, dict) and g.get("question") in per_side:
+            yield loaded.issue(
+                ("gates", i, "question"),
+                f"{_show(g.get('question'))} is a per-side question; gates do not check per-side questions yet",
             )
 
 

@@ -84,6 +84,14 @@ def test_located_errors_of_per_side_questions() -> None:
     assert "bad.yaml:19:5: questions[0].per_side: a preference question has no 'per_side'" in text
     assert "questions[1].type: target: pair cannot ask for a correction" in text
     assert "questions[2].when: a per-side question of a pair campaign has no 'when'" in text
+    gate = base.replace("review:\n", "  - {score: ok, type: boolean, per_side: true}\nreview:\n") + (
+        "gates:\n  - {metric: alpha, question: ok, min: 0.5}\n"
+    )
+    with pytest.raises(SpecError) as err:
+        load_spec_text(gate, "bad.yaml")
+    assert "gates[0].question: 'ok' is a per-side question; gates do not check per-side questions yet" in str(
+        err.value
+    )
     trace = """\
 version: 1
 campaign: t
