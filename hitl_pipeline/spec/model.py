@@ -193,6 +193,11 @@ class Question:
     arm: Literal["a", "b"] | None = None
 
     @property
+    def per_side(self) -> bool:
+        """Half of a per-side question (spec ``per_side: true``)."""
+        return self.arm is not None
+
+    @property
     def score_name(self) -> str:
         """The Langfuse score (and config) name: ``score`` without a per-side question's ``@a`` / ``@b``."""
         return self.score.rsplit("@", 1)[0] if self.arm is not None else self.score

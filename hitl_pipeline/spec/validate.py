@@ -1029,9 +1029,13 @@ def _per_side_gate_issues(data: dict[str, Any], loaded: LoadedYaml) -> Iterator[
     gates = data.get("gates")
     if not isinstance(questions, list) or not isinstance(gates, list):
         return
-    per_side = {q.get("score") for q in questions if isinstance(q, dict) and q.get("per_side") is True}
+    per_side = {
+        q["score"]
+        for q in questions
+        if isinstance(q, dict) and q.get("per_side") is True and isinstance(q.get("score"), str)
+    }
     for i, g in enumerate(gates):
-        if isinstance(g, dict) and g.get("question") in per_side:
+        if isinstance(g, dict) and isinstance(g.get("question"), str) and g["question"] in per_side:
             yield loaded.issue(
                 ("gates", i, "question"),
                 f"{_show(g.get('question'))} is a per-side question; gates do not check per-side questions yet",

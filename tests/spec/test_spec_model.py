@@ -275,6 +275,7 @@ pair:
   report_by: metadata.topic
 questions:
   - {score: answer_preference, type: preference, label: "Better?", both_bad: true, required: true}
+  - {score: clarity, type: numeric, min: 1, max: 5, per_side: true}
 gates:
   - {metric: win_rate, question: answer_preference, min: 0.5, "on": lower_bound}
 """
