@@ -391,11 +391,7 @@ class SlowSource:
         return getattr(self.inner, name)
 
 
-def test_items_are_prefetched_off_the_request_path(
-    store: LocalSource, home: Path, clock: Clock, state_url: str | None
-) -> None:
-    if state_url is not None:
-        pytest.skip("the prefetch pool's timing does not depend on the state engine: checked on SQLite only")
+def test_items_are_prefetched_off_the_request_path(store: LocalSource, home: Path, clock: Clock) -> None:
     slow = SlowSource(store, 0.3)
     spec = make_spec(size=6)
     with open_service(spec, slow, home, clock) as svc:
@@ -403,7 +399,7 @@ def test_items_are_prefetched_off_the_request_path(
             # While the reviewer signs in, then reads each item, the items ahead of them are fetched
             # (waited for by what has been fetched, not by a time a loaded machine can overrun).
             ready = slow.wait_fetched(min(6, done + svc.prefetch_depth))
-            assert len(ready) == min(6, done + svc.prefetch_depth), "the prefetch did not fetch ahead"
+            assert len(ready) >= min(6, done + svc.prefetch_depth), "the prefetch did not fetch ahead"
             a = svc.open_next("ann")
             assert a is not None
             assert a.item_key in ready  # shown from the prefetch, not fetched on the request
