@@ -67,7 +67,7 @@ def test_validate_reports_located_issues_and_exits_1() -> None:
 
 def test_validate_missing_file_is_a_clean_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(tmp_path / "nope.yaml")])
-    assert result.exit_code == 1
+    assert result.exit_code == 1, (result.output, result.exception)  # exit 2: an uncaught exception
     assert result.stderr.startswith(f"Error: no such spec file: {tmp_path / 'nope.yaml'}")
     assert result.stdout == ""
 
