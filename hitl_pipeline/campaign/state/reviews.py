@@ -161,14 +161,17 @@ class ReviewStore:
             seq = self.db.scalar(
                 "SELECT seq FROM reviews WHERE item_key = ? AND reviewer = ?", (before, reviewer)
             )
+        item_key: str | None
         if seq is None:
-            return self.db.scalar(
+            item_key = self.db.scalar(
                 "SELECT item_key FROM reviews WHERE reviewer = ? ORDER BY seq DESC LIMIT 1", (reviewer,)
             )
-        return self.db.scalar(
+            return item_key
+        item_key = self.db.scalar(
             "SELECT item_key FROM reviews WHERE reviewer = ? AND seq < ? ORDER BY seq DESC LIMIT 1",
             (reviewer, seq),
         )
+        return item_key
 
     def reviewer_counts(self, reviewer: str, n: int) -> tuple[int, int]:
         """(items the reviewer answered, items still open to them)."""

@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import httpx
 
@@ -43,6 +43,9 @@ from hitl_pipeline.errors import AuthError, SourceError
 from hitl_pipeline.model import WriteResult
 from hitl_pipeline.sources.budget import RequestBudget
 from hitl_pipeline.sources.langfuse.sdk import ApiError, LangfuseAPI
+
+if TYPE_CHECKING:
+    from langfuse.api.core.request_options import RequestOptions
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -126,7 +129,7 @@ def server_message(body: Any) -> str:
 
 def _backoff(attempt: int, rng: random.Random) -> float:
     """0.25 s, 0.5 s, 1 s, … capped at 2 s, times a jitter factor in [0.5, 1.5)."""
-    return min(2.0, 0.25 * 2**attempt) * (0.5 + rng.random())
+    return min(2.0, 0.25 * 2.0**attempt) * (0.5 + rng.random())
 
 
 class GuardedTransport(httpx.BaseTransport):
@@ -252,7 +255,8 @@ class LangfuseHttp:
         sdk_request = wrapper.request
 
         def request_without_sdk_retries(*args: Any, request_options: Any = None, **kwargs: Any) -> Any:
-            return sdk_request(*args, request_options={**(request_options or {}), "max_retries": 0}, **kwargs)
+            options = cast("RequestOptions", {**(request_options or {}), "max_retries": 0})
+            return sdk_request(*args, request_options=options, **kwargs)
 
         wrapper.request = request_without_sdk_retries  # type: ignore[method-assign]
 
