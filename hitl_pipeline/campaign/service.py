@@ -543,6 +543,7 @@ class CampaignService:
             self._on_submitted(item_key)
         if self.worker is not None:
             self.worker.notify()
+            self._flush_if_finished()
         self._prefetch_for(reviewer)
 
     def _submit_elsewhere(
@@ -624,6 +625,18 @@ class CampaignService:
             self.consensus.on_submitted(item_key)
         if self.overlap is not None:
             self.overlap.on_submitted(item_key)
+
+    def _flush_if_finished(self) -> None:
+        """No item left to hand out to anyone: the answers still to come are those of the items
+        leased now, so the worker sends and confirms what waits at once instead of holding it."""
+        worker = self.worker
+        if worker is None:
+            return
+        try:
+            if not self.state.peek_next("", self.n, self.clock(), 1):
+                worker.flush_soon()
+        except Exception:  # a hint to the worker: never fail a submission because of it
+            log.exception("checking whether the queue is finished failed")
 
     def validate(
         self, item_key: str, answers: Mapping[str, Any], comment: str | None

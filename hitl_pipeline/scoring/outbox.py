@@ -28,8 +28,10 @@ from __future__ import annotations
 import logging
 import math
 import random
+import statistics
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -86,10 +88,15 @@ class DrainReport:
 
 #: How long a sent score may stay invisible before it counts as dropped (Langfuse: seconds to ~10 min).
 CONFIRM_TIMEOUT = 600.0
-#: The review server's worker sends at most one write request per this many seconds (or 100 scores).
+#: The review server's worker flushes once answers have stopped for 1.5× their typical gap, and
+#: never sooner than this many seconds after the last one.
 WRITE_WINDOW = 1.0
+#: While answers keep coming, the worker holds them until 100 scores wait or the oldest has waited
+#: this many seconds (the reviewer never waits for write-back: answers are durable in the campaign
+#: state before "saved" is shown). Flushed at once when answers stop, the queue is finished, or on stop.
+MAX_HOLD = 20.0
 #: … and, while answers keep coming, runs at most one read-back round per this many seconds (once
-#: nothing was sent for 1.5 write windows, read-backs run as soon as they are due).
+#: answers stop, read-backs run as soon as they are due).
 CONFIRM_GAP = 5.0
 
 
@@ -336,7 +343,7 @@ class Drainer:
                     seen.add(row.score_id)
         return seen
 
-    def confirm(self, *, final: bool = False, gap: float = 0.0) -> None:
+    def confirm(self, *, final: bool = False, gap: float = 0.0, eager: bool = False) -> None:
         """Read back the ``sent`` rows that are due: seen → confirmed; unseen → *not visible yet*
         (read again later) until ``confirm_timeout`` has passed since sending → dropped.
 
@@ -349,13 +356,15 @@ class Drainer:
         ``final`` reads every sent row now and drops the unseen ones whatever their age. ``gap``:
         at most one read-back round per ``gap`` seconds (the review server's worker: under a steady
         stream of answers, each round then confirms the scores of several write requests).
+        ``eager`` reads every sent row now, like ``final``, but without a verdict: unseen rows stay
+        *not visible yet* on their schedule (the worker's flush, when nothing more comes soon).
         """
         now = self.clock()
-        if gap > 0 and not final and now < self._next_confirm:
+        if gap > 0 and not final and not eager and now < self._next_confirm:
             return
         self._next_confirm = now + timedelta(seconds=gap)
         sent = self.state.outbox(status="sent")
-        if final:
+        if final or eager:
             rows = sent
         elif any(r.next_attempt_at <= now for r in sent):
             soon = now + timedelta(seconds=self.check_cap / 2)
@@ -528,13 +537,18 @@ def _drain_claimed(
 class OutboxWorker:
     """A background thread that keeps draining the outbox while the review server runs.
 
-    Call :meth:`notify` after a submission; :meth:`stop` to finish. Answers are coalesced: rows
-    go out once ``write_window`` seconds have passed since the oldest unsent one was queued, or
-    ``batch_size`` are waiting — the scores of every reviewer in that window in one request (no
-    reviewer waits for it: the answer is already durable in the outbox). Read-backs run at most
-    every ``confirm_gap`` seconds while answers keep coming, each confirming everything due by then
-    (100 ids a request); when nothing was sent for 1.5 windows they run as soon as they are due, so
-    the last answers are confirmed quickly.
+    Call :meth:`notify` after a submission, :meth:`flush_soon` when nothing more can come soon (the
+    campaign has no item left to hand out), :meth:`stop` to finish. The schedule adapts to the
+    stream of answers (no reviewer waits for it: each answer is already durable in the outbox):
+
+    * while answers keep coming, rows are held until ``batch_size`` wait or the oldest has waited
+      ``max_hold`` seconds — the scores of every reviewer in that window in one request — and
+      read-backs run at most every ``confirm_gap`` seconds, each confirming everything due by then
+      (100 ids a request), so about one read-back round per write;
+    * once answers have stopped for 1.5× their typical gap (the median of the latest gaps between
+      notifications, at least ``write_window`` seconds), or :meth:`flush_soon` was called, every
+      waiting row goes out at once and is read back right after (unseen rows then keep the usual
+      *not visible yet* schedule).
     """
 
     def __init__(
@@ -549,11 +563,14 @@ class OutboxWorker:
         clock: Clock = utcnow,
         recheck_dropped: float = 60.0,
         write_window: float = WRITE_WINDOW,
+        max_hold: float = MAX_HOLD,
         confirm_gap: float = CONFIRM_GAP,
     ) -> None:
         self.write_window = write_window
+        self.max_hold = max(max_hold, write_window)
         self.confirm_gap = confirm_gap
-        self._last_send = float("-inf")
+        self._last_answer = float("-inf")  # time.monotonic() of the latest notify()
+        self._gaps: deque[float] = deque(maxlen=15)  # the latest gaps between notifications
         self.drainer = Drainer(
             state,
             source,
@@ -565,6 +582,7 @@ class OutboxWorker:
         )
         self.poll_interval = poll_interval
         self._wake = threading.Event()
+        self._flush = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hitl-outbox", daemon=True)
 
@@ -583,7 +601,23 @@ class OutboxWorker:
 
     def notify(self) -> None:
         """Wake the worker (a new answer is in the outbox)."""
+        now = time.monotonic()
+        if now > self._last_answer:
+            gap = now - self._last_answer
+            if math.isfinite(gap) and gap >= 0.01:  # two notifications of one answer are no gap
+                self._gaps.append(gap)
+        self._last_answer = now
         self._wake.set()
+
+    def flush_soon(self) -> None:
+        """Send everything waiting now and read it back right after: nothing more comes soon."""
+        self._flush.set()
+        self._wake.set()
+
+    def quiet_after(self) -> float:
+        """Seconds without a new answer after which the stream counts as stopped (and is flushed)."""
+        typical = statistics.median(self._gaps) if self._gaps else 0.0
+        return min(self.max_hold, max(self.write_window, 1.5 * typical))
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop after the current request (waits up to ``timeout`` s: the source is closed next)."""
@@ -619,23 +653,37 @@ class OutboxWorker:
                 if not recovered:
                     self.drainer.recover()
                     recovered = True
-                # A few batches, then a read-back round: under a steady stream of answers the
-                # confirmations must not starve behind new sends.
-                for _ in range(10):
-                    if self._stop.is_set() or not self.drainer.send_due(hold=self.write_window):
-                        break
-                    self._last_send = time.monotonic()
-                if self._stop.is_set():
-                    break
-                busy = time.monotonic() - self._last_send < 1.5 * self.write_window
-                busy = busy or self.drainer.state.next_due_at("pending") is not None
-                self.drainer.confirm(gap=self.confirm_gap if busy else 0.0)
-                idle_in = 1.5 * self.write_window - (time.monotonic() - self._last_send)
-                wait = self.drainer.seconds_until_due(hold=self.write_window, gap=busy)
-                if busy and idle_in > 0:  # look again when the stream of answers may have ended
-                    wait = idle_in if wait is None else min(wait, idle_in)
+                wait = self._round()
             except Exception:
                 log.exception("outbox round failed; retrying in %.1fs", self.poll_interval)
                 wait = None
             self._wake.wait(self.poll_interval if wait is None else min(wait, self.poll_interval))
             self._wake.clear()
+
+    def _round(self) -> float | None:
+        """One round: send what is due under the current schedule, read back; seconds to wait."""
+        flushing = self._flush.is_set()
+        self._flush.clear()
+        quiet_in = self.quiet_after() - (time.monotonic() - self._last_answer)
+        busy = not flushing and quiet_in > 0
+        hold = self.max_hold if busy else 0.0
+        # A few batches, then a read-back round: under a steady stream of answers the
+        # confirmations must not starve behind new sends.
+        sent = 0
+        for _ in range(10):
+            if self._stop.is_set():
+                return None
+            handled = self.drainer.send_due(hold=hold)
+            if not handled:
+                break
+            sent += handled
+        if self._stop.is_set():
+            return None
+        if not busy and (sent or flushing):
+            self.drainer.confirm(eager=True)  # the last answers: confirmed right after their write
+        else:
+            self.drainer.confirm(gap=self.confirm_gap if busy else 0.0)
+        wait = self.drainer.seconds_until_due(hold=hold, gap=busy)
+        if busy:  # look again when the stream of answers may have ended
+            wait = quiet_in if wait is None else min(wait, quiet_in)
+        return wait
