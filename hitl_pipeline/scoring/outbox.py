@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import statistics
 import threading
 import time
 from collections import deque
@@ -224,13 +223,15 @@ class Drainer:
         """Send one batch of due rows; returns how many rows it handled.
 
         ``hold`` coalesces: fewer than ``batch_size`` due rows wait until the oldest has been due
-        ``hold`` seconds, so the answers of every reviewer in that window go out in one request.
+        ``hold`` seconds, so the answers of every reviewer in that window go out in one request
+        (unless one of them is a retry, which goes out on its backoff schedule).
         """
         now = self.clock()
         rows = self.state.outbox_due(now, self.batch_size)
         if not rows:
             return 0
-        if hold > 0 and len(rows) < self.batch_size:
+        # A retry is not held: it keeps its backoff schedule (and takes the waiting rows along).
+        if hold > 0 and len(rows) < self.batch_size and not any(r.attempts for r in rows):
             oldest = min(r.next_attempt_at for r in rows)
             if (now - oldest).total_seconds() < hold:
                 return 0
@@ -545,8 +546,8 @@ class OutboxWorker:
       ``max_hold`` seconds — the scores of every reviewer in that window in one request — and
       read-backs run at most every ``confirm_gap`` seconds, each confirming everything due by then
       (100 ids a request), so about one read-back round per write;
-    * once answers have stopped for 1.5× their typical gap (the median of the latest gaps between
-      notifications, at least ``write_window`` seconds), or :meth:`flush_soon` was called, every
+    * once answers have stopped for 1.5× their typical gap (the 90th percentile of the latest 20
+      gaps between notifications, at least ``write_window`` seconds), or :meth:`flush_soon` was called, every
       waiting row goes out at once and is read back right after (unseen rows then keep the usual
       *not visible yet* schedule).
     """
@@ -570,7 +571,7 @@ class OutboxWorker:
         self.max_hold = max(max_hold, write_window)
         self.confirm_gap = confirm_gap
         self._last_answer = float("-inf")  # time.monotonic() of the latest notify()
-        self._gaps: deque[float] = deque(maxlen=15)  # the latest gaps between notifications
+        self._gaps: deque[float] = deque(maxlen=20)  # the latest gaps between notifications
         self.drainer = Drainer(
             state,
             source,
@@ -616,7 +617,11 @@ class OutboxWorker:
 
     def quiet_after(self) -> float:
         """Seconds without a new answer after which the stream counts as stopped (and is flushed)."""
-        typical = statistics.median(self._gaps) if self._gaps else 0.0
+        # The 90th percentile of the latest gaps, not their median: reviewers who answer at the
+        # same pace come in bursts (five answers within milliseconds, then a 2 s pause), and the
+        # pause between bursts is the gap that says whether more is coming.
+        gaps = sorted(self._gaps)
+        typical = gaps[int(0.9 * (len(gaps) - 1))] if gaps else 0.0
         return min(self.max_hold, max(self.write_window, 1.5 * typical))
 
     def stop(self, timeout: float = 60.0) -> None:
