@@ -557,11 +557,8 @@ def _scores(item: Item, display: Display) -> tuple[ScoreRow, ...] | None:
     return score_rows(item.scores, display.scores)
 
 
-def _observation_view(item: Item, display: Display) -> ItemView:
-    obs = item.observation
-    assert obs is not None
-    trace = item.trace
-    parts = display.parts
+def _observation_panels(obs: Observation, trace: Trace | None, parts: Sequence[str]) -> list[Panel]:
+    """The observation's input and output, its parent generation's output and the trace's input."""
     panels: list[Panel] = []
     if "input" in parts:
         panels.append(_value_panel(f"{obs.type} input", obs.input, under_review=True))
@@ -573,6 +570,11 @@ def _observation_view(item: Item, display: Display) -> ItemView:
         panels.append(_value_panel(title, parent.output))
     if trace is not None and "input" in parts:
         panels.append(_value_panel(f"Context: input of trace “{safe_text(trace.name)}”", trace.input))
+    return panels
+
+
+def _observation_facts(obs: Observation) -> list[tuple[str, str]]:
+    """The observation's own facts (type, model, latency, level, status, usage, start)."""
     facts: list[tuple[str, str]] = [("observation", f"{obs.type} {obs.name} ({obs.id})")]
     if obs.model:
         facts.append(("model", obs.model))
@@ -584,12 +586,11 @@ def _observation_view(item: Item, display: Display) -> ItemView:
     if obs.usage:
         facts.append(("usage", ", ".join(f"{k}={v}" for k, v in obs.usage.items())))
     facts.append(("started", _when(obs.start_time)))
-    rows: list[TreeRow] = []
-    if trace is not None:
-        facts.extend(_trace_facts(trace))
-        rows = tree_rows(trace.observations, subject=obs.id)
-    # Spec metadata keys (topic, language …) are usually the trace's: show those, then the observation's own.
-    meta_src = {**(trace.metadata if trace is not None else {}), **obs.metadata}
+    return facts
+
+
+def _observation_inspect(trace: Trace | None, rows: Sequence[TreeRow]) -> list[tuple[str, str]]:
+    """What the reviewer may inspect: the observation's fields, the trace's, then the tree rows shown."""
     inspect = [
         ("Observation input", "input"),
         ("Observation output", "output"),
@@ -598,21 +599,46 @@ def _observation_view(item: Item, display: Display) -> ItemView:
     if trace is not None:
         inspect += [("Trace input", "trace.input"), ("Trace output", "trace.output")]
     inspect += [(r.label, r.key) for r in rows[:MAX_TREE_ROWS]]
+    return inspect
+
+
+def _observation_heading(obs: Observation) -> str:
+    return safe_text(f"{obs.type} · {obs.name}" + (f" · {obs.model}" if obs.model else ""))
+
+
+def _observation_view(item: Item, display: Display) -> ItemView:
+    obs = item.observation
+    assert obs is not None
+    trace = item.trace
+    parts = display.parts
+    facts = _observation_facts(obs)
+    rows: list[TreeRow] = []
+    if trace is not None:
+        facts.extend(_trace_facts(trace))
+        rows = tree_rows(trace.observations, subject=obs.id)
+    # Spec metadata keys (topic, language …) are usually the trace's: show those, then the observation's own.
+    meta_src = {**(trace.metadata if trace is not None else {}), **obs.metadata}
+    show_tree = "tree" in parts
     correction, is_json = _correction_text(obs.output)
     return ItemView(
         kind="observation",
         key=item.ref.key,
-        heading=safe_text(f"{obs.type} · {obs.name}" + (f" · {obs.model}" if obs.model else "")),
+        heading=_observation_heading(obs),
         facts=tuple((k, safe_text(v)) for k, v in facts),
-        panels=tuple(panels),
+        panels=tuple(_observation_panels(obs, trace, parts)),
         metadata=_metadata(meta_src, display.metadata_keys) if "metadata" in parts else None,
         scores=_scores(item, display),
-        tree=tuple(rows[:MAX_TREE_ROWS]) if "tree" in parts and rows else None,
-        tree_hidden=max(0, len(rows) - MAX_TREE_ROWS) if "tree" in parts else 0,
-        inspect=tuple(inspect),
+        tree=tuple(rows[:MAX_TREE_ROWS]) if show_tree and rows else None,
+        tree_hidden=_tree_hidden(rows) if show_tree else 0,
+        inspect=tuple(_observation_inspect(trace, rows)),
         correction_default=correction,
         correction_is_json=is_json,
     )
+
+
+def _tree_hidden(rows: Sequence[TreeRow]) -> int:
+    """How many tree rows are left out of the form (beyond :data:`MAX_TREE_ROWS`)."""
+    return max(0, len(rows) - MAX_TREE_ROWS)
 
 
 #: The line that opens the answer the reviewer judges, in a conversation.
@@ -690,51 +716,72 @@ def _new_turn_messages(value: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _session_view(item: Item, display: Display) -> ItemView:
-    session = item.session
-    assert session is not None
-    traces = sorted(session.traces, key=lambda t: (t.timestamp, t.id))
+def _turn_label(n: int, t: Trace) -> str:
+    return f"<p><strong>Turn {n}</strong> · trace <code>{text_html(t.id)}</code> · {_when(t.timestamp)}</p>"
+
+
+def _turn_messages(n: int, t: Trace, parts: Sequence[str]) -> list[dict[str, Any]]:
+    """Turn ``n``'s messages headed by its label (in the user message when it opens the turn), then its answer."""
+    turn = _new_turn_messages(t.input) if "input" in parts else []
+    label = _turn_label(n, t)
+    if turn and turn[0]["role"] == "user" and "metadata" not in turn[0]:
+        turn[0] = {**turn[0], "content": label + turn[0]["content"]}
+    else:
+        turn.insert(0, {"role": "user", "content": label})
+    if "output" in parts:
+        turn.extend(output_messages(t.output))
+    return turn
+
+
+def _session_panel(traces: Sequence[Trace], parts: Sequence[str]) -> Panel:
+    """The session's turns as one conversation."""
     msgs: list[dict[str, Any]] = []
     for n, t in enumerate(traces, start=1):
-        turn = _new_turn_messages(t.input) if "input" in display.parts else []
-        label = (
-            f"<p><strong>Turn {n}</strong> · trace <code>{text_html(t.id)}</code> · {_when(t.timestamp)}</p>"
-        )
-        if turn and turn[0]["role"] == "user" and "metadata" not in turn[0]:
-            turn[0] = {**turn[0], "content": label + turn[0]["content"]}
-        else:
-            turn.insert(0, {"role": "user", "content": label})
-        msgs.extend(turn)
-        if "output" in display.parts:
-            msgs.extend(output_messages(t.output))
+        msgs.extend(_turn_messages(n, t, parts))
     capped, cut = _cap_messages(msgs)
-    panels = (Panel(f"Conversation ({len(traces)} turns)", "chat", capped, cut or _was_folded(capped)),)
-    facts: list[tuple[str, str]] = [("session", session.id), ("turns", str(len(traces)))]
+    return Panel(f"Conversation ({len(traces)} turns)", "chat", capped, cut or _was_folded(capped))
+
+
+def _session_facts(session_id: str, traces: Sequence[Trace]) -> list[tuple[str, str]]:
+    """The session's id, turn count, first and last turn times and users."""
+    facts: list[tuple[str, str]] = [("session", session_id), ("turns", str(len(traces)))]
     if traces:
         facts.append(("first", _when(traces[0].timestamp)))
         facts.append(("last", _when(traces[-1].timestamp)))
         users = sorted({t.user_id for t in traces if t.user_id})
         if users:
             facts.append(("user", ", ".join(users)))
-    meta: dict[str, Any] | None = None
-    if "metadata" in display.parts:
-        meta = session_metadata([_metadata(t.metadata, display.metadata_keys) for t in traces])
-    inspect: list[tuple[str, str]] = []
-    for n, t in enumerate(traces, start=1):
-        inspect.append((f"Turn {n} · trace {t.id}", f"trace:{t.id}"))
-    rows = session_tree(traces)
+    return facts
+
+
+def _session_inspect(traces: Sequence[Trace], rows: Sequence[TreeRow]) -> list[tuple[str, str]]:
+    """What the reviewer may inspect: each turn's trace, then the (non-heading) tree rows shown."""
+    inspect = [(f"Turn {n} · trace {t.id}", f"trace:{t.id}") for n, t in enumerate(traces, start=1)]
     inspect += [(r.label, r.key) for r in rows[:MAX_TREE_ROWS] if not r.turn]
+    return inspect
+
+
+def _session_view(item: Item, display: Display) -> ItemView:
+    session = item.session
+    assert session is not None
+    traces = sorted(session.traces, key=lambda t: (t.timestamp, t.id))
+    parts = display.parts
+    meta: dict[str, Any] | None = None
+    if "metadata" in parts:
+        meta = session_metadata([_metadata(t.metadata, display.metadata_keys) for t in traces])
+    rows = session_tree(traces)
+    show_tree = "tree" in parts
     return ItemView(
         kind="session",
         key=item.ref.key,
         heading=safe_text(f"Session · {session.id}"),
-        facts=tuple((k, safe_text(v)) for k, v in facts),
-        panels=panels,
+        facts=tuple((k, safe_text(v)) for k, v in _session_facts(session.id, traces)),
+        panels=(_session_panel(traces, parts),),
         metadata=meta,
         scores=_scores(item, display),
-        tree=tuple(rows[:MAX_TREE_ROWS]) if "tree" in display.parts else None,
-        tree_hidden=max(0, len(rows) - MAX_TREE_ROWS) if "tree" in display.parts else 0,
-        inspect=tuple(inspect),
+        tree=tuple(rows[:MAX_TREE_ROWS]) if show_tree else None,
+        tree_hidden=_tree_hidden(rows) if show_tree else 0,
+        inspect=tuple(_session_inspect(traces, rows)),
     )
 
 
