@@ -556,7 +556,48 @@ def create_app(
     if auth is not None and auth_header is not None:
         raise ConfigError("use either reviewer accounts (password login) or --auth-header, not both")
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    _add_healthz(app, service)
+    authenticated = auth is not None or auth_header is not None
+    may_review, sessions = _login_sessions(auth)
+    blocks = build_app(
+        service,
+        spec,
+        reviewer=None if authenticated else (reviewer or default_reviewer_name()),
+        show_logout=auth is not None,
+        may_review=may_review,
+    )
+    proxy_identity = header_identity(auth_header) if auth_header else None
+    _add_guards(
+        app,
+        user_of=_user_of(sessions, proxy_identity),
+        ended=_ended_session(sessions),
+        throttle=(login_throttle or LoginThrottle()) if auth is not None else None,
+        tabs=TabOwners() if authenticated else None,
+        login_page=auth is not None,
+    )
+    _mount_form(app, blocks, spec, auth, proxy_identity)
+    if sessions is not None:
+        _back_tokens_by_sessions(app, sessions, auth)
+    return app, blocks
 
+
+def _add_guards(
+    app: FastAPI,
+    *,
+    user_of: Callable[[Scope], str | None],
+    ended: Callable[[Scope], str | None],
+    throttle: LoginThrottle | None,
+    tabs: TabOwners | None,
+    login_page: bool,
+) -> None:
+    """The access guard, then the security headers around it."""
+    app.add_middleware(
+        AccessGuard, user_of=user_of, ended=ended, throttle=throttle, tabs=tabs, login_page=login_page
+    )
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so the guard's answers carry them too
+
+
+def _add_healthz(app: FastAPI, service: ReviewService) -> None:
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
         """For load balancers (no login needed, nothing about the campaign): 200 when the process,
@@ -567,31 +608,27 @@ def create_app(
             {"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503
         )
 
-    authenticated = auth is not None or auth_header is not None
-    may_review: Callable[[str], bool] | None = None
-    sessions: SessionStore | None = None
+
+def _login_sessions(
+    auth: ReviewerAccounts | Callable[[str, str], bool] | None,
+) -> tuple[Callable[[str], bool] | None, SessionStore | None]:
+    """Who may review (None: anyone logged in) and the login session store, for an ``auth`` kind."""
     if isinstance(auth, ReviewerAccounts):
-        may_review = auth.__contains__  # a removed account loses access at its next request
-        sessions = auth.session_store()  # …and a replaced password ends its sessions
-    elif auth is not None:
-        sessions = SessionStore(lambda name: "")
-    blocks = build_app(
-        service,
-        spec,
-        reviewer=None if authenticated else (reviewer or default_reviewer_name()),
-        show_logout=auth is not None,
-        may_review=may_review,
-    )
-    identity: Identity | None = header_identity(auth_header) if auth_header else None
-    app.add_middleware(
-        AccessGuard,
-        user_of=_user_of(sessions, header_identity(auth_header) if auth_header else None),
-        ended=_ended_session(sessions),
-        throttle=(login_throttle or LoginThrottle()) if auth is not None else None,
-        tabs=TabOwners() if authenticated else None,
-        login_page=auth is not None,
-    )
-    app.add_middleware(SecurityHeaders)  # added last: outermost, so the guard's answers carry them too
+        # A removed account loses access at its next request, and a replaced password ends its sessions.
+        return auth.__contains__, auth.session_store()
+    if auth is not None:
+        return None, SessionStore(lambda name: "")
+    return None, None
+
+
+def _mount_form(
+    app: FastAPI,
+    blocks: gr.Blocks,
+    spec: ReviewSpec,
+    auth: ReviewerAccounts | Callable[[str, str], bool] | None,
+    identity: Identity | None,
+) -> None:
+    """Mount the Gradio form at ``/`` with its login page (``auth``) or proxy identity."""
     gr.mount_gradio_app(
         app,
         blocks,
@@ -610,14 +647,19 @@ def create_app(
         pwa=False,
         mcp_server=False,
     )
-    if sessions is not None:
-        gradio_app = next(r.app for r in app.routes if isinstance(r, Mount) and isinstance(r.app, GradioApp))
-        assert isinstance(gradio_app, GradioApp)
-        gradio_app.tokens = _GradioTokens(sessions)
-        shared = auth.cookie_name() if isinstance(auth, ReviewerAccounts) else None
-        if shared is not None:  # sessions in the database: every server reads the same cookie
-            gradio_app.cookie_id = shared
-    return app, blocks
+
+
+def _back_tokens_by_sessions(
+    app: FastAPI, sessions: SessionStore, auth: ReviewerAccounts | Callable[[str, str], bool] | None
+) -> None:
+    """Make the mounted Gradio app keep its login tokens in ``sessions`` (and, for accounts in the
+    database, read the cookie every server shares)."""
+    gradio_app = next(r.app for r in app.routes if isinstance(r, Mount) and isinstance(r.app, GradioApp))
+    assert isinstance(gradio_app, GradioApp)
+    gradio_app.tokens = _GradioTokens(sessions)
+    shared = auth.cookie_name() if isinstance(auth, ReviewerAccounts) else None
+    if shared is not None:  # sessions in the database: every server reads the same cookie
+        gradio_app.cookie_id = shared
 
 
 class _GradioTokens(dict[str, str]):
