@@ -359,7 +359,8 @@ def build_app(
     ``/back``, ``/inspect`` (a part key), ``/progress``.
     """
     spec = with_config_details(spec or service.spec, getattr(service, "configs", None) or {})
-    with gr.Blocks(title=spec.title, analytics_enabled=False, fill_width=True) as demo:
+    demo = gr.Blocks(title=spec.title, analytics_enabled=False, fill_width=True)
+    with demo:  # (Blocks.__enter__ returns the Blocks itself, untyped)
         w = build_layout(spec, show_logout=show_logout)
         ctl = _ReviewApp(service, spec, w, reviewer, may_review)
         _wire(demo, ctl, w, spec)
