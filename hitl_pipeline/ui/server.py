@@ -343,59 +343,54 @@ class AccessGuard:
         if scope["method"] != "POST" or not _NEW_EVENT.match(path):
             await self.app(scope, replay, send)
             return
+
         # Bind the new event id to this login before the client learns it.
-        start: Message | None = None
-        chunks: list[bytes] = []
+        def bind_event(body: bytes) -> bytes:
+            try:
+                event_id = json.loads(body).get("event_id")
+            except (ValueError, AttributeError):
+                event_id = None
+            if isinstance(event_id, str) and self.tabs is not None:
+                self.tabs.claim(f"tab:{event_id}", user)
+            return body
 
-        async def send_binding_event(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            if message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if message.get("more_body"):
-                    return
-                body = b"".join(chunks)
-                try:
-                    event_id = json.loads(body).get("event_id")
-                except (ValueError, AttributeError):
-                    event_id = None
-                if isinstance(event_id, str) and self.tabs is not None:
-                    self.tabs.claim(f"tab:{event_id}", user)
-                assert start is not None
-                await send(start)
-                await send({"type": "http.response.body", "body": body, "more_body": False})
-                return
-            await send(message)
-
+        send_binding_event = _whole_body(scope, send, bind_event)
         await self.app(scope, replay, send_binding_event)
 
     async def _page_before_login(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start: Message | None = None
-        chunks: list[bytes] = []
+        def without_api_info(body: bytes) -> bytes:
+            body = _API_INFO.sub(b"<script>window.gradio_api_info = null;</script>", body)
+            return body.replace(b"</head>", _LOGIN_NOTICE + b"</head>", 1)
 
-        async def send_without_api_info(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            if message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if message.get("more_body"):
-                    return
-                body = b"".join(chunks)
-                body = _API_INFO.sub(b"<script>window.gradio_api_info = null;</script>", body)
-                body = body.replace(b"</head>", _LOGIN_NOTICE + b"</head>", 1)
-                assert start is not None
-                kept = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-                length = str(len(body)).encode() if scope["method"] != "HEAD" else None
-                await send({**start, "headers": kept + ([(b"content-length", length)] if length else [])})
-                await send({"type": "http.response.body", "body": body, "more_body": False})
-                return
-            await send(message)
-
+        send_without_api_info = _whole_body(scope, send, without_api_info)
         await self.app(scope, receive, send_without_api_info)
+
+
+def _whole_body(scope: Scope, send: Send, transform: Callable[[bytes], bytes]) -> Send:
+    """A ``send`` that holds the response until its whole body is read, passes the body through
+    ``transform`` and sends it in one message with its length."""
+    start: Message | None = None
+    chunks: list[bytes] = []
+
+    async def send_whole(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+            return
+        if message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = transform(b"".join(chunks))
+            assert start is not None
+            kept = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            length = str(len(body)).encode() if scope["method"] != "HEAD" else None
+            await send({**start, "headers": kept + ([(b"content-length", length)] if length else [])})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        await send(message)
+
+    return send_whole
 
 
 async def _read_body(receive: Receive) -> bytes:
