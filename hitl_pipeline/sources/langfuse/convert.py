@@ -304,26 +304,8 @@ def score_from_v3(d: dict[str, Any]) -> Score:
     else:
         value = "" if raw is None else str(raw)
         string_value = value
-    trace_id, observation_id, session_id = _subject_ids(d.get("subject") or {})
-    ts = parse_time(d.get("timestamp"))
-    assert ts is not None
-    return Score(
-        id=d["id"],
-        name=d["name"],
-        value=value,
-        data_type=data_type,  # type: ignore[arg-type]
-        timestamp=ts,
-        trace_id=trace_id,
-        observation_id=observation_id,
-        session_id=session_id,
-        string_value=string_value,
-        comment=d.get("comment"),
-        metadata=dict(d.get("metadata") or {}),
-        config_id=d.get("configId"),
-        source=str(d.get("source") or "API"),
-        queue_id=d.get("queueId"),
-        environment=d.get("environment") or "default",
-    )
+    ids = _subject_ids(d.get("subject") or {})
+    return _score(d, data_type, value, string_value, ids)
 
 
 def score_from_v2(d: dict[str, Any]) -> Score:
@@ -335,17 +317,30 @@ def score_from_v2(d: dict[str, Any]) -> Score:
         value = float(d["value"]) if d.get("value") is not None else None
     else:
         value = string_value if string_value is not None else ""
+    ids = (d.get("traceId"), d.get("observationId"), d.get("sessionId"))
+    return _score(d, data_type, value, string_value, ids)
+
+
+def _score(
+    d: dict[str, Any],
+    data_type: str,
+    value: float | str | None,
+    string_value: str | None,
+    ids: tuple[str | None, str | None, str | None],
+) -> Score:
+    """The fields every score reader shares (``ids``: trace, observation, session)."""
     ts = parse_time(d.get("timestamp"))
     assert ts is not None
+    trace_id, observation_id, session_id = ids
     return Score(
         id=d["id"],
         name=d["name"],
         value=value,
         data_type=data_type,  # type: ignore[arg-type]
         timestamp=ts,
-        trace_id=d.get("traceId"),
-        observation_id=d.get("observationId"),
-        session_id=d.get("sessionId"),
+        trace_id=trace_id,
+        observation_id=observation_id,
+        session_id=session_id,
         string_value=string_value,
         comment=d.get("comment"),
         metadata=dict(d.get("metadata") or {}),
