@@ -72,6 +72,11 @@ class CampaignError(HitlError):
     """The campaign's state forbids the operation (e.g. the spec changed in meaning)."""
 
 
+class AlreadyAnsweredError(CampaignError):
+    """A first answer from a stale tab to an item this reviewer answered meanwhile elsewhere: the
+    stored answer is kept, this one is not saved."""
+
+
 class ImportDataError(HitlError):
     """A JSONL file could not be imported; ``issues`` lists ``line N: message`` for every bad line."""
 

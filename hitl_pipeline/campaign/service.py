@@ -20,7 +20,7 @@ from hitl_pipeline.campaign.consensus import ConsensusManager
 from hitl_pipeline.campaign.state import CampaignState
 from hitl_pipeline.campaign.types import Assignment, OtherAnswer, Progress
 from hitl_pipeline.db import Database, locks
-from hitl_pipeline.errors import CampaignError, HitlError, SourceError
+from hitl_pipeline.errors import AlreadyAnsweredError, CampaignError, HitlError, SourceError
 from hitl_pipeline.model import Item, ItemRef, ScoreConfig
 from hitl_pipeline.model.clock import Clock, utcnow
 from hitl_pipeline.scoring.answers import output_text, validate_answers
@@ -605,9 +605,9 @@ class CampaignService:
         if edit is False and self.state.review(item_key, reviewer) is not None:
             message = (
                 f"you have already answered {item_key!r} (in another tab or window): that answer is kept "
-                "and this one was not saved — press Next for your next item, or Back to change it"
+                "and this one was not saved — go Back to change it"
             )
-            raise CampaignError(message)
+            raise AlreadyAnsweredError(message)
         if first and lease is not None and lease[1] <= now:
             # A first answer on an expired lease only counts while the item still has room (another
             # reviewer may have taken the slot meanwhile).

@@ -40,7 +40,7 @@ import hitl_pipeline.ui  # noqa: F401  (sets the telemetry env vars before gradi
 import gradio as gr  # noqa: E402  isort: skip
 
 from hitl_pipeline.campaign.types import Assignment, ReviewService  # noqa: E402
-from hitl_pipeline.errors import HitlError  # noqa: E402
+from hitl_pipeline.errors import AlreadyAnsweredError, HitlError  # noqa: E402
 from hitl_pipeline.model import Item, ScoreConfig  # noqa: E402
 from hitl_pipeline.spec.model import Category, ReviewSpec  # noqa: E402
 from hitl_pipeline.ui.answers import (  # noqa: E402,F401  (re-exported for scripts and tests)
@@ -199,16 +199,24 @@ class _ReviewApp:
             edit = bool((st or {}).get("revisiting"))
             sent = answers_in(self.spec, key, answers)  # a pair: picks as shown → arm B's outcome
             self.service.submit(reviewer, key, sent, (text or "").strip() or None, edit=edit)
+        except AlreadyAnsweredError as exc:
+            # A stale tab: keep the screen whole and move it on to this reviewer's open item.
+            return self._next_or_error(reviewer, f"⚠ Not saved: {exc}.", st=st, saved=False)
         except HitlError as exc:
             raise gr.Error(str(exc)) from exc
         revealed = previous_reveal(self.spec, self.recall(key), answers)
+        return self._next_or_error(reviewer, "✔ Saved.", st=st, revealed=revealed)
+
+    def _next_or_error(
+        self, reviewer: str, notice: str, st: dict[str, Any] | None, revealed: str = "", saved: bool = True
+    ) -> list[Any]:
+        """The reviewer's next item after a submit, with ``notice`` (said again if it cannot open)."""
         try:
             nxt = self.service.open_next(reviewer)
-            return self.render(reviewer, nxt, "✔ Saved.", st=st, revealed=revealed)
+            return self.render(reviewer, nxt, notice, st=st, revealed=revealed)
         except HitlError as exc:
-            raise gr.Error(
-                f"Your answer is saved, but the next item could not be opened ({exc}): reload the page."
-            ) from exc
+            said = "Your answer is saved, but" if saved else f"{notice} And"
+            raise gr.Error(f"{said} the next item could not be opened ({exc}): reload the page.") from exc
 
     def skip(self, st: dict[str, Any], request: gr.Request) -> list[Any]:
         reviewer = self.who(request)
